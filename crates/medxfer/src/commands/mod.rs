@@ -1,0 +1,10 @@
+//! One module per subcommand: each defines its clap arguments and a `run` function.
+
+pub mod bench;
+pub mod convert;
+pub mod deid;
+pub mod evaluate;
+pub mod predict;
+pub mod stats;
+pub mod train;
+pub mod weights;

@@ -1,0 +1,60 @@
+//! `medxfer`: transfer learning for medical images from the command line.
+//!
+//! This layer parses arguments, validates them, dispatches to the library crates and maps
+//! errors to a one-line message and a non-zero exit code.
+
+mod commands;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "medxfer", version, about = "Transfer learning for medical images")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Train a model from a TOML config (resumes an interrupted run in the same folder).
+    Train(commands::train::TrainArgs),
+    /// Compute metrics (with confidence intervals) from a run folder's predictions.
+    Evaluate(commands::evaluate::EvaluateArgs),
+    /// Classify images with a trained run.
+    Predict(commands::predict::PredictArgs),
+    /// Fetch or list pretrained weights.
+    #[command(subcommand)]
+    Weights(commands::weights::WeightsCommand),
+    /// Statistics on score tables: AUC with CI, paired comparisons, metrics.
+    #[command(subcommand)]
+    Stats(commands::stats::StatsCommand),
+    /// Benchmarks that print our time beside the reference implementation's.
+    #[command(subcommand)]
+    Bench(commands::bench::BenchCommand),
+    /// Convert DICOM / NIfTI to PNG or npz.
+    Convert(commands::convert::ConvertArgs),
+    /// De-identify DICOM files (PS3.15 Basic Application Level Confidentiality Profile).
+    Deid(commands::deid::DeidArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Train(args) => commands::train::run(args),
+        Command::Evaluate(args) => commands::evaluate::run(args),
+        Command::Predict(args) => commands::predict::run(args),
+        Command::Weights(cmd) => commands::weights::run(cmd),
+        Command::Stats(cmd) => commands::stats::run(cmd),
+        Command::Bench(cmd) => commands::bench::run(cmd),
+        Command::Convert(args) => commands::convert::run(args),
+        Command::Deid(args) => commands::deid::run(args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            // One line: the chain of causes joined, so the culprit (file, key, row) is visible.
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
