@@ -1,0 +1,1 @@
+//! DICOM and NIfTI input for medxfer: decoding, windowing, conversion and de-identification.
