@@ -1,1 +1,18 @@
-//! medxfer-train
+//! Training: transfer strategies, the epoch loop, checkpoints and resume, feature caching.
+
+mod atomic_file;
+pub mod batches;
+pub mod checkpoint;
+pub mod config;
+mod error;
+pub mod fold;
+pub mod model_setup;
+pub mod predict;
+mod progress;
+pub mod run;
+pub mod schedule;
+pub mod scoring;
+pub mod strategy;
+
+pub use config::TrainConfig;
+pub use error::TrainError;

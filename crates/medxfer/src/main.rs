@@ -22,6 +22,10 @@ enum Command {
     Evaluate(commands::evaluate::EvaluateArgs),
     /// Classify images with a trained run.
     Predict(commands::predict::PredictArgs),
+    /// Self-supervised pretraining (SimCLR, MoCo v2, BYOL) of an encoder on unlabelled images.
+    Pretrain(commands::pretrain::PretrainArgs),
+    /// k-NN and linear-probe quality of a pretrained encoder's frozen embeddings.
+    SslEval(commands::ssl_eval::SslEvalArgs),
     /// Fetch or list pretrained weights.
     #[command(subcommand)]
     Weights(commands::weights::WeightsCommand),
@@ -43,6 +47,8 @@ fn main() -> std::process::ExitCode {
         Command::Train(args) => commands::train::run(args),
         Command::Evaluate(args) => commands::evaluate::run(args),
         Command::Predict(args) => commands::predict::run(args),
+        Command::Pretrain(args) => commands::pretrain::run(args),
+        Command::SslEval(args) => commands::ssl_eval::run(args),
         Command::Weights(cmd) => commands::weights::run(cmd),
         Command::Stats(cmd) => commands::stats::run(cmd),
         Command::Bench(cmd) => commands::bench::run(cmd),

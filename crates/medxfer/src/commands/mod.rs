@@ -5,6 +5,8 @@ pub mod convert;
 pub mod deid;
 pub mod evaluate;
 pub mod predict;
+pub mod pretrain;
+pub mod ssl_eval;
 pub mod stats;
 pub mod train;
 pub mod weights;

@@ -1,0 +1,152 @@
+//! Per-fold training progress and checkpoints, committed atomically so that a run killed at
+//! any instant resumes from its last completed epoch.
+//!
+//! Layout of `RUN_DIR/fold_K/`:
+//! - `ckpt-PPP-EEEE/` — model (`model.bpk`) and optimizer (`optim.bpk`) after epoch EEEE of
+//!   phase PPP, written completely before `progress.json` names it;
+//! - `progress.json` — the commit point: which checkpoint is current, which is best, the
+//!   per-epoch curve so far. Older checkpoint folders are removed after the commit.
+//! - `model.bpk` — the best model, once the fold has finished.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::TrainError;
+use crate::atomic_file::write_atomic;
+
+/// One row of the per-epoch learning curve.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CurveRow {
+    pub phase: String,
+    pub epoch: usize,
+    pub lr: f64,
+    pub train_loss: f64,
+    pub val_loss: f64,
+    pub val_auc: f64,
+    pub val_balanced_accuracy: f64,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct FoldProgress {
+    /// Index of the phase in progress.
+    pub phase: usize,
+    /// Epochs of that phase already completed and checkpointed.
+    pub epochs_done: usize,
+    /// Epochs since the best validation score, within the current phase.
+    pub epochs_since_best: usize,
+    /// Checkpoint folder holding the latest state.
+    pub current: Option<String>,
+    /// Checkpoint folder holding the best model so far, with its validation score.
+    pub best: Option<String>,
+    pub best_score: Option<f64>,
+    pub curve: Vec<CurveRow>,
+    pub finished: bool,
+}
+
+impl FoldProgress {
+    pub fn load(fold_dir: &Path) -> Result<Option<Self>, TrainError> {
+        let path = fold_dir.join("progress.json");
+        if !path.exists() {
+            return Ok(None);
+        }
+        let text = std::fs::read_to_string(&path).map_err(|e| TrainError::io(&path, e))?;
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| TrainError::Checkpoint {
+                path,
+                message: format!("unreadable progress file: {e}"),
+            })
+    }
+
+    /// Commit this progress, then delete checkpoint folders it no longer names.
+    pub fn commit(&self, fold_dir: &Path) -> Result<(), TrainError> {
+        let path = fold_dir.join("progress.json");
+        let text = serde_json::to_string_pretty(self).map_err(|e| TrainError::Other(e.to_string()))?;
+        write_atomic(&path, text.as_bytes())?;
+        self.write_curve_csv(&fold_dir.join("curves.csv"))?;
+        let keep = [self.current.as_deref(), self.best.as_deref()];
+        if let Ok(entries) = std::fs::read_dir(fold_dir) {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().to_string();
+                if name.starts_with("ckpt-") && !keep.contains(&Some(name.as_str())) {
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn write_curve_csv(&self, path: &Path) -> Result<(), TrainError> {
+        let mut out = String::from(
+            "phase,epoch,lr,train_loss,val_loss,val_auc,val_balanced_accuracy,seconds\n",
+        );
+        for r in &self.curve {
+            out.push_str(&format!(
+                "{},{},{:e},{:.6},{:.6},{:.6},{:.6},{:.2}\n",
+                r.phase, r.epoch, r.lr, r.train_loss, r.val_loss, r.val_auc, r.val_balanced_accuracy, r.seconds
+            ));
+        }
+        write_atomic(path, out.as_bytes())
+    }
+}
+
+/// The folder name of the checkpoint after `epoch` (1-based) of `phase`.
+pub fn checkpoint_name(phase: usize, epoch: usize) -> String {
+    format!("ckpt-{phase:03}-{epoch:04}")
+}
+
+pub fn model_file(checkpoint_dir: &Path) -> PathBuf {
+    checkpoint_dir.join("model.bpk")
+}
+
+pub fn optimizer_file(checkpoint_dir: &Path) -> PathBuf {
+    checkpoint_dir.join("optim.bpk")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commit_round_trips_and_prunes_stale_checkpoints() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["ckpt-000-0001", "ckpt-000-0002", "ckpt-000-0003"] {
+            std::fs::create_dir(dir.path().join(name)).unwrap();
+        }
+        let progress = FoldProgress {
+            phase: 0,
+            epochs_done: 3,
+            current: Some("ckpt-000-0003".into()),
+            best: Some("ckpt-000-0001".into()),
+            best_score: Some(0.8),
+            curve: vec![CurveRow {
+                phase: "full".into(),
+                epoch: 1,
+                lr: 1e-3,
+                train_loss: 0.7,
+                val_loss: 0.6,
+                val_auc: 0.8,
+                val_balanced_accuracy: 0.7,
+                seconds: 1.0,
+            }],
+            ..Default::default()
+        };
+        progress.commit(dir.path()).unwrap();
+        assert_eq!(FoldProgress::load(dir.path()).unwrap(), Some(progress));
+        assert!(dir.path().join("ckpt-000-0001").exists());
+        assert!(!dir.path().join("ckpt-000-0002").exists());
+        assert!(dir.path().join("ckpt-000-0003").exists());
+        let csv = std::fs::read_to_string(dir.path().join("curves.csv")).unwrap();
+        assert_eq!(csv.lines().count(), 2);
+    }
+
+    #[test]
+    fn corrupt_progress_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("progress.json"), "{not json").unwrap();
+        let err = FoldProgress::load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("progress.json"), "{err}");
+    }
+}

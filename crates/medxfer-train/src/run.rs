@@ -1,0 +1,327 @@
+//! A whole training run: data, splits, one model per fold, the predictions file and the run
+//! record. Re-running the same config on the same folder resumes where it stopped.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::prelude::*;
+use medxfer_data::augment::Augmenter;
+use medxfer_data::dataset::{Dataset, SplitName};
+use medxfer_data::preprocess::{ImageCache, PreprocessSpec};
+use medxfer_data::split::{stratified_holdout, stratified_kfold, stratified_split};
+use medxfer_eval::predictions::{PredictionRow, Predictions, Split, TaskInfo};
+use medxfer_models::spec;
+use serde::Serialize;
+
+use crate::TrainError;
+use crate::atomic_file::write_atomic;
+use crate::batches::InputSpec;
+use crate::config::{DeviceChoice, SplitConfig, TrainConfig};
+use crate::fold::{FoldIndices, RunContext, train_fold};
+use crate::model_setup::Architecture;
+
+/// What a finished run produced.
+#[derive(Debug)]
+pub struct RunSummary {
+    pub out_dir: PathBuf,
+    pub fold_seconds: Vec<f64>,
+}
+
+/// Facts about the run kept beside its outputs (`run.json`).
+#[derive(Debug, Serialize)]
+struct RunRecord<'a> {
+    seed: u64,
+    code_version: &'static str,
+    data_manifest_sha256: &'a str,
+    class_names: &'a [String],
+    class_counts: Vec<usize>,
+    positive_class: Option<&'a str>,
+    device: &'a str,
+    threads: usize,
+    image_size: u32,
+    exact_duplicates: &'a [String],
+    folds: Vec<FoldRecord>,
+}
+
+#[derive(Debug, Serialize)]
+struct FoldRecord {
+    fold: usize,
+    n_train: usize,
+    n_val: usize,
+    n_test: usize,
+    seconds: f64,
+}
+
+pub const CODE_VERSION: &str = env!("MEDXFER_CODE_VERSION");
+
+/// Resolve the device a config asks for.
+pub fn resolve_device(choice: DeviceChoice) -> Result<Device, TrainError> {
+    match choice {
+        DeviceChoice::Cpu => Ok(Device::flex()),
+        #[cfg(feature = "cuda")]
+        DeviceChoice::Cuda(index) => Ok(Device::cuda(index)),
+        #[cfg(not(feature = "cuda"))]
+        DeviceChoice::Cuda(_) => Err(TrainError::invalid(
+            "device",
+            "this medxfer was built without CUDA; rebuild with `--features cuda`",
+        )),
+    }
+}
+
+/// The dataset a config describes, classes filtered and ordered.
+pub fn load_dataset(config: &TrainConfig) -> Result<Dataset, TrainError> {
+    let dataset = Dataset::load(&config.data.source)?;
+    let dataset = if config.data.classes.is_empty() {
+        dataset
+    } else {
+        dataset.select_classes(&config.data.classes)?
+    };
+    if dataset.class_names.len() == 2 && config.data.positive.is_none() {
+        return Err(TrainError::invalid(
+            "data.positive",
+            format!(
+                "two classes ({}): name the positive class, e.g. positive = \"{}\"",
+                dataset.class_names.join(", "),
+                dataset.class_names[1]
+            ),
+        ));
+    }
+    Ok(dataset)
+}
+
+/// Train (or resume) the run a config describes.
+pub fn run(config: &TrainConfig, show_progress: bool) -> Result<RunSummary, TrainError> {
+    let out_dir = config.out_dir.clone();
+    std::fs::create_dir_all(&out_dir).map_err(|e| TrainError::io(&out_dir, e))?;
+    guard_same_config(config, &out_dir)?;
+
+    let dataset = load_dataset(config)?;
+    let labels = dataset.labels();
+    let positive = dataset.positive_class(config.data.positive.as_deref())?;
+    let manifest = medxfer_data::manifest::manifest_hash(&dataset)?;
+    let backbone_spec = spec(config.model.backbone);
+    let started = Instant::now();
+    let cache = ImageCache::build(
+        &dataset,
+        &PreprocessSpec {
+            size: config.data.image_size,
+            channels: 1,
+        },
+        config.data.cache_dir.as_deref(),
+    )?;
+    eprintln!(
+        "data: {} images ({}) decoded/loaded in {:.1}s",
+        dataset.len(),
+        dataset
+            .class_names
+            .iter()
+            .zip(dataset.class_counts())
+            .map(|(n, c)| format!("{n} {c}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        started.elapsed().as_secs_f64()
+    );
+    let duplicates = report_duplicates(&dataset, &cache);
+
+    let folds = make_folds(config, &dataset, &labels)?;
+    let device = resolve_device(config.device()?)?.autodiff();
+    let (mean, std) = if config.model.in_channels == 1 {
+        // One channel: the luma statistics of the RGB normalisation.
+        let m = backbone_spec.mean.iter().sum::<f32>() / 3.0;
+        let s = backbone_spec.std.iter().sum::<f32>() / 3.0;
+        (vec![m], vec![s])
+    } else {
+        (backbone_spec.mean.to_vec(), backbone_spec.std.to_vec())
+    };
+    let ctx = RunContext {
+        config,
+        cache: &cache,
+        labels: &labels,
+        num_classes: dataset.class_names.len(),
+        positive,
+        input: InputSpec {
+            size: config.data.image_size as usize,
+            channels: config.model.in_channels,
+            mean,
+            std,
+        },
+        augmenter: Some(Augmenter::new(config.augment.clone())),
+        architecture: Architecture {
+            backbone: config.model.backbone,
+            in_channels: config.model.in_channels,
+            head: config.model.head.clone(),
+            num_classes: dataset.class_names.len(),
+        },
+        device,
+        show_progress,
+    };
+
+    let mut predictions = Predictions {
+        class_names: dataset.class_names.clone(),
+        rows: Vec::new(),
+    };
+    let mut fold_records = Vec::new();
+    for fold in &folds {
+        eprintln!(
+            "fold {}: {} train / {} val / {} test",
+            fold.fold,
+            fold.train.len(),
+            fold.val.len(),
+            fold.test.len()
+        );
+        let outcome = train_fold(&ctx, fold, &out_dir.join(format!("fold_{}", fold.fold)))?;
+        let k = ctx.num_classes;
+        for (split, indices, probs) in [
+            (Split::Val, &fold.val, &outcome.val_probs),
+            (Split::Test, &fold.test, &outcome.test_probs),
+        ] {
+            for (row, &i) in indices.iter().enumerate() {
+                predictions.rows.push(PredictionRow {
+                    image_id: dataset.samples[i].id.clone(),
+                    fold: fold.fold,
+                    split,
+                    label: dataset.class_names[labels[i]].clone(),
+                    scores: probs[row * k..(row + 1) * k].iter().map(|&p| p as f64).collect(),
+                });
+            }
+        }
+        fold_records.push(FoldRecord {
+            fold: fold.fold,
+            n_train: fold.train.len(),
+            n_val: fold.val.len(),
+            n_test: fold.test.len(),
+            seconds: outcome.seconds,
+        });
+    }
+
+    predictions.write_csv(&out_dir.join("predictions.csv"))?;
+    TaskInfo {
+        class_names: dataset.class_names.clone(),
+        positive_class: config.data.positive.clone(),
+    }
+    .write_json(&out_dir.join("task.json"))?;
+    let record = RunRecord {
+        seed: config.seed,
+        code_version: CODE_VERSION,
+        data_manifest_sha256: &manifest,
+        class_names: &dataset.class_names,
+        class_counts: dataset.class_counts(),
+        positive_class: config.data.positive.as_deref(),
+        device: &config.device,
+        threads: rayon::current_num_threads(),
+        image_size: config.data.image_size,
+        exact_duplicates: &duplicates,
+        folds: fold_records,
+    };
+    let text = serde_json::to_string_pretty(&record).map_err(|e| TrainError::Other(e.to_string()))?;
+    write_atomic(&out_dir.join("run.json"), text.as_bytes())?;
+    Ok(RunSummary {
+        out_dir,
+        fold_seconds: record.folds.iter().map(|f| f.seconds).collect(),
+    })
+}
+
+/// A run folder belongs to one configuration: resuming with a different one would mix runs.
+fn guard_same_config(config: &TrainConfig, out_dir: &Path) -> Result<(), TrainError> {
+    let path = out_dir.join("config.toml");
+    let resolved = config.to_toml_string();
+    if path.exists() {
+        let previous = TrainConfig::load(&path, &[])?;
+        if &previous != config {
+            return Err(TrainError::Config {
+                path,
+                message: "this run folder was started with a different configuration; choose another out_dir (or delete the folder to start over)".into(),
+            });
+        }
+        eprintln!("run folder {} exists with the same configuration: resuming", out_dir.display());
+        return Ok(());
+    }
+    write_atomic(&path, resolved.as_bytes())
+}
+
+fn report_duplicates(dataset: &Dataset, cache: &ImageCache) -> Vec<String> {
+    let groups = medxfer_data::duplicates::find_exact_duplicates(dataset, cache);
+    let mut lines = Vec::new();
+    for group in &groups {
+        let ids: Vec<String> = group
+            .indices
+            .iter()
+            .map(|&i| format!("{} [{}]", dataset.samples[i].id, dataset.class_names[dataset.samples[i].label]))
+            .collect();
+        let conflict = group
+            .indices
+            .iter()
+            .any(|&i| dataset.samples[i].label != dataset.samples[group.indices[0]].label);
+        let line = format!(
+            "{}identical images: {}",
+            if conflict { "CONFLICTING LABELS, " } else { "" },
+            ids.join(" == ")
+        );
+        eprintln!("warning: {line}");
+        lines.push(line);
+    }
+    lines
+}
+
+fn make_folds(config: &TrainConfig, dataset: &Dataset, labels: &[usize]) -> Result<Vec<FoldIndices>, TrainError> {
+    let groups = dataset.groups();
+    let groups = groups.as_deref();
+    let seed = config.seed;
+    match &config.split {
+        SplitConfig::Kfold { folds, val_fraction } => {
+            let kfold = stratified_kfold(labels, groups, *folds, seed)?;
+            Ok(kfold
+                .into_iter()
+                .enumerate()
+                .map(|(k, fold)| {
+                    let (train, val) =
+                        stratified_holdout(&fold.train, labels, groups, *val_fraction, seed.wrapping_add(k as u64));
+                    FoldIndices {
+                        fold: k,
+                        train,
+                        val,
+                        test: fold.test,
+                    }
+                })
+                .collect())
+        }
+        SplitConfig::Holdout {
+            val_fraction,
+            test_fraction,
+        } => {
+            let s = stratified_split(
+                labels,
+                groups,
+                [1.0 - val_fraction - test_fraction, *val_fraction, *test_fraction],
+                seed,
+            )?;
+            Ok(vec![FoldIndices {
+                fold: 0,
+                train: s.train,
+                val: s.val,
+                test: s.test,
+            }])
+        }
+        SplitConfig::Predefined => {
+            let fold = FoldIndices {
+                fold: 0,
+                train: dataset.split_indices(SplitName::Train),
+                val: dataset.split_indices(SplitName::Val),
+                test: dataset.split_indices(SplitName::Test),
+            };
+            if fold.train.is_empty() || fold.val.is_empty() || fold.test.is_empty() {
+                return Err(TrainError::invalid(
+                    "split",
+                    format!(
+                        "`predefined` needs train, val and test samples in {}; found {} / {} / {}",
+                        config.data.source.location().display(),
+                        fold.train.len(),
+                        fold.val.len(),
+                        fold.test.len()
+                    ),
+                ));
+            }
+            Ok(vec![fold])
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! End-to-end training from the command line at toy size: a run that is killed mid-epoch and
+//! restarted ends exactly like an uninterrupted one, and bad input gives one-line errors.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+fn medxfer() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_medxfer"));
+    // Rayon reductions are deterministic for a fixed thread count; pin it for the comparison.
+    cmd.env("RAYON_NUM_THREADS", "2");
+    cmd
+}
+
+/// Two classes a tiny CNN can separate: bright disc on the left vs on the right, with noise.
+fn write_toy_dataset(root: &Path, per_class: usize) {
+    for (class, left) in [("left", true), ("right", false)] {
+        let dir = root.join(class);
+        std::fs::create_dir_all(&dir).unwrap();
+        for i in 0..per_class {
+            let mut img = image::GrayImage::new(40, 32);
+            let cx = if left { 10.0 } else { 30.0 };
+            let mut state = (i as u32 + 1) * if left { 7919 } else { 104_729 };
+            for (x, y, p) in img.enumerate_pixels_mut() {
+                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                let noise = (state >> 24) as f32 / 8.0;
+                let d = ((x as f32 - cx).powi(2) + (y as f32 - 16.0).powi(2)).sqrt();
+                let v = if d < 7.0 { 200.0 } else { 40.0 } + noise;
+                p.0 = [v.min(255.0) as u8];
+            }
+            img.save(dir.join(format!("{class} ({i}).png"))).unwrap();
+        }
+    }
+}
+
+fn write_config(dir: &Path, data: &Path, out: &Path, epochs: usize) -> PathBuf {
+    let path = dir.join("toy.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"
+seed = 7
+out_dir = "{out}"
+[data]
+source = {{ kind = "folder", root = "{data}" }}
+positive = "right"
+image_size = 32
+cache_dir = "{cache}"
+[split]
+kind = "kfold"
+folds = 2
+val_fraction = 0.25
+[model]
+backbone = "resnet18"
+init = "scratch"
+head = {{ kind = "mlp", hidden = 16, dropout = 0.2 }}
+[train]
+strategy = {{ kind = "scratch" }}
+epochs = {epochs}
+lr = 1e-3
+batch_size = 4
+[augment]
+hflip = 0.5
+rotation_degrees = 5.0
+"#,
+            out = out.display(),
+            data = data.display(),
+            cache = dir.join("cache").display(),
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn assert_success(output: &Output) {
+    assert!(
+        output.status.success(),
+        "medxfer failed:\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn one_line_error(output: &Output) -> String {
+    assert!(!output.status.success(), "expected failure");
+    let stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
+    assert_eq!(stderr.lines().count(), 1, "expected one line, got:\n{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
+#[test]
+fn killed_run_resumes_to_the_same_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    write_toy_dataset(&data, 12);
+
+    let straight = dir.path().join("straight");
+    let config = write_config(dir.path(), &data, &straight, 4);
+    let out = medxfer().args(["train", "--no-progress", "--config"]).arg(&config).output().unwrap();
+    assert_success(&out);
+    let expected = std::fs::read_to_string(straight.join("predictions.csv")).unwrap();
+    assert!(straight.join("fold_1/model.bpk").exists());
+    assert!(straight.join("fold_0/curves.csv").exists());
+    assert!(straight.join("run.json").exists());
+
+    // Same config, another folder: kill it once fold 0 has checkpointed an epoch, mid-way
+    // through the next one, then run the same command again.
+    let resumed = dir.path().join("resumed");
+    let config = write_config(dir.path(), &data, &resumed, 4);
+    let mut child = medxfer()
+        .args(["train", "--no-progress", "--config"])
+        .arg(&config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let progress = resumed.join("fold_0/progress.json");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&progress)
+            && text.contains("\"epochs_done\": 2")
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no checkpoint appeared");
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before it could be killed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(!resumed.join("predictions.csv").exists());
+
+    let out = medxfer().args(["train", "--no-progress", "--config"]).arg(&config).output().unwrap();
+    assert_success(&out);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("resuming"));
+    let got = std::fs::read_to_string(resumed.join("predictions.csv")).unwrap();
+    assert_eq!(got, expected, "resumed run differs from the uninterrupted one");
+
+    // The finished run predicts new images with its fold ensemble.
+    let image = data.join("left/left (0).png");
+    let out = medxfer().arg("predict").arg(&resumed).arg(&image).arg("--json").output().unwrap();
+    assert_success(&out);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let probs = &json[0]["probabilities"];
+    let total = probs["left"].as_f64().unwrap() + probs["right"].as_f64().unwrap();
+    assert!((total - 1.0).abs() < 1e-5);
+}
+
+#[test]
+fn unknown_config_key_is_a_one_line_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    write_toy_dataset(&data, 2);
+    let config = write_config(dir.path(), &data, &dir.path().join("out"), 1);
+    let text = std::fs::read_to_string(&config).unwrap().replace("epochs = 1", "epochs = 1\nlearning_rate = 3");
+    std::fs::write(&config, text).unwrap();
+    let out = medxfer().args(["train", "--config"]).arg(&config).output().unwrap();
+    let err = one_line_error(&out);
+    assert!(err.contains("learning_rate") && err.contains("toy.toml"), "{err}");
+}
+
+#[test]
+fn corrupt_png_is_a_one_line_error_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    write_toy_dataset(&data, 3);
+    let bad = data.join("left/left (1).png");
+    let bytes = std::fs::read(&bad).unwrap();
+    std::fs::write(&bad, &bytes[..bytes.len() / 3]).unwrap();
+    let config = write_config(dir.path(), &data, &dir.path().join("out"), 1);
+    let out = medxfer().args(["train", "--config"]).arg(&config).output().unwrap();
+    let err = one_line_error(&out);
+    assert!(err.contains("left (1).png"), "{err}");
+}
+
+#[test]
+fn empty_label_folder_is_a_one_line_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    write_toy_dataset(&data, 3);
+    std::fs::create_dir_all(data.join("empty_class")).unwrap();
+    let config = write_config(dir.path(), &data, &dir.path().join("out"), 1);
+    let out = medxfer().args(["train", "--config"]).arg(&config).output().unwrap();
+    let err = one_line_error(&out);
+    assert!(err.contains("empty_class"), "{err}");
+}
+
+#[test]
+fn mismatched_weights_file_is_a_one_line_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    write_toy_dataset(&data, 3);
+    let config = write_config(dir.path(), &data, &dir.path().join("out"), 1);
+    // A safetensors file whose conv1 has the wrong shape for ResNet-18.
+    let weights = dir.path().join("wrong.safetensors");
+    write_safetensors(&weights, "conv1.weight", &[8, 3, 3, 3]);
+    let out = medxfer()
+        .args(["train", "--config"])
+        .arg(&config)
+        .args(["--set", "train.strategy={kind=\"full\"}", "--set"])
+        .arg(format!("model.init=\"file:{}\"", weights.display()))
+        .output()
+        .unwrap();
+    let err = one_line_error(&out);
+    assert!(err.contains("wrong.safetensors") && err.contains("conv1"), "{err}");
+}
+
+/// A minimal safetensors writer (8-byte header length, JSON header, raw little-endian f32).
+fn write_safetensors(path: &Path, name: &str, shape: &[usize]) {
+    let count: usize = shape.iter().product();
+    let header = format!(
+        r#"{{"{name}":{{"dtype":"F32","shape":{shape:?},"data_offsets":[0,{}]}}}}"#,
+        count * 4
+    );
+    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+    bytes.extend_from_slice(header.as_bytes());
+    bytes.extend(std::iter::repeat_n(0u8, count * 4));
+    std::fs::write(path, bytes).unwrap();
+}
