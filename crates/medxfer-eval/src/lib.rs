@@ -6,10 +6,22 @@
 
 pub mod atomic_write;
 pub mod auc;
+pub mod bootstrap;
+pub mod calibration;
 pub mod confusion;
+pub mod curves;
+pub mod delong;
+pub mod distance_transform;
 mod error;
 mod input_checks;
+pub mod mcnemar;
+pub mod multiplicity;
+pub mod paired_t;
 pub mod predictions;
 mod ranking;
+pub mod segmentation;
+pub mod special;
+pub mod threshold;
+pub mod wilcoxon;
 
 pub use error::EvalError;
