@@ -1,0 +1,608 @@
+//! Metrics of a run folder: per fold, mean +- sd across folds, and pooled over all test rows
+//! with confidence intervals. `medxfer evaluate` and the end of `medxfer train` both call
+//! [`evaluate_run`].
+//!
+//! Decisions: with a positive class the prediction is positive when its probability is >= 0.5;
+//! otherwise the class with the highest score (the first one on ties). Pooled CIs: DeLong for
+//! the binary AUC; a stratified (by true class) percentile bootstrap, 2,000 resamples, seed 0,
+//! for the multi-class AUC, balanced accuracy and MCC.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+use crate::EvalError;
+use crate::atomic_write::write_atomic;
+use crate::auc::{roc_auc, roc_auc_ovr_macro};
+use crate::bootstrap::{BootstrapConfig, CiMethod, stratified_bootstrap_ci};
+use crate::classification::ClassificationMetrics;
+use crate::confusion::ConfusionMatrix;
+use crate::delong::delong_ci;
+use crate::predictions::{PredictionRow, Predictions, Split, TaskInfo};
+
+pub const PREDICTIONS_FILE: &str = "predictions.csv";
+pub const TASK_FILE: &str = "task.json";
+pub const METRICS_FILE: &str = "metrics.json";
+const CI_LEVEL: f64 = 0.95;
+const BOOTSTRAP: BootstrapConfig = BootstrapConfig {
+    n_resamples: 2000,
+    level: CI_LEVEL,
+    seed: 0,
+    method: CiMethod::Percentile,
+};
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Interval {
+    pub low: f64,
+    pub high: f64,
+    pub level: f64,
+    pub method: String,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FoldMetrics {
+    pub fold: usize,
+    pub n: usize,
+    /// Binary AUC, or one-vs-rest macro AUC for multi-class; None when a class is missing.
+    pub auc: Option<f64>,
+    pub classification: ClassificationMetrics,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct MeanSd {
+    pub mean: f64,
+    /// Sample standard deviation (n - 1); None with a single fold.
+    pub sd: Option<f64>,
+    pub n_folds: usize,
+}
+
+impl MeanSd {
+    fn of(values: &[f64]) -> Option<MeanSd> {
+        if values.is_empty() {
+            return None;
+        }
+        let n = values.len() as f64;
+        let mean = values.iter().sum::<f64>() / n;
+        let sd = (values.len() > 1)
+            .then(|| (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt());
+        Some(MeanSd {
+            mean,
+            sd,
+            n_folds: values.len(),
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AcrossFolds {
+    pub auc: Option<MeanSd>,
+    pub accuracy: Option<MeanSd>,
+    pub balanced_accuracy: Option<MeanSd>,
+    pub f1_macro: Option<MeanSd>,
+    pub f1_weighted: Option<MeanSd>,
+    pub mcc: Option<MeanSd>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PooledMetrics {
+    pub n: usize,
+    pub auc: Option<f64>,
+    pub auc_ci: Option<Interval>,
+    /// DeLong variance of the binary AUC.
+    pub auc_variance: Option<f64>,
+    pub balanced_accuracy_ci: Option<Interval>,
+    pub mcc_ci: Option<Interval>,
+    pub classification: ClassificationMetrics,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RunMetrics {
+    pub class_names: Vec<String>,
+    pub positive_class: Option<String>,
+    pub decision_rule: String,
+    pub folds: Vec<FoldMetrics>,
+    pub across_folds: AcrossFolds,
+    pub pooled: PooledMetrics,
+}
+
+impl RunMetrics {
+    pub fn write_json(&self, path: &Path) -> Result<(), EvalError> {
+        let mut text = serde_json::to_string_pretty(self)
+            .map_err(|e| EvalError::bad_file(path, e.to_string()))?;
+        text.push('\n');
+        write_atomic(path, text.as_bytes())
+    }
+}
+
+/// Reads `task.json` and `predictions.csv` in `run_dir`, computes the metrics of the `test`
+/// rows and writes `metrics.json` there atomically.
+pub fn evaluate_run(run_dir: &Path) -> Result<RunMetrics, EvalError> {
+    let task_path = run_dir.join(TASK_FILE);
+    let predictions_path = run_dir.join(PREDICTIONS_FILE);
+    let task = TaskInfo::read_json(&task_path)?;
+    let predictions = Predictions::read_csv(&predictions_path)?;
+    if predictions.class_names != task.class_names {
+        return Err(EvalError::bad_file(
+            &predictions_path,
+            format!(
+                "score columns' classes {:?} differ from class_names {:?} in {}",
+                predictions.class_names,
+                task.class_names,
+                task_path.display()
+            ),
+        ));
+    }
+    let metrics = compute_run_metrics(&predictions, &task)
+        .map_err(|e| EvalError::bad_file(&predictions_path, e.to_string()))?;
+    metrics.write_json(&run_dir.join(METRICS_FILE))?;
+    Ok(metrics)
+}
+
+/// The class each test row is predicted as.
+fn decide(row: &PredictionRow, positive: Option<usize>) -> usize {
+    match positive {
+        Some(p) if row.scores.len() == 2 => {
+            if row.scores[p] >= 0.5 {
+                p
+            } else {
+                1 - p
+            }
+        }
+        _ => {
+            let mut best = 0;
+            for (k, &s) in row.scores.iter().enumerate() {
+                if s > row.scores[best] {
+                    best = k;
+                }
+            }
+            best
+        }
+    }
+}
+
+struct Cases {
+    labels: Vec<usize>,
+    predicted: Vec<usize>,
+    /// Row-major n x k.
+    scores: Vec<f64>,
+}
+
+impl Cases {
+    fn new(rows: &[&PredictionRow], predictions: &Predictions, positive: Option<usize>) -> Self {
+        let mut cases = Cases {
+            labels: Vec::with_capacity(rows.len()),
+            predicted: Vec::with_capacity(rows.len()),
+            scores: Vec::with_capacity(rows.len() * predictions.class_names.len()),
+        };
+        for row in rows {
+            // Labels were validated against the class names when the file was read.
+            cases
+                .labels
+                .push(predictions.class_index(&row.label).unwrap_or(0));
+            cases.predicted.push(decide(row, positive));
+            cases.scores.extend_from_slice(&row.scores);
+        }
+        cases
+    }
+
+    fn positive_flags_and_scores(&self, positive: usize, k: usize) -> (Vec<bool>, Vec<f64>) {
+        let flags = self.labels.iter().map(|&l| l == positive).collect();
+        let scores = self.scores.chunks(k).map(|s| s[positive]).collect();
+        (flags, scores)
+    }
+
+    fn auc(&self, positive: Option<usize>, k: usize) -> Option<f64> {
+        match positive {
+            Some(p) if k == 2 => {
+                let (flags, scores) = self.positive_flags_and_scores(p, k);
+                roc_auc(&flags, &scores).ok()
+            }
+            _ => roc_auc_ovr_macro(&self.labels, &self.scores, k).ok(),
+        }
+    }
+}
+
+fn interval(low: f64, high: f64, method: &str) -> Interval {
+    Interval {
+        low,
+        high,
+        level: CI_LEVEL,
+        method: method.to_string(),
+    }
+}
+
+/// The metrics of the test rows of `predictions`.
+pub fn compute_run_metrics(
+    predictions: &Predictions,
+    task: &TaskInfo,
+) -> Result<RunMetrics, EvalError> {
+    predictions.validate()?;
+    let k = predictions.class_names.len();
+    let positive = task.positive_index().filter(|_| k == 2);
+    let test_rows: Vec<&PredictionRow> = predictions
+        .rows
+        .iter()
+        .filter(|r| r.split == Split::Test)
+        .collect();
+    if test_rows.is_empty() {
+        return Err(EvalError::InvalidArgument(
+            "no rows with split = test".into(),
+        ));
+    }
+    let mut by_fold: BTreeMap<usize, Vec<&PredictionRow>> = BTreeMap::new();
+    for row in &test_rows {
+        by_fold.entry(row.fold).or_default().push(row);
+    }
+    let mut folds = Vec::with_capacity(by_fold.len());
+    for (&fold, rows) in &by_fold {
+        let cases = Cases::new(rows, predictions, positive);
+        let cm = ConfusionMatrix::new(&cases.labels, &cases.predicted, k)?;
+        folds.push(FoldMetrics {
+            fold,
+            n: rows.len(),
+            auc: cases.auc(positive, k),
+            classification: ClassificationMetrics::from_confusion(&cm, &predictions.class_names),
+        });
+    }
+    let collect = |get: fn(&FoldMetrics) -> Option<f64>| {
+        MeanSd::of(&folds.iter().filter_map(get).collect::<Vec<f64>>())
+    };
+    let across_folds = AcrossFolds {
+        auc: collect(|f| f.auc),
+        accuracy: collect(|f| Some(f.classification.accuracy)),
+        balanced_accuracy: collect(|f| Some(f.classification.balanced_accuracy)),
+        f1_macro: collect(|f| Some(f.classification.f1_macro)),
+        f1_weighted: collect(|f| Some(f.classification.f1_weighted)),
+        mcc: collect(|f| Some(f.classification.mcc)),
+    };
+    let pooled = pooled_metrics(
+        &Cases::new(&test_rows, predictions, positive),
+        positive,
+        k,
+        &predictions.class_names,
+    )?;
+    let decision_rule = match positive {
+        Some(p) => format!("{} if its probability >= 0.5", predictions.class_names[p]),
+        None => "class with the highest score".to_string(),
+    };
+    Ok(RunMetrics {
+        class_names: predictions.class_names.clone(),
+        positive_class: positive.map(|p| predictions.class_names[p].clone()),
+        decision_rule,
+        folds,
+        across_folds,
+        pooled,
+    })
+}
+
+fn pooled_metrics(
+    cases: &Cases,
+    positive: Option<usize>,
+    k: usize,
+    class_names: &[String],
+) -> Result<PooledMetrics, EvalError> {
+    let cm = ConfusionMatrix::new(&cases.labels, &cases.predicted, k)?;
+    let (auc, auc_ci, auc_variance) = match positive {
+        Some(p) => {
+            let (flags, scores) = cases.positive_flags_and_scores(p, k);
+            match delong_ci(&flags, &scores, CI_LEVEL) {
+                Ok(ci) => (
+                    Some(ci.auc),
+                    Some(interval(ci.ci_low, ci.ci_high, "DeLong")),
+                    Some(ci.variance),
+                ),
+                Err(_) => (roc_auc(&flags, &scores).ok(), None, None),
+            }
+        }
+        None => match roc_auc_ovr_macro(&cases.labels, &cases.scores, k) {
+            Ok(auc) => {
+                let ci = stratified_bootstrap_ci(&cases.labels, &BOOTSTRAP, |idx| {
+                    let labels: Vec<usize> = idx.iter().map(|&i| cases.labels[i]).collect();
+                    let scores: Vec<f64> = idx
+                        .iter()
+                        .flat_map(|&i| cases.scores[i * k..(i + 1) * k].iter().copied())
+                        .collect();
+                    roc_auc_ovr_macro(&labels, &scores, k)
+                })
+                .ok();
+                (
+                    Some(auc),
+                    ci.map(|c| interval(c.ci_low, c.ci_high, "stratified bootstrap percentile")),
+                    None,
+                )
+            }
+            Err(_) => (None, None, None),
+        },
+    };
+    let confusion_ci = |metric: fn(&ConfusionMatrix) -> f64| {
+        stratified_bootstrap_ci(&cases.labels, &BOOTSTRAP, |idx| {
+            let t: Vec<usize> = idx.iter().map(|&i| cases.labels[i]).collect();
+            let p: Vec<usize> = idx.iter().map(|&i| cases.predicted[i]).collect();
+            Ok(metric(&ConfusionMatrix::new(&t, &p, k)?))
+        })
+        .ok()
+        .map(|c| interval(c.ci_low, c.ci_high, "stratified bootstrap percentile"))
+    };
+    Ok(PooledMetrics {
+        n: cases.labels.len(),
+        auc,
+        auc_ci,
+        auc_variance,
+        balanced_accuracy_ci: confusion_ci(ConfusionMatrix::balanced_accuracy),
+        mcc_ci: confusion_ci(ConfusionMatrix::mcc),
+        classification: ClassificationMetrics::from_confusion(&cm, class_names),
+    })
+}
+
+fn opt(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".to_string(), |x| format!("{x:.3}"))
+}
+
+fn mean_sd(m: &Option<MeanSd>) -> String {
+    match m {
+        Some(MeanSd {
+            mean, sd: Some(sd), ..
+        }) => format!("{mean:.3} +- {sd:.3}"),
+        Some(MeanSd { mean, sd: None, .. }) => format!("{mean:.3}"),
+        None => "-".to_string(),
+    }
+}
+
+fn with_ci(value: Option<f64>, ci: &Option<Interval>) -> String {
+    match ci {
+        Some(i) => format!("{} [{:.3}, {:.3}]", opt(value), i.low, i.high),
+        None => opt(value),
+    }
+}
+
+impl fmt::Display for RunMetrics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "classes: {}   positive: {}   decision: {}",
+            self.class_names.join(", "),
+            self.positive_class.as_deref().unwrap_or("-"),
+            self.decision_rule
+        )?;
+        writeln!(
+            f,
+            "{:<14} {:>6} {:>8} {:>9} {:>8} {:>9} {:>9}",
+            "fold", "n", "AUC", "bal.acc", "MCC", "F1 macro", "accuracy"
+        )?;
+        for fold in &self.folds {
+            let c = &fold.classification;
+            writeln!(
+                f,
+                "{:<14} {:>6} {:>8} {:>9.3} {:>8.3} {:>9.3} {:>9.3}",
+                fold.fold,
+                fold.n,
+                opt(fold.auc),
+                c.balanced_accuracy,
+                c.mcc,
+                c.f1_macro,
+                c.accuracy
+            )?;
+        }
+        let a = &self.across_folds;
+        writeln!(f, "mean +- sd across {} fold(s):", self.folds.len())?;
+        writeln!(
+            f,
+            "  AUC {}   balanced accuracy {}   MCC {}",
+            mean_sd(&a.auc),
+            mean_sd(&a.balanced_accuracy),
+            mean_sd(&a.mcc)
+        )?;
+        writeln!(
+            f,
+            "  F1 macro {}   F1 weighted {}   accuracy {}",
+            mean_sd(&a.f1_macro),
+            mean_sd(&a.f1_weighted),
+            mean_sd(&a.accuracy)
+        )?;
+        let p = &self.pooled;
+        let c = &p.classification;
+        writeln!(f, "pooled over {} test rows (95% CI):", p.n)?;
+        writeln!(f, "  AUC {}", with_ci(p.auc, &p.auc_ci))?;
+        writeln!(
+            f,
+            "  balanced accuracy {}",
+            with_ci(Some(c.balanced_accuracy), &p.balanced_accuracy_ci)
+        )?;
+        writeln!(f, "  MCC {}", with_ci(Some(c.mcc), &p.mcc_ci))?;
+        writeln!(
+            f,
+            "  F1 macro {:.3}   F1 weighted {:.3}   accuracy {:.3}   kappa {}",
+            c.f1_macro,
+            c.f1_weighted,
+            c.accuracy,
+            opt(Some(c.cohen_kappa).filter(|k| k.is_finite()))
+        )?;
+        writeln!(
+            f,
+            "  {:<16} {:>7} {:>11} {:>11} {:>9} {:>7} {:>7}",
+            "class", "support", "sensitivity", "specificity", "precision", "NPV", "F1"
+        )?;
+        for m in &c.per_class {
+            writeln!(
+                f,
+                "  {:<16} {:>7} {:>11.3} {:>11.3} {:>9.3} {:>7.3} {:>7.3}",
+                m.class, m.support, m.sensitivity, m.specificity, m.precision, m.npv, m.f1
+            )?;
+        }
+        writeln!(f, "  confusion matrix (rows = truth, columns = predicted):")?;
+        let width = self
+            .class_names
+            .iter()
+            .map(String::len)
+            .max()
+            .unwrap_or(1)
+            .max(6);
+        write!(f, "  {:<width$}", "")?;
+        for name in &self.class_names {
+            write!(f, " {name:>width$}")?;
+        }
+        writeln!(f)?;
+        for (name, row) in self.class_names.iter().zip(&c.confusion_matrix) {
+            write!(f, "  {name:<width$}")?;
+            for v in row {
+                write!(f, " {v:>width$}")?;
+            }
+            writeln!(f)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: usize, fold: usize, split: Split, label: &str, p_malignant: f64) -> PredictionRow {
+        PredictionRow {
+            image_id: format!("img{id}"),
+            fold,
+            split,
+            label: label.into(),
+            scores: vec![1.0 - p_malignant, p_malignant],
+        }
+    }
+
+    fn binary_run() -> (Predictions, TaskInfo) {
+        let mut rows = Vec::new();
+        for i in 0..40 {
+            let malignant = i % 3 == 0;
+            let p = ((i * 7) % 10) as f64 / 10.0 * 0.6 + if malignant { 0.35 } else { 0.0 };
+            rows.push(row(
+                i,
+                i % 2,
+                Split::Test,
+                if malignant { "malignant" } else { "benign" },
+                p,
+            ));
+            rows.push(row(i, i % 2, Split::Train, "benign", 0.99));
+        }
+        let names = vec!["benign".to_string(), "malignant".to_string()];
+        (
+            Predictions {
+                class_names: names.clone(),
+                rows,
+            },
+            TaskInfo {
+                class_names: names,
+                positive_class: Some("malignant".into()),
+            },
+        )
+    }
+
+    #[test]
+    fn binary_run_metrics_agree_with_the_metric_functions() {
+        let dir = tempfile::tempdir().unwrap();
+        let (predictions, task) = binary_run();
+        predictions
+            .write_csv(&dir.path().join(PREDICTIONS_FILE))
+            .unwrap();
+        task.write_json(&dir.path().join(TASK_FILE)).unwrap();
+        let metrics = evaluate_run(dir.path()).unwrap();
+        assert_eq!(metrics.folds.len(), 2);
+        let test: Vec<&PredictionRow> = predictions
+            .rows
+            .iter()
+            .filter(|r| r.split == Split::Test)
+            .collect();
+        let flags: Vec<bool> = test.iter().map(|r| r.label == "malignant").collect();
+        let scores: Vec<f64> = test.iter().map(|r| r.scores[1]).collect();
+        let ci = delong_ci(&flags, &scores, 0.95).unwrap();
+        assert_eq!(metrics.pooled.auc, Some(ci.auc));
+        assert_eq!(metrics.pooled.auc_ci.as_ref().unwrap().low, ci.ci_low);
+        let fold0: Vec<usize> = (0..test.len()).filter(|&i| test[i].fold == 0).collect();
+        let auc0 = roc_auc(
+            &fold0.iter().map(|&i| flags[i]).collect::<Vec<_>>(),
+            &fold0.iter().map(|&i| scores[i]).collect::<Vec<_>>(),
+        )
+        .unwrap();
+        assert_eq!(metrics.folds[0].auc, Some(auc0));
+        let predicted: Vec<bool> = scores.iter().map(|&s| s >= 0.5).collect();
+        let cm = ConfusionMatrix::from_binary(&flags, &predicted).unwrap();
+        assert_eq!(metrics.pooled.classification.mcc, cm.mcc());
+        let mean_auc = metrics.across_folds.auc.as_ref().unwrap();
+        let aucs: Vec<f64> = metrics.folds.iter().map(|f| f.auc.unwrap()).collect();
+        assert!((mean_auc.mean - (aucs[0] + aucs[1]) / 2.0).abs() < 1e-15);
+        assert!((mean_auc.sd.unwrap() - (aucs[0] - aucs[1]).abs() / 2f64.sqrt()).abs() < 1e-15);
+        let ba = metrics.pooled.balanced_accuracy_ci.as_ref().unwrap();
+        assert!(ba.low <= cm.balanced_accuracy() && cm.balanced_accuracy() <= ba.high);
+        let written: RunMetrics =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join(METRICS_FILE)).unwrap())
+                .unwrap();
+        assert_eq!(written.pooled.auc, metrics.pooled.auc);
+        let table = metrics.to_string();
+        assert!(
+            table.contains("pooled over 40 test rows") && table.contains("malignant"),
+            "{table}"
+        );
+    }
+
+    #[test]
+    fn three_classes_use_argmax_and_ovr_auc() {
+        let names: Vec<String> = ["benign", "malignant", "normal"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let rows = (0..30)
+            .map(|i| {
+                let label = i % 3;
+                let mut scores = vec![0.2, 0.2, 0.2];
+                scores[label] += 0.1 + ((i * 5) % 7) as f64 / 20.0;
+                scores[(label + 1) % 3] += ((i * 3) % 5) as f64 / 10.0;
+                let sum: f64 = scores.iter().sum();
+                PredictionRow {
+                    image_id: i.to_string(),
+                    fold: 0,
+                    split: Split::Test,
+                    label: names[label].clone(),
+                    scores: scores.iter().map(|s| s / sum).collect(),
+                }
+            })
+            .collect();
+        let predictions = Predictions {
+            class_names: names.clone(),
+            rows,
+        };
+        let task = TaskInfo {
+            class_names: names,
+            positive_class: None,
+        };
+        let m = compute_run_metrics(&predictions, &task).unwrap();
+        assert!(m.positive_class.is_none());
+        assert!(m.pooled.auc_ci.is_some() && m.across_folds.auc.as_ref().unwrap().sd.is_none());
+        assert_eq!(m.pooled.classification.confusion_matrix.len(), 3);
+    }
+
+    #[test]
+    fn mismatched_classes_and_missing_test_rows_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut predictions, task) = binary_run();
+        predictions
+            .write_csv(&dir.path().join(PREDICTIONS_FILE))
+            .unwrap();
+        TaskInfo {
+            class_names: vec!["a".into(), "b".into()],
+            positive_class: None,
+        }
+        .write_json(&dir.path().join(TASK_FILE))
+        .unwrap();
+        let msg = evaluate_run(dir.path()).unwrap_err().to_string();
+        assert!(
+            msg.contains("predictions.csv") && msg.contains("task.json"),
+            "{msg}"
+        );
+        predictions.rows.retain(|r| r.split != Split::Test);
+        let msg = compute_run_metrics(&predictions, &task)
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("split = test"), "{msg}");
+        let msg = evaluate_run(&dir.path().join("nope"))
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("task.json"), "{msg}");
+    }
+}
