@@ -1,1 +1,20 @@
-//! medxfer-data
+//! medxfer-data: datasets (class folders, MedMNIST npz, CSV manifests), decoding to luma,
+//! preprocessing, a decode-once image cache, seeded augmentation, stratified (grouped)
+//! splits, exact-duplicate detection and data manifest hashing. No deep-learning dependency.
+
+pub mod cache;
+pub mod csv_manifest;
+pub mod dataset;
+pub mod decode;
+pub mod error;
+pub mod folder;
+pub mod normalize;
+pub mod npy;
+pub mod npz;
+pub mod preprocess;
+pub mod split;
+
+pub use cache::ImageCache;
+pub use dataset::{Dataset, DatasetSource, ImageSource, Sample, SplitName};
+pub use error::DataError;
+pub use preprocess::{PreparedImage, PreparedMask, PreprocessSpec};

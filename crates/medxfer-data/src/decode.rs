@@ -1,0 +1,198 @@
+//! Decoding image files to luma. Dispatches on the file extension so other crates (e.g.
+//! `medxfer-dicom` for `.dcm`) can plug in a decoder without this crate depending on them.
+
+use std::collections::HashMap;
+use std::io::Cursor;
+use std::path::Path;
+use std::sync::{OnceLock, RwLock};
+
+use image::DynamicImage;
+
+use crate::error::DataError;
+
+/// A decoded image converted to luma, values in [0, 1], row-major `width * height`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LumaImage {
+    pub width: u32,
+    pub height: u32,
+    pub pixels: Vec<f32>,
+}
+
+/// A decoder for one file extension: gets the path (for messages) and the file's bytes.
+pub type Decoder = fn(path: &Path, bytes: &[u8]) -> Result<LumaImage, DataError>;
+
+/// Extensions the `image` crate decodes for us.
+const BUILTIN_EXTENSIONS: [&str; 3] = ["png", "jpg", "jpeg"];
+/// Extensions that are images even without a decoder, so they surface as a clear error
+/// instead of being silently skipped.
+const KNOWN_EXTERNAL_EXTENSIONS: [&str; 1] = ["dcm"];
+
+fn registry() -> &'static RwLock<HashMap<String, Decoder>> {
+    static REGISTRY: OnceLock<RwLock<HashMap<String, Decoder>>> = OnceLock::new();
+    REGISTRY.get_or_init(|| RwLock::new(HashMap::new()))
+}
+
+/// Registers (or replaces) the decoder for files ending in `.extension` (case-insensitive).
+pub fn register_decoder(extension: &str, decoder: Decoder) {
+    let mut map = registry()
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    map.insert(extension.to_ascii_lowercase(), decoder);
+}
+
+fn registered_decoder(extension: &str) -> Option<Decoder> {
+    let map = registry()
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    map.get(extension).copied()
+}
+
+/// Whether files with this extension are dataset images.
+pub fn is_image_extension(extension: &str) -> bool {
+    let extension = extension.to_ascii_lowercase();
+    BUILTIN_EXTENSIONS.contains(&extension.as_str())
+        || KNOWN_EXTERNAL_EXTENSIONS.contains(&extension.as_str())
+        || registered_decoder(&extension).is_some()
+}
+
+pub fn decode_luma_file(path: &Path) -> Result<LumaImage, DataError> {
+    let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
+    decode_luma_bytes(path, &bytes)
+}
+
+/// Decodes `bytes` (the content of `path`) to luma, choosing the decoder by extension.
+pub fn decode_luma_bytes(path: &Path, bytes: &[u8]) -> Result<LumaImage, DataError> {
+    let extension = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if let Some(decoder) = registered_decoder(&extension) {
+        return decoder(path, bytes);
+    }
+    if BUILTIN_EXTENSIONS.contains(&extension.as_str()) {
+        return decode_with_image_crate(path, bytes);
+    }
+    let hint = if extension == "dcm" {
+        " (DICOM support is not enabled in this build)".to_string()
+    } else {
+        " (supported: .png, .jpg, .jpeg)".to_string()
+    };
+    Err(DataError::UnsupportedFormat {
+        path: path.to_path_buf(),
+        extension,
+        hint,
+    })
+}
+
+fn decode_with_image_crate(path: &Path, bytes: &[u8]) -> Result<LumaImage, DataError> {
+    let decode_error = |message: String| DataError::Decode {
+        path: path.to_path_buf(),
+        message,
+    };
+    let reader = image::ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| decode_error(e.to_string()))?;
+    if reader.format().is_none() {
+        return Err(decode_error("not a PNG or JPEG file".into()));
+    }
+    let image = reader.decode().map_err(|e| decode_error(e.to_string()))?;
+    Ok(to_luma(image))
+}
+
+/// ITU-R 601-2 luma. 8-bit RGB uses PIL's fixed-point rounding so results match `convert("L")`.
+pub fn to_luma(image: DynamicImage) -> LumaImage {
+    let (width, height) = (image.width(), image.height());
+    let pixels: Vec<f32> = match image {
+        DynamicImage::ImageLuma8(buf) => buf.into_raw().into_iter().map(u8_to_unit).collect(),
+        DynamicImage::ImageLumaA8(buf) => buf.pixels().map(|p| u8_to_unit(p.0[0])).collect(),
+        DynamicImage::ImageRgb8(buf) => buf
+            .pixels()
+            .map(|p| u8_to_unit(pil_luma_u8(p.0[0], p.0[1], p.0[2])))
+            .collect(),
+        DynamicImage::ImageRgba8(buf) => buf
+            .pixels()
+            .map(|p| u8_to_unit(pil_luma_u8(p.0[0], p.0[1], p.0[2])))
+            .collect(),
+        DynamicImage::ImageLuma16(buf) => buf.into_raw().into_iter().map(u16_to_unit).collect(),
+        DynamicImage::ImageLumaA16(buf) => buf.pixels().map(|p| u16_to_unit(p.0[0])).collect(),
+        DynamicImage::ImageRgb16(buf) => buf
+            .pixels()
+            .map(|p| float_luma(p.0[0] as f32, p.0[1] as f32, p.0[2] as f32) / 65535.0)
+            .collect(),
+        DynamicImage::ImageRgba16(buf) => buf
+            .pixels()
+            .map(|p| float_luma(p.0[0] as f32, p.0[1] as f32, p.0[2] as f32) / 65535.0)
+            .collect(),
+        other => other
+            .into_rgb32f()
+            .pixels()
+            .map(|p| float_luma(p.0[0], p.0[1], p.0[2]).clamp(0.0, 1.0))
+            .collect(),
+    };
+    LumaImage {
+        width,
+        height,
+        pixels,
+    }
+}
+
+fn u8_to_unit(v: u8) -> f32 {
+    v as f32 / 255.0
+}
+
+fn u16_to_unit(v: u16) -> f32 {
+    v as f32 / 65535.0
+}
+
+fn pil_luma_u8(r: u8, g: u8, b: u8) -> u8 {
+    // 0.299, 0.587, 0.114 in 16-bit fixed point, rounded (as Pillow's Convert.c does).
+    ((r as u32 * 19595 + g as u32 * 38470 + b as u32 * 7471 + 0x8000) >> 16) as u8
+}
+
+fn float_luma(r: f32, g: f32, b: f32) -> f32 {
+    0.299 * r + 0.587 * g + 0.114 * b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pil_luma_matches_reference_values() {
+        // Pillow: Image.new("RGB",(1,1),c).convert("L").getpixel((0,0))
+        assert_eq!(pil_luma_u8(255, 255, 255), 255);
+        assert_eq!(pil_luma_u8(255, 0, 0), 76);
+        assert_eq!(pil_luma_u8(0, 255, 0), 150);
+        assert_eq!(pil_luma_u8(0, 0, 255), 29);
+        assert_eq!(pil_luma_u8(10, 20, 30), 18);
+        for v in 0..=255u8 {
+            assert_eq!(pil_luma_u8(v, v, v), v);
+        }
+    }
+
+    #[test]
+    fn unknown_extension_is_a_clear_error() {
+        let err = decode_luma_bytes(Path::new("/x/scan.dcm"), b"DICM").unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("scan.dcm") && text.contains("DICOM"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn registered_decoder_is_used() {
+        fn fake(_: &Path, bytes: &[u8]) -> Result<LumaImage, DataError> {
+            Ok(LumaImage {
+                width: 1,
+                height: 1,
+                pixels: vec![bytes.len() as f32 / 10.0],
+            })
+        }
+        register_decoder("FAKEXT", fake);
+        assert!(is_image_extension("fakext"));
+        let image = decode_luma_bytes(Path::new("a.fakext"), b"12345").unwrap();
+        assert_eq!(image.pixels, vec![0.5]);
+    }
+}

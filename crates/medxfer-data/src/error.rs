@@ -1,0 +1,65 @@
+//! The one error type of this crate; every variant names the file (or the setting) at fault.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: dataset root has no class folders")]
+    NoClasses { path: PathBuf },
+    #[error("{path}: class folder contains no images")]
+    EmptyClass { path: PathBuf },
+    #[error("{path}: file not found (referenced by {referenced_by})")]
+    MissingFile {
+        path: PathBuf,
+        referenced_by: String,
+    },
+    #[error("{path}: line {line}: {message}")]
+    Csv {
+        path: PathBuf,
+        line: u64,
+        message: String,
+    },
+    #[error("{path}: {message}")]
+    Npz { path: PathBuf, message: String },
+    #[error("{path}: cannot decode image: {message}")]
+    Decode { path: PathBuf, message: String },
+    #[error("{path}: unsupported image format '.{extension}'{hint}")]
+    UnsupportedFormat {
+        path: PathBuf,
+        extension: String,
+        hint: String,
+    },
+    #[error(
+        "{path}: mask is {mask_width}x{mask_height} but its image is {image_width}x{image_height}"
+    )]
+    MaskSizeMismatch {
+        path: PathBuf,
+        mask_width: u32,
+        mask_height: u32,
+        image_width: u32,
+        image_height: u32,
+    },
+    #[error("unknown class '{name}' (classes: {available})")]
+    UnknownClass { name: String, available: String },
+    #[error("invalid dataset configuration: {0}")]
+    Config(String),
+    #[error("cannot split: {0}")]
+    Split(String),
+    #[error("{path}: image cache: {message}")]
+    Cache { path: PathBuf, message: String },
+}
+
+impl DataError {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        DataError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}

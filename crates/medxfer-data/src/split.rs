@@ -1,0 +1,342 @@
+//! Seeded stratified splits: k-fold, hold-out and train/val/test by ratio. With patient
+//! groups, whole groups move together (no patient in two parts) and classes are balanced
+//! greedily, in the spirit of scikit-learn's StratifiedGroupKFold.
+
+use std::collections::HashMap;
+
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+
+use crate::error::DataError;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fold {
+    pub train: Vec<usize>,
+    pub test: Vec<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SplitIndices {
+    pub train: Vec<usize>,
+    pub val: Vec<usize>,
+    pub test: Vec<usize>,
+}
+
+/// Samples that must stay together (one patient), with their per-class counts.
+struct Unit {
+    members: Vec<usize>,
+    class_counts: Vec<usize>,
+}
+
+fn class_count(labels: &[usize]) -> usize {
+    labels.iter().max().map_or(0, |&m| m + 1)
+}
+
+/// Groups `indices` into units: one per sample, or one per distinct group name.
+/// Units come out in first-appearance order (deterministic before shuffling).
+fn build_units(
+    indices: &[usize],
+    labels: &[usize],
+    groups: Option<&[String]>,
+    n_classes: usize,
+) -> Vec<Unit> {
+    let mut units: Vec<Unit> = Vec::new();
+    let mut unit_of_group: HashMap<&str, usize> = HashMap::new();
+    for &i in indices {
+        let slot = match groups {
+            Some(groups) => *unit_of_group.entry(groups[i].as_str()).or_insert_with(|| {
+                units.push(Unit {
+                    members: Vec::new(),
+                    class_counts: vec![0; n_classes],
+                });
+                units.len() - 1
+            }),
+            None => {
+                units.push(Unit {
+                    members: Vec::new(),
+                    class_counts: vec![0; n_classes],
+                });
+                units.len() - 1
+            }
+        };
+        units[slot].members.push(i);
+        units[slot].class_counts[labels[i]] += 1;
+    }
+    units
+}
+
+fn validate_groups(labels: &[usize], groups: Option<&[String]>) -> Result<(), DataError> {
+    if let Some(groups) = groups
+        && groups.len() != labels.len()
+    {
+        return Err(DataError::Split(format!(
+            "{} group ids for {} labels",
+            groups.len(),
+            labels.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Stratified k-fold over all samples; every sample is in exactly one test fold.
+pub fn stratified_kfold(
+    labels: &[usize],
+    groups: Option<&[String]>,
+    k: usize,
+    seed: u64,
+) -> Result<Vec<Fold>, DataError> {
+    validate_groups(labels, groups)?;
+    if k < 2 {
+        return Err(DataError::Split(format!("k-fold needs k >= 2, got {k}")));
+    }
+    let n_classes = class_count(labels);
+    let all: Vec<usize> = (0..labels.len()).collect();
+    let mut units = build_units(&all, labels, groups, n_classes);
+    if units.len() < k {
+        let what = if groups.is_some() {
+            "groups"
+        } else {
+            "samples"
+        };
+        return Err(DataError::Split(format!(
+            "cannot make {k} folds from {} {what}",
+            units.len()
+        )));
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    units.shuffle(&mut rng);
+
+    let mut fold_of_unit = vec![0usize; units.len()];
+    if groups.is_none() {
+        // Deal each class's shuffled samples round-robin; the dealer position carries over
+        // between classes so fold sizes differ by at most one.
+        let mut position = 0usize;
+        for class in 0..n_classes {
+            for (u, unit) in units.iter().enumerate() {
+                if unit.class_counts[class] > 0 {
+                    fold_of_unit[u] = position % k;
+                    position += 1;
+                }
+            }
+        }
+    } else {
+        assign_groups_to_folds(&units, k, n_classes, &mut fold_of_unit);
+    }
+
+    let mut folds = vec![Vec::new(); k];
+    for (unit, &fold) in units.iter().zip(&fold_of_unit) {
+        folds[fold].extend_from_slice(&unit.members);
+    }
+    Ok(folds
+        .iter()
+        .map(|test_members| {
+            let mut in_test = vec![false; labels.len()];
+            for &i in test_members {
+                in_test[i] = true;
+            }
+            let mut test = test_members.clone();
+            test.sort_unstable();
+            Fold {
+                train: (0..labels.len()).filter(|&i| !in_test[i]).collect(),
+                test,
+            }
+        })
+        .collect())
+}
+
+/// Greedy group placement: largest/most class-skewed groups first, each into the fold that
+/// keeps per-class fold shares most even (ties: the smaller fold).
+fn assign_groups_to_folds(units: &[Unit], k: usize, n_classes: usize, fold_of_unit: &mut [usize]) {
+    let class_totals: Vec<f64> = (0..n_classes)
+        .map(|c| {
+            units
+                .iter()
+                .map(|u| u.class_counts[c])
+                .sum::<usize>()
+                .max(1) as f64
+        })
+        .collect();
+    let mut order: Vec<usize> = (0..units.len()).collect();
+    // Stable sort keeps the shuffled order among equals, so the seed still matters.
+    order.sort_by(|&a, &b| {
+        let key = |u: &Unit| (u.members.len(), spread(&u.class_counts));
+        let (sa, ka) = key(&units[a]);
+        let (sb, kb) = key(&units[b]);
+        sb.cmp(&sa).then(kb.total_cmp(&ka))
+    });
+    let mut fold_counts = vec![vec![0usize; n_classes]; k];
+    let mut fold_sizes = vec![0usize; k];
+    for u in order {
+        let unit = &units[u];
+        let mut best: Option<(f64, usize, usize)> = None;
+        for fold in 0..k {
+            for c in 0..n_classes {
+                fold_counts[fold][c] += unit.class_counts[c];
+            }
+            let imbalance = (0..n_classes)
+                .map(|c| {
+                    let shares: Vec<f64> = (0..k)
+                        .map(|f| fold_counts[f][c] as f64 / class_totals[c])
+                        .collect();
+                    std_dev(&shares)
+                })
+                .sum::<f64>()
+                / n_classes.max(1) as f64;
+            for c in 0..n_classes {
+                fold_counts[fold][c] -= unit.class_counts[c];
+            }
+            let candidate = (imbalance, fold_sizes[fold], fold);
+            let better = match best {
+                None => true,
+                Some((bi, bs, _)) => {
+                    imbalance < bi - 1e-12
+                        || ((imbalance - bi).abs() <= 1e-12 && fold_sizes[fold] < bs)
+                }
+            };
+            if better {
+                best = Some(candidate);
+            }
+        }
+        let fold = best.map_or(0, |(_, _, f)| f);
+        fold_of_unit[u] = fold;
+        fold_sizes[fold] += unit.members.len();
+        for c in 0..n_classes {
+            fold_counts[fold][c] += unit.class_counts[c];
+        }
+    }
+}
+
+fn std_dev(values: &[f64]) -> f64 {
+    let mean = values.iter().sum::<f64>() / values.len() as f64;
+    (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / values.len() as f64).sqrt()
+}
+
+fn spread(counts: &[usize]) -> f64 {
+    let values: Vec<f64> = counts.iter().map(|&c| c as f64).collect();
+    std_dev(&values)
+}
+
+/// Holds out about `fraction` of `indices`, stratified by class (and grouped when `groups`
+/// is given). `labels` and `groups` are indexed by dataset index, i.e. by the values in
+/// `indices`. Returns `(kept, held_out)`, each sorted.
+pub fn stratified_holdout(
+    indices: &[usize],
+    labels: &[usize],
+    groups: Option<&[String]>,
+    fraction: f64,
+    seed: u64,
+) -> (Vec<usize>, Vec<usize>) {
+    if indices.is_empty() || fraction.is_nan() || fraction <= 0.0 {
+        let mut kept = indices.to_vec();
+        kept.sort_unstable();
+        return (kept, Vec::new());
+    }
+    if fraction >= 1.0 {
+        let mut held = indices.to_vec();
+        held.sort_unstable();
+        return (Vec::new(), held);
+    }
+    let n_classes = indices.iter().map(|&i| labels[i] + 1).max().unwrap_or(0);
+    let mut units = build_units(indices, labels, groups, n_classes);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x686f_6c64_6f75_74);
+    units.shuffle(&mut rng);
+
+    let mut class_totals = vec![0usize; n_classes];
+    for unit in &units {
+        for c in 0..n_classes {
+            class_totals[c] += unit.class_counts[c];
+        }
+    }
+    let targets = class_targets(&class_totals, fraction);
+    let mut held_counts = vec![0usize; n_classes];
+    let mut held_unit = vec![false; units.len()];
+    for (u, unit) in units.iter().enumerate() {
+        // Take the unit if it brings the held-out class counts closer to their targets.
+        let gain: i64 = (0..n_classes)
+            .map(|c| {
+                let before = (held_counts[c] as i64 - targets[c] as i64).abs();
+                let after =
+                    ((held_counts[c] + unit.class_counts[c]) as i64 - targets[c] as i64).abs();
+                before - after
+            })
+            .sum();
+        if gain > 0 {
+            held_unit[u] = true;
+            for c in 0..n_classes {
+                held_counts[c] += unit.class_counts[c];
+            }
+        }
+    }
+    let mut kept = Vec::new();
+    let mut held = Vec::new();
+    for (unit, &is_held) in units.iter().zip(&held_unit) {
+        if is_held {
+            held.extend_from_slice(&unit.members);
+        } else {
+            kept.extend_from_slice(&unit.members);
+        }
+    }
+    kept.sort_unstable();
+    held.sort_unstable();
+    (kept, held)
+}
+
+/// Per-class held-out counts: the total is `round(fraction * n)` (at least 1 and at most
+/// n - 1 when n >= 2), shared by largest remainder so each class gets ~`fraction` of itself.
+fn class_targets(class_totals: &[usize], fraction: f64) -> Vec<usize> {
+    let n: usize = class_totals.iter().sum();
+    let mut total = (fraction * n as f64).round() as usize;
+    if n >= 2 {
+        total = total.clamp(1, n - 1);
+    }
+    let exact: Vec<f64> = class_totals
+        .iter()
+        .map(|&c| c as f64 * total as f64 / n.max(1) as f64)
+        .collect();
+    let mut targets: Vec<usize> = exact.iter().map(|v| v.floor() as usize).collect();
+    let mut order: Vec<usize> = (0..class_totals.len()).collect();
+    order.sort_by(|&a, &b| {
+        (exact[b] - exact[b].floor())
+            .total_cmp(&(exact[a] - exact[a].floor()))
+            .then(a.cmp(&b))
+    });
+    let mut missing = total.saturating_sub(targets.iter().sum());
+    for c in order {
+        if missing == 0 {
+            break;
+        }
+        if targets[c] < class_totals[c] {
+            targets[c] += 1;
+            missing -= 1;
+        }
+    }
+    targets
+}
+
+/// Train/val/test split by `ratios` (need not sum to 1; they are normalised).
+pub fn stratified_split(
+    labels: &[usize],
+    groups: Option<&[String]>,
+    ratios: [f64; 3],
+    seed: u64,
+) -> Result<SplitIndices, DataError> {
+    validate_groups(labels, groups)?;
+    if ratios.iter().any(|r| !r.is_finite() || *r < 0.0) || ratios.iter().sum::<f64>() <= 0.0 {
+        return Err(DataError::Split(format!(
+            "split ratios {ratios:?} must be non-negative with a positive sum"
+        )));
+    }
+    let sum: f64 = ratios.iter().sum();
+    let all: Vec<usize> = (0..labels.len()).collect();
+    let (rest, test) = stratified_holdout(&all, labels, groups, ratios[2] / sum, seed);
+    let train_val = ratios[0] + ratios[1];
+    let val_fraction = if train_val > 0.0 {
+        ratios[1] / train_val
+    } else {
+        0.0
+    };
+    let (train, val) =
+        stratified_holdout(&rest, labels, groups, val_fraction, seed.wrapping_add(1));
+    Ok(SplitIndices { train, val, test })
+}
