@@ -2,6 +2,8 @@
 //! preprocessing, a decode-once image cache, seeded augmentation, stratified (grouped)
 //! splits, exact-duplicate detection and data manifest hashing. No deep-learning dependency.
 
+pub mod augment;
+pub mod batch;
 pub mod cache;
 pub mod csv_manifest;
 pub mod dataset;
@@ -14,6 +16,8 @@ pub mod npz;
 pub mod preprocess;
 pub mod split;
 
+pub use augment::{AugmentConfig, Augmenter};
+pub use batch::{BatchSpec, augmented_batch, sample_rng};
 pub use cache::ImageCache;
 pub use dataset::{Dataset, DatasetSource, ImageSource, Sample, SplitName};
 pub use error::DataError;
