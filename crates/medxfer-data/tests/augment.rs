@@ -1,0 +1,278 @@
+//! Augmentation semantics and reproducibility of augmented batches.
+
+use medxfer_data::augment::{
+    GaussianBlurConfig, RandomResizedCropConfig, adjust_brightness, adjust_contrast, gaussian_blur,
+    hflip, random_resized_crop_params, rotate,
+};
+use medxfer_data::{
+    AugmentConfig, Augmenter, BatchSpec, ImageCache, PreparedImage, PreprocessSpec,
+    augmented_batch, sample_rng,
+};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+const TOLERANCE: f32 = 1e-5;
+
+fn gradient(size: u32) -> PreparedImage {
+    PreparedImage {
+        size,
+        pixels: (0..size * size)
+            .map(|i| (i % size + i / size) as f32 / (2 * size) as f32)
+            .collect(),
+    }
+}
+
+fn full_config() -> AugmentConfig {
+    AugmentConfig {
+        random_resized_crop: Some(RandomResizedCropConfig {
+            scale_min: 0.8,
+            scale_max: 1.0,
+            ratio_min: 0.75,
+            ratio_max: 4.0 / 3.0,
+        }),
+        hflip: 0.5,
+        rotation_degrees: 10.0,
+        brightness: 0.1,
+        contrast: 0.1,
+        gaussian_blur: Some(GaussianBlurConfig::default()),
+    }
+}
+
+#[test]
+fn identity_config_changes_nothing() {
+    let augmenter = Augmenter::new(AugmentConfig::default()).unwrap();
+    assert!(augmenter.config().is_identity());
+    let img = gradient(9);
+    assert_eq!(
+        augmenter.apply(&img, &mut ChaCha8Rng::seed_from_u64(1)),
+        img
+    );
+}
+
+#[test]
+fn hflip_mirrors_rows() {
+    let mut img = PreparedImage {
+        size: 3,
+        pixels: (0..9).map(|v| v as f32).collect(),
+    };
+    hflip(&mut img);
+    assert_eq!(
+        img.pixels,
+        vec![2.0, 1.0, 0.0, 5.0, 4.0, 3.0, 8.0, 7.0, 6.0]
+    );
+}
+
+#[test]
+fn rotation_is_counter_clockwise_with_black_fill() {
+    // A bright top row rotated 90 degrees counter-clockwise becomes the left column.
+    let size = 5;
+    let img = PreparedImage {
+        size,
+        pixels: (0..25).map(|i| if i < 5 { 1.0 } else { 0.0 }).collect(),
+    };
+    let out = rotate(&img, 90.0);
+    for y in 0..size {
+        for x in 0..size {
+            let expected = if x == 0 { 1.0 } else { 0.0 };
+            assert!(
+                (out.get(x, y) - expected).abs() < TOLERANCE,
+                "({x},{y}) {}",
+                out.get(x, y)
+            );
+        }
+    }
+    // 45 degrees of a white image: corners come from outside, so they are black.
+    let white = PreparedImage {
+        size: 9,
+        pixels: vec![1.0; 81],
+    };
+    let out = rotate(&white, 45.0);
+    assert!(out.get(0, 0) < TOLERANCE && (out.get(4, 4) - 1.0).abs() < TOLERANCE);
+    assert_eq!(rotate(&img, 0.0), img);
+}
+
+#[test]
+fn brightness_and_contrast_follow_torchvision() {
+    let mut img = PreparedImage {
+        size: 2,
+        pixels: vec![0.1, 0.2, 0.6, 0.9],
+    };
+    adjust_brightness(&mut img, 1.5);
+    let expected = [0.15, 0.3, 0.9, 1.0];
+    for (v, e) in img.pixels.iter().zip(expected) {
+        assert!((v - e).abs() < TOLERANCE, "{v} vs {e}");
+    }
+    let mut img = PreparedImage {
+        size: 2,
+        pixels: vec![0.1, 0.2, 0.6, 0.9],
+    };
+    adjust_contrast(&mut img, 0.5);
+    // mean 0.45: 0.5 * v + 0.225
+    let expected = [0.275, 0.325, 0.525, 0.675];
+    for (v, e) in img.pixels.iter().zip(expected) {
+        assert!((v - e).abs() < TOLERANCE, "{v} vs {e}");
+    }
+}
+
+#[test]
+fn blur_keeps_constants_and_spreads_a_point() {
+    let flat = PreparedImage {
+        size: 8,
+        pixels: vec![0.4; 64],
+    };
+    assert!(
+        gaussian_blur(&flat, 1.3)
+            .pixels
+            .iter()
+            .all(|&v| (v - 0.4).abs() < TOLERANCE)
+    );
+    let mut point = PreparedImage {
+        size: 15,
+        pixels: vec![0.0; 225],
+    };
+    point.pixels[7 * 15 + 7] = 1.0;
+    let out = gaussian_blur(&point, 1.0);
+    let total: f32 = out.pixels.iter().sum();
+    assert!(
+        (total - 1.0).abs() < 1e-4,
+        "mass preserved away from borders: {total}"
+    );
+    // Separable normalised Gaussian: centre weight = (1 / sum_k exp(-k^2/2))^2, k in -3..=3.
+    let norm: f32 = (-3..=3).map(|k: i32| (-(k * k) as f32 / 2.0).exp()).sum();
+    assert!((out.get(7, 7) - 1.0 / (norm * norm)).abs() < 1e-5);
+    assert!(out.get(7, 6) < out.get(7, 7) && out.get(7, 6) > 0.0);
+    assert_eq!(out.get(7, 7 + 4), 0.0, "kernel radius ceil(3 sigma) = 3");
+}
+
+#[test]
+fn crop_params_respect_scale_and_ratio() {
+    let config = RandomResizedCropConfig {
+        scale_min: 0.5,
+        scale_max: 0.9,
+        ratio_min: 0.75,
+        ratio_max: 1.333,
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    for _ in 0..500 {
+        let (left, top, w, h) = random_resized_crop_params(64, &config, &mut rng);
+        assert!(left + w <= 64 && top + h <= 64);
+        let scale = (w * h) as f32 / 4096.0;
+        assert!((0.45..=0.95).contains(&scale), "scale {scale}");
+        let ratio = w as f32 / h as f32;
+        assert!((0.7..=1.4).contains(&ratio), "ratio {ratio}");
+    }
+    // Impossible requests fall back to a centred crop that fits.
+    let thin = RandomResizedCropConfig {
+        scale_min: 1.0,
+        scale_max: 1.0,
+        ratio_min: 3.0,
+        ratio_max: 4.0,
+    };
+    let (left, top, w, h) = random_resized_crop_params(30, &thin, &mut rng);
+    assert_eq!((w, h), (30, 10));
+    assert_eq!((left, top), (0, 10));
+}
+
+#[test]
+fn full_pipeline_is_reproducible_and_in_range() {
+    let augmenter = Augmenter::new(full_config()).unwrap();
+    let img = gradient(32);
+    let a = augmenter.apply(&img, &mut sample_rng(7, 3, 11));
+    let b = augmenter.apply(&img, &mut sample_rng(7, 3, 11));
+    assert_eq!(a, b);
+    assert_ne!(
+        a,
+        augmenter.apply(&img, &mut sample_rng(7, 4, 11)),
+        "epoch changes the draw"
+    );
+    assert_ne!(
+        a,
+        augmenter.apply(&img, &mut sample_rng(8, 3, 11)),
+        "seed changes the draw"
+    );
+    assert_eq!(a.size, 32);
+    assert!(a.pixels.iter().all(|v| (0.0..=1.0).contains(v)));
+}
+
+#[test]
+fn config_toml_defaults_and_unknown_keys() {
+    let config: AugmentConfig = toml::from_str(
+        "hflip = 0.5\nrotation_degrees = 10.0\n[random_resized_crop]\nscale_min = 0.8\n",
+    )
+    .unwrap();
+    let crop = config.random_resized_crop.unwrap();
+    assert_eq!(crop.scale_min, 0.8);
+    assert_eq!(crop.scale_max, 1.0);
+    assert_eq!(config.brightness, 0.0);
+    assert!(config.gaussian_blur.is_none());
+    let err = toml::from_str::<AugmentConfig>("hflipp = 0.5\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("hflipp"), "{err}");
+    let bad = AugmentConfig {
+        hflip: 1.5,
+        ..AugmentConfig::default()
+    };
+    assert!(
+        Augmenter::new(bad)
+            .unwrap_err()
+            .to_string()
+            .contains("hflip")
+    );
+    let bad_crop = AugmentConfig {
+        random_resized_crop: Some(RandomResizedCropConfig {
+            scale_min: 0.0,
+            ..Default::default()
+        }),
+        ..AugmentConfig::default()
+    };
+    assert!(Augmenter::new(bad_crop).is_err());
+}
+
+#[test]
+fn batches_are_identical_across_thread_counts() {
+    let images: Vec<PreparedImage> = (0..12)
+        .map(|k| PreparedImage {
+            size: 16,
+            pixels: (0..256)
+                .map(|i| ((i * (k + 3)) % 97) as f32 / 96.0)
+                .collect(),
+        })
+        .collect();
+    let cache = ImageCache::from_images(
+        PreprocessSpec {
+            size: 16,
+            channels: 3,
+        },
+        images,
+    );
+    let augmenter = Augmenter::new(full_config()).unwrap();
+    let mean = [0.485, 0.456, 0.406];
+    let std = [0.229, 0.224, 0.225];
+    let spec = BatchSpec {
+        channels: 3,
+        mean: &mean,
+        std: &std,
+    };
+    let indices = [5, 0, 11, 3, 3];
+    let parallel = augmented_batch(&cache, &indices, Some(&augmenter), 2, 99, &spec);
+    let single_thread = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    let sequential =
+        single_thread.install(|| augmented_batch(&cache, &indices, Some(&augmenter), 2, 99, &spec));
+    assert_eq!(parallel, sequential);
+    assert_eq!(parallel.len(), indices.len() * 3 * 256);
+    // Each slot equals augmenting that sample alone, then to_chw.
+    let mut expected = Vec::new();
+    for &i in &indices {
+        let augmented = augmenter.apply(cache.get(i), &mut sample_rng(99, 2, i));
+        medxfer_data::normalize::to_chw(&augmented, 3, &mean, &std, &mut expected);
+    }
+    assert_eq!(parallel, expected);
+    // Without augmentation the batch is the normalised cache content.
+    let plain = augmented_batch(&cache, &[1], None, 0, 0, &spec);
+    assert!((plain[0] - (cache.get(1).pixels[0] - 0.485) / 0.229).abs() < TOLERANCE);
+    assert!(augmented_batch(&cache, &[], None, 0, 0, &spec).is_empty());
+}
