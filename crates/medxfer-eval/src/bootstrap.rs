@@ -11,7 +11,7 @@ use rayon::prelude::*;
 
 use crate::EvalError;
 use crate::delong::{Placements, check_level};
-use crate::ranking::{TieGroups, auc_from_group_counts};
+use crate::ranking::TieGroups;
 use crate::special::{normal_cdf, normal_quantile};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -44,6 +44,8 @@ impl Default for BootstrapConfig {
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BootstrapCi {
     pub estimate: f64,
+    /// Sample variance of the replicates (the bootstrap estimate of the estimator's variance).
+    pub variance: f64,
     pub ci_low: f64,
     pub ci_high: f64,
     pub ci_level: f64,
@@ -151,8 +153,12 @@ fn interval(
         CiMethod::Percentile => percentile_interval(replicates, config.level)?,
         CiMethod::Bca => bca_interval(replicates, estimate, &jackknife()?, config.level)?,
     };
+    let mean = replicates.iter().sum::<f64>() / replicates.len() as f64;
+    let variance = replicates.iter().map(|r| (r - mean).powi(2)).sum::<f64>()
+        / (replicates.len() as f64 - 1.0);
     Ok(BootstrapCi {
         estimate,
+        variance,
         ci_low,
         ci_high,
         ci_level: config.level,
@@ -175,6 +181,11 @@ where
     check_config(config)?;
     if strata.is_empty() {
         return Err(EvalError::Empty("bootstrap"));
+    }
+    if strata.len() > u32::MAX as usize {
+        return Err(EvalError::InvalidArgument(
+            "bootstrap: more than 2^32 cases".into(),
+        ));
     }
     let n_strata = strata.iter().max().map_or(0, |&m| m + 1);
     let mut members: Vec<Vec<usize>> = vec![Vec::new(); n_strata];
@@ -211,8 +222,8 @@ where
 }
 
 /// Stratified (by class) bootstrap CI of the binary AUC. Specialised: the scores are sorted
-/// once, a resample is only a count per tie group, so each replicate costs O(n) without
-/// sorting; the jackknife comes from the DeLong placements in O(n).
+/// once and a resample is only a multiplicity per case, so each replicate costs O(n) without
+/// sorting; the jackknife for BCa comes from the DeLong placements in O(n).
 pub fn bootstrap_auc_ci(
     is_positive: &[bool],
     scores: &[f64],
@@ -221,37 +232,33 @@ pub fn bootstrap_auc_ci(
     check_config(config)?;
     let placements = Placements::compute(is_positive, scores)?;
     let (n_pos, n_neg) = (placements.n_pos, placements.n_neg);
-    let groups = TieGroups::ascending(scores);
-    let mut group_of = vec![0u32; scores.len()];
-    for g in 0..groups.n_groups() {
-        for &i in groups.group(g) {
-            group_of[i] = g as u32;
-        }
+    if n_pos > u32::MAX as usize || n_neg > u32::MAX as usize {
+        return Err(EvalError::InvalidArgument(
+            "bootstrap_auc_ci: more than 2^32 cases in a class".into(),
+        ));
     }
-    let pos_groups: Vec<u32> = (0..scores.len())
-        .filter(|&i| is_positive[i])
-        .map(|i| group_of[i])
-        .collect();
-    let neg_groups: Vec<u32> = (0..scores.len())
-        .filter(|&i| !is_positive[i])
-        .map(|i| group_of[i])
-        .collect();
-    let n_groups = groups.n_groups();
+    let layout = SortedLayout::new(is_positive, scores);
     let replicates: Vec<f64> = (0..config.n_resamples)
         .into_par_iter()
         .map_init(
-            || (vec![0u32; n_groups], vec![0u32; n_groups]),
-            |(pos_counts, neg_counts), b| {
+            || {
+                (
+                    vec![0u32; n_pos],
+                    vec![0u32; n_neg],
+                    Vec::with_capacity(n_neg + 1),
+                )
+            },
+            |(pos_mult, neg_mult, prefix), b| {
                 let mut rng = resample_rng(config.seed, b);
-                pos_counts.fill(0);
-                neg_counts.fill(0);
+                pos_mult.fill(0);
+                neg_mult.fill(0);
                 for _ in 0..n_pos {
-                    pos_counts[pos_groups[rng.random_range(0..n_pos)] as usize] += 1;
+                    pos_mult[rng.random_range(0..n_pos as u32) as usize] += 1;
                 }
                 for _ in 0..n_neg {
-                    neg_counts[neg_groups[rng.random_range(0..n_neg)] as usize] += 1;
+                    neg_mult[rng.random_range(0..n_neg as u32) as usize] += 1;
                 }
-                auc_from_group_counts(pos_counts, neg_counts, n_pos as f64, n_neg as f64)
+                layout.weighted_auc(pos_mult, neg_mult, prefix)
             },
         )
         .collect();
@@ -275,6 +282,65 @@ pub fn bootstrap_auc_ci(
     })
 }
 
+/// Positives and negatives each numbered in ascending score order; for every positive, how
+/// many negatives score strictly below it and how many score at most as high. A resample's
+/// AUC is then a prefix sum over the negatives' multiplicities and one pass over the
+/// positives, both sequential and branch-free.
+struct SortedLayout {
+    neg_below: Vec<u32>,
+    neg_at_or_below: Vec<u32>,
+    n_pos: f64,
+    n_neg: f64,
+}
+
+impl SortedLayout {
+    fn new(is_positive: &[bool], scores: &[f64]) -> Self {
+        let groups = TieGroups::ascending(scores);
+        let mut neg_below = Vec::new();
+        let mut neg_at_or_below = Vec::new();
+        let mut negatives_so_far = 0u32;
+        for g in 0..groups.n_groups() {
+            let members = groups.group(g);
+            let negatives_here = members.iter().filter(|&&i| !is_positive[i]).count() as u32;
+            let positives_here = members.len() - negatives_here as usize;
+            for _ in 0..positives_here {
+                neg_below.push(negatives_so_far);
+                neg_at_or_below.push(negatives_so_far + negatives_here);
+            }
+            negatives_so_far += negatives_here;
+        }
+        SortedLayout {
+            n_pos: neg_below.len() as f64,
+            n_neg: f64::from(negatives_so_far),
+            neg_below,
+            neg_at_or_below,
+        }
+    }
+
+    /// AUC of a resample given each case's multiplicity. The draws number a class's cases
+    /// arbitrarily; as all cases of a class are equally likely, numbering them in score order
+    /// gives the same distribution of resamples.
+    fn weighted_auc(&self, pos_mult: &[u32], neg_mult: &[u32], prefix: &mut Vec<u32>) -> f64 {
+        prefix.clear();
+        prefix.push(0);
+        let mut running = 0u32;
+        for &c in neg_mult {
+            running += c;
+            prefix.push(running);
+        }
+        // Twice the Mann-Whitney U: each positive copy scores 2 per negative copy below it
+        // and 1 per tied one.
+        let twice_u: u64 = pos_mult
+            .iter()
+            .zip(self.neg_below.iter().zip(&self.neg_at_or_below))
+            .map(|(&m, (&lt, &le))| {
+                u64::from(m) * (u64::from(prefix[lt as usize]) + u64::from(prefix[le as usize]))
+            })
+            .sum();
+        twice_u as f64 / (2.0 * self.n_pos * self.n_neg)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,7 +356,13 @@ mod tests {
 
     #[test]
     fn fast_auc_bootstrap_equals_the_generic_one() {
-        let (y, s) = toy();
+        // Listed in ascending score order, the generic path numbers each class's cases as the
+        // fast path does, so the same seed draws the same resamples.
+        let (y0, s0) = toy();
+        let mut order: Vec<usize> = (0..y0.len()).collect();
+        order.sort_by(|&a, &b| s0[a].total_cmp(&s0[b]));
+        let y: Vec<bool> = order.iter().map(|&i| y0[i]).collect();
+        let s: Vec<f64> = order.iter().map(|&i| s0[i]).collect();
         for method in [CiMethod::Percentile, CiMethod::Bca] {
             let config = BootstrapConfig {
                 n_resamples: 300,
@@ -300,8 +372,6 @@ mod tests {
             };
             let fast = bootstrap_auc_ci(&y, &s, &config).unwrap();
             let strata: Vec<usize> = y.iter().map(|&p| usize::from(!p)).collect();
-            // The generic path draws positives first (stratum 0) in input order, like the
-            // fast path, so the same seed gives the same resamples.
             let generic = stratified_bootstrap_ci(&strata, &config, |idx| {
                 let yy: Vec<bool> = idx.iter().map(|&i| y[i]).collect();
                 let ss: Vec<f64> = idx.iter().map(|&i| s[i]).collect();

@@ -56,3 +56,56 @@ impl ClassificationMetrics {
         }
     }
 }
+
+impl std::fmt::Display for ClassificationMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "n {}   accuracy {:.4}   balanced accuracy {:.4}",
+            self.n, self.accuracy, self.balanced_accuracy
+        )?;
+        let kappa = if self.cohen_kappa.is_finite() {
+            format!("{:.4}", self.cohen_kappa)
+        } else {
+            "undefined".into()
+        };
+        writeln!(
+            f,
+            "F1 macro {:.4}   F1 weighted {:.4}   MCC {:.4}   Cohen's kappa {kappa}",
+            self.f1_macro, self.f1_weighted, self.mcc
+        )?;
+        writeln!(
+            f,
+            "{:<16} {:>7} {:>11} {:>11} {:>9} {:>7} {:>7}",
+            "class", "support", "sensitivity", "specificity", "precision", "NPV", "F1"
+        )?;
+        for m in &self.per_class {
+            writeln!(
+                f,
+                "{:<16} {:>7} {:>11.4} {:>11.4} {:>9.4} {:>7.4} {:>7.4}",
+                m.class, m.support, m.sensitivity, m.specificity, m.precision, m.npv, m.f1
+            )?;
+        }
+        writeln!(f, "confusion matrix (rows = truth, columns = predicted):")?;
+        let width = self
+            .per_class
+            .iter()
+            .map(|m| m.class.len())
+            .max()
+            .unwrap_or(1)
+            .max(6);
+        write!(f, "{:<width$}", "")?;
+        for m in &self.per_class {
+            write!(f, " {:>width$}", m.class)?;
+        }
+        writeln!(f)?;
+        for (m, row) in self.per_class.iter().zip(&self.confusion_matrix) {
+            write!(f, "{:<width$}", m.class)?;
+            for v in row {
+                write!(f, " {v:>width$}")?;
+            }
+            writeln!(f)?;
+        }
+        Ok(())
+    }
+}

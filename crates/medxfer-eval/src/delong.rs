@@ -28,6 +28,8 @@ impl Placements {
         let mut values = vec![0.0; scores.len()];
         let mut neg_below = 0usize;
         let mut pos_below = 0usize;
+        // Twice the Mann-Whitney U as an integer, so the AUC is exactly `roc_auc`'s.
+        let mut twice_u: u128 = 0;
         for g in 0..groups.n_groups() {
             let members = groups.group(g);
             let pos_in = members.iter().filter(|&&i| is_positive[i]).count();
@@ -38,14 +40,11 @@ impl Placements {
             for &i in members {
                 values[i] = if is_positive[i] { v10 } else { v01 };
             }
+            twice_u += pos_in as u128 * (2 * neg_below + neg_in) as u128;
             neg_below += neg_in;
             pos_below += pos_in;
         }
-        let auc = (0..scores.len())
-            .filter(|&i| is_positive[i])
-            .map(|i| values[i])
-            .sum::<f64>()
-            / n_pos as f64;
+        let auc = twice_u as f64 / (2.0 * n_pos as f64 * n_neg as f64);
         Ok(Placements {
             auc,
             n_pos,

@@ -6,6 +6,7 @@
 
 pub mod atomic_write;
 pub mod auc;
+pub mod benchmark;
 pub mod bootstrap;
 pub mod calibration;
 pub mod classification;
@@ -21,6 +22,8 @@ pub mod paired_t;
 pub mod predictions;
 mod ranking;
 pub mod report;
+pub mod score_reports;
+pub mod score_table;
 pub mod segmentation;
 pub mod special;
 pub mod threshold;
