@@ -3,19 +3,25 @@
 //! stored values exactly for lossless syntaxes; for lossy ones (JPEG baseline/extended,
 //! JPEG-LS near-lossless, JPEG 2000) within LOSSY_MAX_ABS of the sample range and a mean
 //! absolute difference below LOSSY_MEAN_ABS of the range; modality values (after rescale or
-//! Modality LUT) within 1e-9 relative; palette colours exactly.
+//! Modality LUT) within 1e-9 relative; palette colours exactly; VOI LUT / window output
+//! (on a 0..1 scale) within VOI_MAX_ABS.
 
 mod common;
 
 use std::path::Path;
 
+use medxfer_dicom::WindowSpec;
 use medxfer_dicom::samples::Samples;
+use medxfer_dicom::window::display_frame;
 use medxfer_dicom::{DicomImage, FrameSelection};
 
 /// Largest allowed |ours - pydicom| for lossy syntaxes, as a fraction of 2^bits_stored - 1.
 const LOSSY_MAX_ABS: f64 = 0.10;
 /// Largest allowed mean |ours - pydicom| for lossy syntaxes, fraction of the range.
 const LOSSY_MEAN_ABS: f64 = 0.01;
+/// Largest allowed |ours - pydicom| of VOI LUT / window output on the 0..1 scale (ours is
+/// f32, pydicom's f64 rounded to f32).
+const VOI_MAX_ABS: f64 = 1e-5;
 /// Largest allowed |ours - pydicom| after converting native/RLE YBR to RGB (rounding).
 const YBR_MAX_ABS: f64 = 1.0;
 
@@ -232,6 +238,19 @@ fn compare_one(
             return Err(format!(
                 "modality values differ: worst relative diff {worst}"
             ));
+        }
+    }
+    if entry["voi"].as_bool() == Some(true) {
+        let expected = common::read_npy(&reference.join(format!("{key}.voi.npy")))?;
+        let invert = image.photometric == medxfer_dicom::photometric::Photometric::Monochrome1;
+        let ours: Vec<f64> = (0..image.frames as usize)
+            .flat_map(|f| display_frame(&image, f, &WindowSpec::Auto))
+            .map(|v| if invert { 1.0 - v as f64 } else { v as f64 })
+            .collect();
+        let (max_abs, _) = differences(ours.len(), &expected, |i| ours[i]);
+        let tolerance = if lossy { LOSSY_MAX_ABS } else { VOI_MAX_ABS };
+        if max_abs > tolerance {
+            return Err(format!("VOI / window output differs: max |diff| {max_abs}"));
         }
     }
     if entry["palette"].as_bool() == Some(true) {

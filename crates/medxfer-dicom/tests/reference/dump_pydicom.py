@@ -9,6 +9,10 @@ decode, writes into OUT:
                       top-level rescale, the shared functional group's Pixel Value
                       Transformation is applied the same way)
   <key>.palette.npy   PALETTE COLOR only: apply_color_lut output (RGB)
+  <key>.voi.npy       monochrome with a top-level VOI LUT Sequence or Window Center/Width:
+                      apply_voi_lut(modality values) of the first window, normalised to
+                      0..1 (float32) by the output range pydicom maps into (no MONOCHROME1
+                      inversion)
 and index.json listing every file, with why it was skipped when it was.
 
 Usage: python dump_pydicom.py --files .cache/dicom-test-files.txt --out .cache/dicom-reference
@@ -22,7 +26,7 @@ import tempfile
 
 import numpy as np
 import pydicom
-from pydicom.pixels import apply_color_lut, apply_modality_lut
+from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi_lut
 
 LOSSY_SYNTAXES = {
     "1.2.840.10008.1.2.4.50",  # JPEG baseline
@@ -67,6 +71,28 @@ def modality_values(arr, ds):
     return arr.astype(np.float64) * rescale[0] + rescale[1]
 
 
+def voi_normalised(modality, ds):
+    """apply_voi_lut's output scaled to 0..1, or None when the file has no VOI LUT / window."""
+    has_lut = bool(ds.get("VOILUTSequence"))
+    if not has_lut and "WindowCenter" not in ds:
+        return None
+    out = np.asarray(apply_voi_lut(modality, ds, index=0), dtype=np.float64)
+    if has_lut:
+        bits = int(ds.VOILUTSequence[0].LUTDescriptor[2])
+        return (out / (2**bits - 1)).astype(np.float32)
+    # The output range pydicom's apply_windowing maps into.
+    if ds.get("ModalityLUTSequence"):
+        y_min, y_max = 0.0, 2.0 ** int(ds.ModalityLUTSequence[0].LUTDescriptor[2]) - 1
+    elif int(ds.PixelRepresentation) == 0:
+        y_min, y_max = 0.0, 2.0 ** int(ds.BitsStored) - 1
+    else:
+        y_min, y_max = -(2.0 ** (int(ds.BitsStored) - 1)), 2.0 ** (int(ds.BitsStored) - 1) - 1
+    if "RescaleSlope" in ds and "RescaleIntercept" in ds and not ds.get("ModalityLUTSequence"):
+        y_min = y_min * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
+        y_max = y_max * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
+    return ((out - y_min) / (y_max - y_min)).astype(np.float32)
+
+
 def save_npy(path, arr):
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
     with os.fdopen(fd, "wb") as f:
@@ -105,6 +131,14 @@ def dump_one(source, path, out_dir):
         if values is not None:
             save_npy(os.path.join(out_dir, key + ".modality.npy"), values)
         entry["modality"] = values is not None
+        try:
+            voi = voi_normalised(arr if values is None else values, ds)
+        except Exception as err:  # noqa: BLE001
+            voi = None
+            entry["voi_error"] = f"{type(err).__name__}: {err}"[:300]
+        if voi is not None:
+            save_npy(os.path.join(out_dir, key + ".voi.npy"), voi)
+        entry["voi"] = voi is not None
     if entry["photometric"] == "PALETTE COLOR":
         try:
             save_npy(os.path.join(out_dir, key + ".palette.npy"), apply_color_lut(arr, ds))
