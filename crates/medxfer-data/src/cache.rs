@@ -240,13 +240,21 @@ fn cache_key(spec: &PreprocessSpec, content_hashes: &[Sha256Digest]) -> String {
     hex(&hasher.finalize())
 }
 
+/// The little-endian bytes of `values` (zero-copy on little-endian machines).
+fn f32_bytes(values: &[f32]) -> std::borrow::Cow<'_, [u8]> {
+    if cfg!(target_endian = "little") {
+        std::borrow::Cow::Borrowed(bytemuck::cast_slice(values))
+    } else {
+        std::borrow::Cow::Owned(values.iter().flat_map(|v| v.to_le_bytes()).collect())
+    }
+}
+
 /// sha256 of decoded luma pixels with their dimensions.
 pub(crate) fn luma_hash(image: &LumaImage) -> Sha256Digest {
     let mut hasher = Sha256::new();
     hasher.update(image.width.to_le_bytes());
     hasher.update(image.height.to_le_bytes());
-    let bytes: Vec<u8> = image.pixels.iter().flat_map(|v| v.to_le_bytes()).collect();
-    hasher.update(&bytes);
+    hasher.update(f32_bytes(&image.pixels));
     hasher.finalize().into()
 }
 
@@ -313,9 +321,7 @@ fn write_cache_file(
     bytes.extend_from_slice(&(entries.len() as u64).to_le_bytes());
     for entry in entries {
         bytes.extend_from_slice(&entry.pixel_hash);
-        for v in &entry.image.pixels {
-            bytes.extend_from_slice(&v.to_le_bytes());
-        }
+        bytes.extend_from_slice(&f32_bytes(&entry.image.pixels));
         match &entry.mask {
             Some(mask) => {
                 bytes.push(1);
@@ -378,12 +384,17 @@ fn read_cache_file(
             .take(32)
             .and_then(|h| h.try_into().ok())
             .ok_or_else(|| corrupt("truncated"))?;
-        let pixels = reader
-            .take(pixels_per_image * 4)
-            .ok_or_else(|| corrupt("truncated"))?
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect();
+        let mut pixels = vec![0.0f32; pixels_per_image];
+        bytemuck::cast_slice_mut::<f32, u8>(&mut pixels).copy_from_slice(
+            reader
+                .take(pixels_per_image * 4)
+                .ok_or_else(|| corrupt("truncated"))?,
+        );
+        if cfg!(target_endian = "big") {
+            for v in &mut pixels {
+                *v = f32::from_bits(v.to_bits().swap_bytes());
+            }
+        }
         let has_mask = reader.take(1).ok_or_else(|| corrupt("truncated"))?[0];
         let mask = match has_mask {
             0 => None,

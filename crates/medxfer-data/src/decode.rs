@@ -103,31 +103,29 @@ fn decode_with_image_crate(path: &Path, bytes: &[u8]) -> Result<LumaImage, DataE
 /// ITU-R 601-2 luma. 8-bit RGB uses PIL's fixed-point rounding so results match `convert("L")`.
 pub fn to_luma(image: DynamicImage) -> LumaImage {
     let (width, height) = (image.width(), image.height());
+    // Raw-buffer loops (not per-pixel iterators) keep this fast even in unoptimised builds.
     let pixels: Vec<f32> = match image {
-        DynamicImage::ImageLuma8(buf) => buf.into_raw().into_iter().map(u8_to_unit).collect(),
-        DynamicImage::ImageLumaA8(buf) => buf.pixels().map(|p| u8_to_unit(p.0[0])).collect(),
-        DynamicImage::ImageRgb8(buf) => buf
-            .pixels()
-            .map(|p| u8_to_unit(pil_luma_u8(p.0[0], p.0[1], p.0[2])))
+        DynamicImage::ImageLuma8(buf) => buf.as_raw().iter().map(|&v| u8_to_unit(v)).collect(),
+        DynamicImage::ImageLumaA8(buf) => buf
+            .as_raw()
+            .chunks_exact(2)
+            .map(|p| u8_to_unit(p[0]))
             .collect(),
-        DynamicImage::ImageRgba8(buf) => buf
-            .pixels()
-            .map(|p| u8_to_unit(pil_luma_u8(p.0[0], p.0[1], p.0[2])))
+        DynamicImage::ImageRgb8(buf) => rgb8_to_luma(buf.as_raw(), 3),
+        DynamicImage::ImageRgba8(buf) => rgb8_to_luma(buf.as_raw(), 4),
+        DynamicImage::ImageLuma16(buf) => buf.as_raw().iter().map(|&v| u16_to_unit(v)).collect(),
+        DynamicImage::ImageLumaA16(buf) => buf
+            .as_raw()
+            .chunks_exact(2)
+            .map(|p| u16_to_unit(p[0]))
             .collect(),
-        DynamicImage::ImageLuma16(buf) => buf.into_raw().into_iter().map(u16_to_unit).collect(),
-        DynamicImage::ImageLumaA16(buf) => buf.pixels().map(|p| u16_to_unit(p.0[0])).collect(),
-        DynamicImage::ImageRgb16(buf) => buf
-            .pixels()
-            .map(|p| float_luma(p.0[0] as f32, p.0[1] as f32, p.0[2] as f32) / 65535.0)
-            .collect(),
-        DynamicImage::ImageRgba16(buf) => buf
-            .pixels()
-            .map(|p| float_luma(p.0[0] as f32, p.0[1] as f32, p.0[2] as f32) / 65535.0)
-            .collect(),
+        DynamicImage::ImageRgb16(buf) => rgb16_to_luma(buf.as_raw(), 3),
+        DynamicImage::ImageRgba16(buf) => rgb16_to_luma(buf.as_raw(), 4),
         other => other
             .into_rgb32f()
-            .pixels()
-            .map(|p| float_luma(p.0[0], p.0[1], p.0[2]).clamp(0.0, 1.0))
+            .as_raw()
+            .chunks_exact(3)
+            .map(|p| float_luma(p[0], p[1], p[2]).clamp(0.0, 1.0))
             .collect(),
     };
     LumaImage {
@@ -135,6 +133,18 @@ pub fn to_luma(image: DynamicImage) -> LumaImage {
         height,
         pixels,
     }
+}
+
+fn rgb8_to_luma(raw: &[u8], stride: usize) -> Vec<f32> {
+    raw.chunks_exact(stride)
+        .map(|p| u8_to_unit(pil_luma_u8(p[0], p[1], p[2])))
+        .collect()
+}
+
+fn rgb16_to_luma(raw: &[u16], stride: usize) -> Vec<f32> {
+    raw.chunks_exact(stride)
+        .map(|p| float_luma(p[0] as f32, p[1] as f32, p[2] as f32) / 65535.0)
+        .collect()
 }
 
 fn u8_to_unit(v: u8) -> f32 {

@@ -1,7 +1,5 @@
 //! Deterministic preprocessing: luma -> pad to square (black, centred) -> resize.
 
-use image::imageops::{self, FilterType};
-use image::{ImageBuffer, Luma};
 use serde::{Deserialize, Serialize};
 
 use crate::decode::LumaImage;
@@ -51,8 +49,7 @@ pub fn pad_to_square(image: &LumaImage) -> LumaImage {
     if image.width == image.height {
         return image.clone();
     }
-    let left = (side - image.width) / 2;
-    let top = (side - image.height) / 2;
+    let (left, top) = square_offsets(image.width, image.height);
     let mut pixels = vec![0.0f32; (side * side) as usize];
     for y in 0..image.height {
         let src = (y * image.width) as usize;
@@ -67,8 +64,14 @@ pub fn pad_to_square(image: &LumaImage) -> LumaImage {
     }
 }
 
-/// Bilinear (triangle) resampling; when shrinking the kernel widens, i.e. it antialiases
-/// like PIL's / torchvision's bilinear resize.
+/// Where a `width` x `height` image sits inside its centred square canvas.
+fn square_offsets(width: u32, height: u32) -> (u32, u32) {
+    let side = width.max(height);
+    ((side - width) / 2, (side - height) / 2)
+}
+
+/// Bilinear (triangle) resampling; when shrinking the kernel widens by the scale factor,
+/// i.e. it antialiases like PIL's / torchvision's bilinear resize.
 pub fn resize_bilinear(
     pixels: &[f32],
     width: u32,
@@ -79,23 +82,129 @@ pub fn resize_bilinear(
     if width == new_width && height == new_height {
         return pixels.to_vec();
     }
-    let buffer: ImageBuffer<Luma<f32>, &[f32]> =
-        ImageBuffer::from_raw(width, height, pixels).expect("pixel count matches dimensions");
-    imageops::resize(&buffer, new_width, new_height, FilterType::Triangle).into_raw()
+    let canvas = Canvas {
+        width,
+        height,
+        left: 0,
+        top: 0,
+    };
+    resize_on_canvas(pixels, width, height, &canvas, new_width, new_height)
+}
+
+/// A black canvas with the content image placed at (`left`, `top`).
+struct Canvas {
+    width: u32,
+    height: u32,
+    left: u32,
+    top: u32,
+}
+
+/// The taps of one output pixel along one axis, restricted to the content (the canvas
+/// outside it is black and contributes nothing).
+struct Taps {
+    first: usize,
+    weights: Vec<f32>,
+}
+
+/// Triangle-filter taps mapping `canvas_len` samples to `out_len`, for content occupying
+/// canvas positions `offset .. offset + content_len`.
+fn axis_taps(canvas_len: u32, out_len: u32, offset: u32, content_len: u32) -> Vec<Taps> {
+    let scale = canvas_len as f64 / out_len as f64;
+    let stretch = scale.max(1.0);
+    let support = stretch; // triangle radius 1, widened when downscaling
+    (0..out_len)
+        .map(|i| {
+            let centre = (i as f64 + 0.5) * scale;
+            let lo = ((centre - support).floor().max(0.0)) as i64;
+            let hi = ((centre + support).ceil().min(canvas_len as f64)) as i64;
+            let raw: Vec<(i64, f64)> = (lo..hi)
+                .map(|x| {
+                    let distance = (x as f64 + 0.5 - centre) / stretch;
+                    (x, (1.0 - distance.abs()).max(0.0))
+                })
+                .collect();
+            let total: f64 = raw.iter().map(|(_, w)| w).sum();
+            let content: Vec<(i64, f64)> = raw
+                .into_iter()
+                .filter(|&(x, w)| {
+                    w > 0.0 && x >= offset as i64 && x < (offset + content_len) as i64
+                })
+                .collect();
+            match content.first() {
+                Some(&(x0, _)) if total > 0.0 => Taps {
+                    first: (x0 - offset as i64) as usize,
+                    weights: content.iter().map(|&(_, w)| (w / total) as f32).collect(),
+                },
+                _ => Taps {
+                    first: 0,
+                    weights: Vec::new(),
+                },
+            }
+        })
+        .collect()
+}
+
+fn resize_on_canvas(
+    pixels: &[f32],
+    width: u32,
+    height: u32,
+    canvas: &Canvas,
+    out_width: u32,
+    out_height: u32,
+) -> Vec<f32> {
+    let (w, h, ow, oh) = (
+        width as usize,
+        height as usize,
+        out_width as usize,
+        out_height as usize,
+    );
+    let columns = axis_taps(canvas.width, out_width, canvas.left, width);
+    let rows = axis_taps(canvas.height, out_height, canvas.top, height);
+    // Horizontal pass over content rows only: h x ow.
+    let mut horizontal = vec![0.0f32; h * ow];
+    for (src_row, dst_row) in pixels.chunks_exact(w).zip(horizontal.chunks_exact_mut(ow)) {
+        for (dst, taps) in dst_row.iter_mut().zip(&columns) {
+            let src = &src_row[taps.first..taps.first + taps.weights.len()];
+            *dst = src.iter().zip(&taps.weights).map(|(v, wt)| v * wt).sum();
+        }
+    }
+    // Vertical pass: each output row is a weighted sum of horizontal rows.
+    let mut out = vec![0.0f32; oh * ow];
+    for (dst_row, taps) in out.chunks_exact_mut(ow).zip(&rows) {
+        for (k, &weight) in taps.weights.iter().enumerate() {
+            let src_row = &horizontal[(taps.first + k) * ow..(taps.first + k + 1) * ow];
+            for (dst, src) in dst_row.iter_mut().zip(src_row) {
+                *dst += weight * src;
+            }
+        }
+    }
+    out
+}
+
+/// Pads to a centred square and resizes to `size` in one pass (padding is never materialised).
+pub fn pad_and_resize(image: &LumaImage, size: u32) -> Vec<f32> {
+    let side = image.width.max(image.height);
+    let (left, top) = square_offsets(image.width, image.height);
+    let canvas = Canvas {
+        width: side,
+        height: side,
+        left,
+        top,
+    };
+    resize_on_canvas(
+        &image.pixels,
+        image.width,
+        image.height,
+        &canvas,
+        size,
+        size,
+    )
 }
 
 pub fn prepare_image(image: &LumaImage, spec: &PreprocessSpec) -> PreparedImage {
-    let square = pad_to_square(image);
-    let pixels = resize_bilinear(
-        &square.pixels,
-        square.width,
-        square.height,
-        spec.size,
-        spec.size,
-    );
     PreparedImage {
         size: spec.size,
-        pixels,
+        pixels: pad_and_resize(image, spec.size),
     }
 }
 
@@ -166,6 +275,43 @@ mod tests {
             .collect();
         let out = resize_bilinear(&checker, 64, 64, 8, 8);
         assert!(out.iter().all(|&v| (v - 0.5).abs() < 0.05), "{out:?}");
+    }
+
+    #[test]
+    fn pad_and_resize_equals_padding_then_resizing() {
+        let image = LumaImage {
+            width: 37,
+            height: 23,
+            pixels: (0..37 * 23)
+                .map(|i| ((i * 7919) % 101) as f32 / 100.0)
+                .collect(),
+        };
+        let square = pad_to_square(&image);
+        for size in [8, 16, 37, 50] {
+            let direct = pad_and_resize(&image, size);
+            let two_step = resize_bilinear(&square.pixels, 37, 37, size, size);
+            for (a, b) in direct.iter().zip(&two_step) {
+                assert!((a - b).abs() < 1e-5, "size {size}: {a} vs {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn triangle_weights_match_pil_bilinear() {
+        // PIL Image.resize((2,1), BILINEAR) of [0, 10, 20, 30] (scale 2, support 2):
+        // out0 centre 1.0 taps x=0,1,2 weights .75,.75,.25 (x=-1 clipped) -> 7.142857.
+        let out = resize_bilinear(&[0.0, 10.0, 20.0, 30.0], 4, 1, 2, 1);
+        assert!((out[0] - 50.0 / 7.0).abs() < 1e-4, "{out:?}");
+        assert!(
+            (out[1] - (10.0 * 0.25 + 20.0 * 0.75 + 30.0 * 0.75) / 1.75).abs() < 1e-4,
+            "{out:?}"
+        );
+        // Upscaling 2 -> 4 is plain linear interpolation with edge clamping.
+        let up = resize_bilinear(&[0.0, 1.0], 2, 1, 4, 1);
+        let expected = [0.0, 0.25, 0.75, 1.0];
+        for (a, b) in up.iter().zip(expected) {
+            assert!((a - b).abs() < 1e-6, "{up:?}");
+        }
     }
 
     #[test]
