@@ -3,7 +3,7 @@
 
 mod common;
 
-use medxfer_data::duplicates::DuplicateGroup;
+use medxfer_data::duplicates::{DuplicateGroup, find_exact_duplicates_decoding};
 use medxfer_data::{
     Dataset, DatasetSource, ImageCache, PreprocessSpec, SplitName, find_exact_duplicates,
 };
@@ -37,17 +37,8 @@ fn busi_counts_masks_and_the_known_duplicate() {
         .unwrap();
     assert_eq!(b195.mask_paths.len(), 3);
 
-    // Small size keeps this quick; duplicates use the original-resolution pixel hashes.
-    let cache = ImageCache::build(
-        &data,
-        &PreprocessSpec {
-            size: 32,
-            channels: 3,
-        },
-        None,
-    )
-    .unwrap();
-    let groups = find_exact_duplicates(&data, &cache).unwrap();
+    // Duplicates compare original-resolution pixels (decoding only: quick even unoptimised).
+    let groups = find_exact_duplicates_decoding(&data).unwrap();
     for group in &groups {
         eprintln!("BUSI duplicate: {group}");
     }
@@ -63,11 +54,43 @@ fn busi_counts_masks_and_the_known_duplicate() {
         vec!["benign/benign (433).png", "malignant/malignant (145).png"]
     );
 
-    // Normal-class masks are all zero; a benign lesion mask is not.
-    let normal = data.samples.iter().position(|s| s.label == 2).unwrap();
-    assert!(cache.mask(normal).unwrap().pixels.iter().all(|&v| v == 0));
-    let benign = data.samples.iter().position(|s| s.label == 0).unwrap();
-    assert!(cache.mask(benign).unwrap().pixels.iter().any(|&v| v == 1));
+    // Masks through the cache on a few samples: normal masks are all zero (RGB files), a
+    // benign lesion mask is not, and the three masks of benign (195) merge.
+    let pick = [
+        "benign/benign (195).png",
+        "benign/benign (4).png",
+        "normal/normal (1).png",
+    ];
+    let subset = Dataset {
+        class_names: data.class_names.clone(),
+        samples: data
+            .samples
+            .iter()
+            .filter(|s| pick.contains(&s.id.as_str()))
+            .cloned()
+            .collect(),
+    };
+    assert_eq!(subset.len(), 3);
+    let cache = ImageCache::build(
+        &subset,
+        &PreprocessSpec {
+            size: 64,
+            channels: 3,
+        },
+        None,
+    )
+    .unwrap();
+    for (i, sample) in subset.samples.iter().enumerate() {
+        let mask = cache.mask(i).unwrap();
+        let lesion = mask.pixels.iter().filter(|&&v| v == 1).count();
+        if sample.label == 2 {
+            assert_eq!(lesion, 0, "{}", sample.id);
+        } else {
+            assert!(lesion > 0 && lesion < 64 * 64, "{}: {lesion}", sample.id);
+        }
+        let image = cache.get(i);
+        assert!(image.pixels.iter().all(|v| (0.0..=1.0).contains(v)));
+    }
 }
 
 #[test]
@@ -130,7 +153,7 @@ fn pneumoniamnist_subset_splits_and_duplicates() {
         data.filter_split(SplitName::Test).class_counts(),
         vec![234, 234]
     );
-    let groups = medxfer_data::duplicates::find_exact_duplicates_decoding(&data).unwrap();
+    let groups = find_exact_duplicates_decoding(&data).unwrap();
     assert_eq!(groups.len(), 7, "PROVENANCE: 7 hashes repeat");
     let val_in_train: usize = groups
         .iter()
