@@ -300,6 +300,25 @@ fn native_bytes(samples: &Samples) -> &[u8] {
     }
 }
 
+/// Max and mean |ours - theirs| of two byte arrays (large lossy colour cines).
+fn differences_u8(ours: &[u8], theirs: &[u8]) -> (f64, f64) {
+    if ours.len() != theirs.len() {
+        return (f64::INFINITY, f64::INFINITY);
+    }
+    let mut max = 0u8;
+    let mut sum = 0u64;
+    for chunk in ours.chunks(1 << 16).zip(theirs.chunks(1 << 16)) {
+        let mut chunk_sum = 0u64;
+        for (a, b) in chunk.0.iter().zip(chunk.1) {
+            let d = a.abs_diff(*b);
+            max = max.max(d);
+            chunk_sum += d as u64;
+        }
+        sum += chunk_sum;
+    }
+    (max as f64, sum as f64 / ours.len().max(1) as f64)
+}
+
 /// Max and mean |ours(i) - theirs(i)|; infinite when the lengths differ.
 fn differences(len: usize, theirs: &common::NpyArray, ours: impl Fn(usize) -> f64) -> (f64, f64) {
     if len != theirs.len() {

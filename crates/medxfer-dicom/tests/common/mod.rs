@@ -64,6 +64,11 @@ enum Kind {
 }
 
 impl NpyArray {
+    /// The data as bytes when the dtype is uint8.
+    pub fn as_u8(&self) -> Option<&[u8]> {
+        matches!(self.kind, Kind::U1).then(|| &self.data[..self.len()])
+    }
+
     /// Whether the array has numpy dtype `descr` (e.g. "u2") in little-endian order and
     /// exactly the bytes `native` (our samples, on a little-endian machine): a fast path so
     /// that large identical arrays are not compared element by element.
