@@ -167,12 +167,11 @@ pub(crate) type NpzArrays = HashMap<(PathBuf, String), NpzImages>;
 pub(crate) fn load_npz_arrays(dataset: &Dataset) -> Result<NpzArrays, DataError> {
     let mut arrays = NpzArrays::new();
     for sample in &dataset.samples {
-        if let ImageSource::Npz { file, key, .. } = &sample.source {
-            let id = (file.clone(), key.clone());
-            if !arrays.contains_key(&id) {
-                let images = NpzImages::read(file, key)?;
-                arrays.insert(id, images);
-            }
+        if let ImageSource::Npz { file, key, .. } = &sample.source
+            && let std::collections::hash_map::Entry::Vacant(slot) =
+                arrays.entry((file.clone(), key.clone()))
+        {
+            slot.insert(NpzImages::read(file, key)?);
         }
     }
     Ok(arrays)

@@ -171,9 +171,7 @@ fn assign_groups_to_folds(units: &[Unit], k: usize, n_classes: usize, fold_of_un
         let unit = &units[u];
         let mut best: Option<(f64, usize, usize)> = None;
         for fold in 0..k {
-            for c in 0..n_classes {
-                fold_counts[fold][c] += unit.class_counts[c];
-            }
+            add_counts(&mut fold_counts[fold], &unit.class_counts);
             let imbalance = (0..n_classes)
                 .map(|c| {
                     let shares: Vec<f64> = (0..k)
@@ -183,8 +181,8 @@ fn assign_groups_to_folds(units: &[Unit], k: usize, n_classes: usize, fold_of_un
                 })
                 .sum::<f64>()
                 / n_classes.max(1) as f64;
-            for c in 0..n_classes {
-                fold_counts[fold][c] -= unit.class_counts[c];
+            for (total, count) in fold_counts[fold].iter_mut().zip(&unit.class_counts) {
+                *total -= count;
             }
             let candidate = (imbalance, fold_sizes[fold], fold);
             let better = match best {
@@ -201,9 +199,13 @@ fn assign_groups_to_folds(units: &[Unit], k: usize, n_classes: usize, fold_of_un
         let fold = best.map_or(0, |(_, _, f)| f);
         fold_of_unit[u] = fold;
         fold_sizes[fold] += unit.members.len();
-        for c in 0..n_classes {
-            fold_counts[fold][c] += unit.class_counts[c];
-        }
+        add_counts(&mut fold_counts[fold], &unit.class_counts);
+    }
+}
+
+fn add_counts(totals: &mut [usize], counts: &[usize]) {
+    for (total, count) in totals.iter_mut().zip(counts) {
+        *total += count;
     }
 }
 
@@ -239,14 +241,12 @@ pub fn stratified_holdout(
     }
     let n_classes = indices.iter().map(|&i| labels[i] + 1).max().unwrap_or(0);
     let mut units = build_units(indices, labels, groups, n_classes);
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x686f_6c64_6f75_74);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0068_6f6c_646f_7574);
     units.shuffle(&mut rng);
 
     let mut class_totals = vec![0usize; n_classes];
     for unit in &units {
-        for c in 0..n_classes {
-            class_totals[c] += unit.class_counts[c];
-        }
+        add_counts(&mut class_totals, &unit.class_counts);
     }
     let targets = class_targets(&class_totals, fraction);
     let mut held_counts = vec![0usize; n_classes];
@@ -263,9 +263,7 @@ pub fn stratified_holdout(
             .sum();
         if gain > 0 {
             held_unit[u] = true;
-            for c in 0..n_classes {
-                held_counts[c] += unit.class_counts[c];
-            }
+            add_counts(&mut held_counts, &unit.class_counts);
         }
     }
     let mut kept = Vec::new();

@@ -111,7 +111,7 @@ fn grouped_labels(groups: &[String]) -> Vec<usize> {
         .map(|g| {
             let id: usize = g[1..].parse().unwrap();
             match id % 5 {
-                0 | 1 | 2 => 0,
+                0..=2 => 0,
                 3 => 1,
                 _ => 2,
             }
@@ -257,12 +257,11 @@ fn ratio_split_is_stratified_and_disjoint() {
         }
     };
     let mut part_of_group: HashMap<&str, usize> = HashMap::new();
-    for i in 0..100 {
-        let previous = part_of_group.insert(groups[i].as_str(), part_of(i));
+    for (i, group) in groups.iter().enumerate() {
+        let previous = part_of_group.insert(group.as_str(), part_of(i));
         assert!(
             previous.is_none() || previous == Some(part_of(i)),
-            "patient {} split",
-            groups[i]
+            "patient {group} split"
         );
     }
 }
