@@ -6,7 +6,7 @@ use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
 use crate::error::DataError;
-use crate::preprocess::{PreparedImage, resize_bilinear};
+use crate::preprocess::{PreparedImage, PreparedMask, resize_bilinear};
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -144,18 +144,50 @@ impl Augmenter {
 
     /// Applies crop, flip, rotation, colour jitter (random order) and blur, in that order.
     pub fn apply(&self, img: &PreparedImage, rng: &mut impl Rng) -> PreparedImage {
-        let c = &self.config;
-        let mut out = match &c.random_resized_crop {
-            Some(crop) => random_resized_crop(img, crop, rng),
-            None => img.clone(),
+        let geometry = self.draw_geometry(img.size, rng);
+        let mut out = apply_geometry(img, &geometry);
+        self.apply_photometric(&mut out, rng);
+        out
+    }
+
+    /// Like `apply`, and moves the mask with the same crop, flip and rotation (bilinear, then
+    /// thresholded at 0.5); colour changes touch the image only. For equal RNG states the
+    /// image equals `apply`'s.
+    pub fn apply_with_mask(
+        &self,
+        img: &PreparedImage,
+        mask: &PreparedMask,
+        rng: &mut impl Rng,
+    ) -> (PreparedImage, PreparedMask) {
+        let geometry = self.draw_geometry(img.size, rng);
+        let mut out = apply_geometry(img, &geometry);
+        self.apply_photometric(&mut out, rng);
+        let mask_as_image = PreparedImage {
+            size: mask.size,
+            pixels: mask.pixels.iter().map(|&v| f32::from(v)).collect(),
         };
-        if c.hflip > 0.0 && rng.random::<f32>() < c.hflip {
-            hflip(&mut out);
-        }
-        if c.rotation_degrees > 0.0 {
-            let angle = rng.random_range(-c.rotation_degrees..=c.rotation_degrees);
-            out = rotate(&out, angle);
-        }
+        let moved = apply_geometry(&mask_as_image, &geometry);
+        let mask = PreparedMask {
+            size: mask.size,
+            pixels: moved.pixels.iter().map(|&v| u8::from(v >= 0.5)).collect(),
+        };
+        (out, mask)
+    }
+
+    fn draw_geometry(&self, size: u32, rng: &mut impl Rng) -> Geometry {
+        let c = &self.config;
+        let crop = c
+            .random_resized_crop
+            .as_ref()
+            .map(|crop| random_resized_crop_params(size, crop, rng));
+        let flip = c.hflip > 0.0 && rng.random::<f32>() < c.hflip;
+        let angle = (c.rotation_degrees > 0.0)
+            .then(|| rng.random_range(-c.rotation_degrees..=c.rotation_degrees));
+        Geometry { crop, flip, angle }
+    }
+
+    fn apply_photometric(&self, out: &mut PreparedImage, rng: &mut impl Rng) {
+        let c = &self.config;
         let mut jitters: Vec<Jitter> = Vec::with_capacity(2);
         if c.brightness > 0.0 {
             jitters.push(Jitter::Brightness);
@@ -169,11 +201,11 @@ impl Augmenter {
                 Jitter::Brightness => {
                     let factor =
                         rng.random_range((1.0 - c.brightness).max(0.0)..=1.0 + c.brightness);
-                    adjust_brightness(&mut out, factor);
+                    adjust_brightness(out, factor);
                 }
                 Jitter::Contrast => {
                     let factor = rng.random_range((1.0 - c.contrast).max(0.0)..=1.0 + c.contrast);
-                    adjust_contrast(&mut out, factor);
+                    adjust_contrast(out, factor);
                 }
             }
         }
@@ -182,10 +214,30 @@ impl Augmenter {
             && rng.random::<f32>() < blur.p
         {
             let sigma = rng.random_range(blur.sigma_min..=blur.sigma_max);
-            out = gaussian_blur(&out, sigma);
+            *out = gaussian_blur(out, sigma);
         }
-        out
     }
+}
+
+/// The geometric draws of one augmentation, shared by an image and its mask.
+struct Geometry {
+    crop: Option<(u32, u32, u32, u32)>,
+    flip: bool,
+    angle: Option<f32>,
+}
+
+fn apply_geometry(img: &PreparedImage, geometry: &Geometry) -> PreparedImage {
+    let mut out = match geometry.crop {
+        Some(rect) => crop_and_resize(img, rect),
+        None => img.clone(),
+    };
+    if geometry.flip {
+        hflip(&mut out);
+    }
+    if let Some(angle) = geometry.angle {
+        out = rotate(&out, angle);
+    }
+    out
 }
 
 enum Jitter {
@@ -236,7 +288,11 @@ pub fn random_resized_crop(
     config: &RandomResizedCropConfig,
     rng: &mut impl Rng,
 ) -> PreparedImage {
-    let (left, top, w, h) = random_resized_crop_params(img.size, config, rng);
+    crop_and_resize(img, random_resized_crop_params(img.size, config, rng))
+}
+
+/// Crops `(left, top, width, height)` and resizes back to the image's size.
+fn crop_and_resize(img: &PreparedImage, (left, top, w, h): (u32, u32, u32, u32)) -> PreparedImage {
     let mut crop = Vec::with_capacity((w * h) as usize);
     for y in top..top + h {
         let start = (y * img.size + left) as usize;

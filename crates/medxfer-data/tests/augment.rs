@@ -276,3 +276,53 @@ fn batches_are_identical_across_thread_counts() {
     assert!((plain[0] - (cache.get(1).pixels[0] - 0.485) / 0.229).abs() < TOLERANCE);
     assert!(augmented_batch(&cache, &[], None, 0, 0, &spec).is_empty());
 }
+
+#[test]
+fn masks_follow_the_geometry_only() {
+    use medxfer_data::PreparedMask;
+    let size = 24u32;
+    let img = gradient(size);
+    // Left half of the mask set.
+    let mask = PreparedMask {
+        size,
+        pixels: (0..size * size)
+            .map(|i| u8::from(i % size < size / 2))
+            .collect(),
+    };
+    let augmenter = Augmenter::new(full_config()).unwrap();
+    for index in 0..20 {
+        let (image, moved) = augmenter.apply_with_mask(&img, &mask, &mut sample_rng(5, 0, index));
+        assert_eq!(
+            image,
+            augmenter.apply(&img, &mut sample_rng(5, 0, index)),
+            "same image as apply"
+        );
+        assert!(moved.pixels.iter().all(|&v| v <= 1));
+        let ones = moved.pixels.iter().filter(|&&v| v == 1).count();
+        assert!(ones > 100 && ones < 24 * 24 - 100, "mask survives: {ones}");
+    }
+    // Flip only: the mask flips exactly.
+    let flip = Augmenter::new(AugmentConfig {
+        hflip: 1.0,
+        ..AugmentConfig::default()
+    })
+    .unwrap();
+    let (_, flipped) = flip.apply_with_mask(&img, &mask, &mut sample_rng(0, 0, 0));
+    for y in 0..size {
+        for x in 0..size {
+            assert_eq!(
+                flipped.pixels[(y * size + x) as usize],
+                u8::from(x >= size / 2)
+            );
+        }
+    }
+    // Colour jitter alone leaves the mask untouched.
+    let jitter = Augmenter::new(AugmentConfig {
+        brightness: 0.5,
+        contrast: 0.5,
+        ..AugmentConfig::default()
+    })
+    .unwrap();
+    let (_, same) = jitter.apply_with_mask(&img, &mask, &mut sample_rng(0, 0, 0));
+    assert_eq!(same, mask);
+}
