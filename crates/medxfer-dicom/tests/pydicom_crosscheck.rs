@@ -58,6 +58,10 @@ const EXPECTED_FAILURES: &[(&str, &str)] = &[
     ),
 ];
 
+/// Expected failures not run each time: dicom-parser allocates the bogus 1.2 GB value length
+/// it reads (implicit VR parsed as explicit) before failing, which takes ~20 s and 1.2 GB.
+const NOT_RUN: &[&str] = &["pydicom_test_files__SC_rgb_jpeg.dcm"];
+
 /// JPEG-LS files: decoded only with the `jpeg-ls` feature (CharLS needs cmake + C++).
 const JPEG_LS_FILES: &[&str] = &[
     "pydicom_test_files__JPEGLSNearLossless_08.dcm",
@@ -109,6 +113,12 @@ fn every_file_pydicom_decodes_matches_its_pixel_array() {
             continue;
         }
         let path = Path::new(entry["path"].as_str().unwrap_or_default());
+        if NOT_RUN.contains(&key.as_str()) {
+            tally
+                .failed
+                .push((key, "not run (known failure, see NOT_RUN)".into()));
+            continue;
+        }
         match compare_one(&reference, &key, path, entry) {
             Ok(Outcome::Exact) => tally.exact.push(key),
             Ok(Outcome::Within(note)) => tally.within.push(format!("{key} ({note})")),
@@ -199,6 +209,8 @@ fn compare_one(
         && expected.same_bytes(descr(&image.samples), native_bytes(&image.samples))
     {
         (0.0, 0.0)
+    } else if let (Samples::U8(ours), Some(theirs)) = (&image.samples, expected.as_u8()) {
+        differences_u8(ours, theirs)
     } else {
         differences(image.samples.len(), &expected, |i| {
             image.samples.get(i) as f64
