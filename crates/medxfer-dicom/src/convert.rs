@@ -1,6 +1,6 @@
 //! `medxfer convert`: DICOM / NIfTI files or folders to PNG, npz or a manifest of the DICOM
 //! files themselves, plus a sidecar CSV of non-identifying metadata (`metadata.csv`) whose
-//! first columns `path,label,patient_id` make it a data-crate CSV manifest.
+//! columns `path,label,...,mask,patient_id` make it a data-crate CSV manifest.
 
 use std::path::{Path, PathBuf};
 
@@ -430,7 +430,7 @@ fn write_rows(path: &Path, rows: &[Row]) -> Result<(), DicomError> {
         message: e.to_string(),
     };
     let mut writer = csv::Writer::from_writer(Vec::new());
-    let mut header = vec!["path", "label", "frame", "mask_path"];
+    let mut header = vec!["path", "label", "frame", "mask"];
     header.extend_from_slice(METADATA_COLUMNS);
     writer.write_record(&header).map_err(fail)?;
     for row in rows {

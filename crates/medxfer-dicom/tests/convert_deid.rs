@@ -105,9 +105,11 @@ fn png_and_npz_conversions_hold_the_right_values_and_no_identifiers() {
     assert!(matches!(png, image::DynamicImage::ImageLuma16(_)));
     let csv = std::fs::read_to_string(out.path().join("metadata.csv")).unwrap();
     let header = csv.lines().next().unwrap();
-    assert!(header.starts_with(
-        "path,label,frame,mask_path,patient_id,study_uid,series_uid,modality,body_part"
-    ));
+    assert!(
+        header.starts_with(
+            "path,label,frame,mask,patient_id,study_uid,series_uid,modality,body_part"
+        )
+    );
     assert!(csv.contains("export/series1/CT_small.png,ct,0,"), "{csv}");
 
     let npz_dir = out.path().join("npz");
@@ -181,7 +183,24 @@ fn nifti_volumes_become_slices_with_masks() {
     assert_eq!(summary.outputs, nz);
     let first = image::open(out.join("head_s0000.png")).unwrap();
     assert_eq!((first.width() as usize, first.height() as usize), (nx, ny));
-    assert!(out.join(format!("head_s{:04}_mask.png", nz - 1)).is_file());
+    // Masks line up with their slices: mask pixel (x, y) of slice k is the label volume's
+    // value at (x, y, k) (here the image volume itself, clamped to 0..=255).
+    let k = nz / 2;
+    let mask = image::open(out.join(format!("head_s{k:04}_mask.png")))
+        .unwrap()
+        .to_luma8();
+    let slice = volume.slice(2, k);
+    for y in 0..ny {
+        for x in 0..nx {
+            let want = slice.values[y * nx + x].round().clamp(0.0, 255.0) as u8;
+            assert_eq!(
+                mask.get_pixel(x as u32, y as u32).0[0],
+                want,
+                "({x}, {y}, {k})"
+            );
+            assert_eq!(slice.values[y * nx + x], volume.data[[x, y, k]]);
+        }
+    }
     let csv = std::fs::read_to_string(out.join("metadata.csv")).unwrap();
     assert!(
         csv.contains("head_s0000.png,,0,head_s0000_mask.png"),
