@@ -339,7 +339,10 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), DataErro
         .file_name()
         .map(|n| n.to_string_lossy())
         .unwrap_or_default();
-    let temp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
+    // Unique per process and per call, so concurrent writers never share a temp file.
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let serial = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let temp = dir.join(format!(".{file_name}.{}-{serial}.tmp", std::process::id()));
     let result = std::fs::File::create(&temp)
         .and_then(|mut file| {
             file.write_all(bytes)?;
