@@ -17,12 +17,7 @@ impl Pseudonymizer {
 
     /// A random salt (for one-off conversions where stable pseudonyms are not needed).
     pub fn random_salt() -> String {
-        let mut hasher = Sha256::new();
-        hasher.update(format!("{:?}", std::time::SystemTime::now()));
-        hasher.update(std::process::id().to_le_bytes());
-        let tmp = tempfile::tempfile().ok();
-        hasher.update(format!("{tmp:?}"));
-        hex(&hasher.finalize())[..32].to_string()
+        hex(&rand::random::<[u8; 16]>())
     }
 
     /// `kind` separates namespaces (a PatientID equal to a UID gets a different pseudonym).
