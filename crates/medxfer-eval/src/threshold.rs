@@ -17,6 +17,32 @@ pub enum ThresholdRule {
     AtSpecificity(f64),
 }
 
+impl std::str::FromStr for ThresholdRule {
+    type Err = String;
+
+    /// `0.5` (a fixed threshold), `youden`, or `spec:0.9` (at least this specificity).
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let text = text.trim();
+        if text.eq_ignore_ascii_case("youden") {
+            return Ok(ThresholdRule::Youden);
+        }
+        if let Some(target) = text.strip_prefix("spec:") {
+            return match target.trim().parse::<f64>() {
+                Ok(t) if (0.0..=1.0).contains(&t) => Ok(ThresholdRule::AtSpecificity(t)),
+                _ => Err(format!(
+                    "spec:{target}: the specificity must be a number in [0, 1]"
+                )),
+            };
+        }
+        match text.parse::<f64>() {
+            Ok(t) if t.is_finite() => Ok(ThresholdRule::Fixed(t)),
+            _ => Err(format!(
+                "threshold {text:?}: expected a number, `youden` or `spec:<specificity>`"
+            )),
+        }
+    }
+}
+
 /// Resolves `rule` to a threshold on these scores (`+inf` if even the top score breaks a
 /// specificity target).
 pub fn choose_threshold(
