@@ -86,12 +86,12 @@ pub fn roc_auc_multiclass(
     match average {
         MultiClassAuc::OvrMacro | MultiClassAuc::OvrWeighted => {
             let mut total = 0.0;
-            for c in 0..n_classes {
+            for (c, &count) in prevalence.iter().enumerate() {
                 let is_c: Vec<bool> = labels.iter().map(|&l| l == c).collect();
                 let auc = roc_auc(&is_c, &column(c))?;
                 total += match average {
                     MultiClassAuc::OvrMacro => auc / n_classes as f64,
-                    _ => auc * prevalence[c] as f64 / n as f64,
+                    _ => auc * count as f64 / n as f64,
                 };
             }
             Ok(total)

@@ -105,8 +105,8 @@ impl LowerEnvelope {
             let (qf, rf) = (q as f64, r as f64);
             ((f[r] + h2 * rf * rf) - (f[q] + h2 * qf * qf)) / (2.0 * h2 * (rf - qf))
         };
-        for q in 0..f.len() {
-            if f[q].is_infinite() {
+        for (q, value) in f.iter().enumerate() {
+            if value.is_infinite() {
                 continue;
             }
             if self.vertices.is_empty() {

@@ -1,0 +1,159 @@
+//! `report::evaluate_run` on small run folders: the numbers agree with the metric functions,
+//! metrics.json is written, bad folders give clear errors.
+
+use medxfer_eval::auc::roc_auc;
+use medxfer_eval::confusion::ConfusionMatrix;
+use medxfer_eval::delong::delong_ci;
+use medxfer_eval::predictions::{PredictionRow, Predictions, Split, TaskInfo};
+use medxfer_eval::report::{
+    METRICS_FILE, PREDICTIONS_FILE, RunMetrics, TASK_FILE, compute_run_metrics, evaluate_run,
+};
+
+fn row(id: usize, fold: usize, split: Split, label: &str, p_malignant: f64) -> PredictionRow {
+    PredictionRow {
+        image_id: format!("img{id}"),
+        fold,
+        split,
+        label: label.into(),
+        scores: vec![1.0 - p_malignant, p_malignant],
+    }
+}
+
+fn binary_run() -> (Predictions, TaskInfo) {
+    let mut rows = Vec::new();
+    for i in 0..40 {
+        let malignant = i % 3 == 0;
+        let p = ((i * 7) % 10) as f64 / 10.0 * 0.6 + if malignant { 0.35 } else { 0.0 };
+        rows.push(row(
+            i,
+            i % 2,
+            Split::Test,
+            if malignant { "malignant" } else { "benign" },
+            p,
+        ));
+        rows.push(row(i, i % 2, Split::Train, "benign", 0.99));
+    }
+    let names = vec!["benign".to_string(), "malignant".to_string()];
+    (
+        Predictions {
+            class_names: names.clone(),
+            rows,
+        },
+        TaskInfo {
+            class_names: names,
+            positive_class: Some("malignant".into()),
+        },
+    )
+}
+
+#[test]
+fn binary_run_metrics_agree_with_the_metric_functions() {
+    let dir = tempfile::tempdir().unwrap();
+    let (predictions, task) = binary_run();
+    predictions
+        .write_csv(&dir.path().join(PREDICTIONS_FILE))
+        .unwrap();
+    task.write_json(&dir.path().join(TASK_FILE)).unwrap();
+    let metrics = evaluate_run(dir.path()).unwrap();
+    assert_eq!(metrics.folds.len(), 2);
+    let test: Vec<&PredictionRow> = predictions
+        .rows
+        .iter()
+        .filter(|r| r.split == Split::Test)
+        .collect();
+    let flags: Vec<bool> = test.iter().map(|r| r.label == "malignant").collect();
+    let scores: Vec<f64> = test.iter().map(|r| r.scores[1]).collect();
+    let ci = delong_ci(&flags, &scores, 0.95).unwrap();
+    assert_eq!(metrics.pooled.auc, Some(ci.auc));
+    assert_eq!(metrics.pooled.auc_ci.as_ref().unwrap().low, ci.ci_low);
+    let fold0: Vec<usize> = (0..test.len()).filter(|&i| test[i].fold == 0).collect();
+    let auc0 = roc_auc(
+        &fold0.iter().map(|&i| flags[i]).collect::<Vec<_>>(),
+        &fold0.iter().map(|&i| scores[i]).collect::<Vec<_>>(),
+    )
+    .unwrap();
+    assert_eq!(metrics.folds[0].auc, Some(auc0));
+    let predicted: Vec<bool> = scores.iter().map(|&s| s >= 0.5).collect();
+    let cm = ConfusionMatrix::from_binary(&flags, &predicted).unwrap();
+    assert_eq!(metrics.pooled.classification.mcc, cm.mcc());
+    let mean_auc = metrics.across_folds.auc.as_ref().unwrap();
+    let aucs: Vec<f64> = metrics.folds.iter().map(|f| f.auc.unwrap()).collect();
+    assert!((mean_auc.mean - (aucs[0] + aucs[1]) / 2.0).abs() < 1e-15);
+    assert!((mean_auc.sd.unwrap() - (aucs[0] - aucs[1]).abs() / 2f64.sqrt()).abs() < 1e-15);
+    let ba = metrics.pooled.balanced_accuracy_ci.as_ref().unwrap();
+    assert!(ba.low <= cm.balanced_accuracy() && cm.balanced_accuracy() <= ba.high);
+    let written: RunMetrics =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join(METRICS_FILE)).unwrap())
+            .unwrap();
+    assert_eq!(written.pooled.auc, metrics.pooled.auc);
+    let table = metrics.to_string();
+    assert!(
+        table.contains("pooled over 40 test rows") && table.contains("malignant"),
+        "{table}"
+    );
+}
+
+#[test]
+fn three_classes_use_argmax_and_ovr_auc() {
+    let names: Vec<String> = ["benign", "malignant", "normal"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let rows = (0..30)
+        .map(|i| {
+            let label = i % 3;
+            let mut scores = [0.2, 0.2, 0.2];
+            scores[label] += 0.1 + ((i * 5) % 7) as f64 / 20.0;
+            scores[(label + 1) % 3] += ((i * 3) % 5) as f64 / 10.0;
+            let sum: f64 = scores.iter().sum();
+            PredictionRow {
+                image_id: i.to_string(),
+                fold: 0,
+                split: Split::Test,
+                label: names[label].clone(),
+                scores: scores.iter().map(|s| s / sum).collect(),
+            }
+        })
+        .collect();
+    let predictions = Predictions {
+        class_names: names.clone(),
+        rows,
+    };
+    let task = TaskInfo {
+        class_names: names,
+        positive_class: None,
+    };
+    let m = compute_run_metrics(&predictions, &task).unwrap();
+    assert!(m.positive_class.is_none());
+    assert!(m.pooled.auc_ci.is_some() && m.across_folds.auc.as_ref().unwrap().sd.is_none());
+    assert_eq!(m.pooled.classification.confusion_matrix.len(), 3);
+}
+
+#[test]
+fn mismatched_classes_and_missing_test_rows_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut predictions, task) = binary_run();
+    predictions
+        .write_csv(&dir.path().join(PREDICTIONS_FILE))
+        .unwrap();
+    TaskInfo {
+        class_names: vec!["a".into(), "b".into()],
+        positive_class: None,
+    }
+    .write_json(&dir.path().join(TASK_FILE))
+    .unwrap();
+    let msg = evaluate_run(dir.path()).unwrap_err().to_string();
+    assert!(
+        msg.contains("predictions.csv") && msg.contains("task.json"),
+        "{msg}"
+    );
+    predictions.rows.retain(|r| r.split != Split::Test);
+    let msg = compute_run_metrics(&predictions, &task)
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("split = test"), "{msg}");
+    let msg = evaluate_run(&dir.path().join("nope"))
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("task.json"), "{msg}");
+}
