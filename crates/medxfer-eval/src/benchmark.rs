@@ -1,6 +1,8 @@
 //! The statistics benchmark workload shared by `medxfer bench stats` and `cargo bench`:
 //! AUC + DeLong 95% CI + stratified bootstrap percentile 95% CI on synthetic binary scores.
 
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Instant;
 
 use rand::{Rng, SeedableRng};
@@ -61,6 +63,77 @@ pub fn run_stats_workload(
         auc,
         delong,
         bootstrap,
+    })
+}
+
+/// The NumPy / SciPy / scikit-learn version of the workload (kept in `benches/`).
+pub const REFERENCE_SCRIPT: &str = include_str!("../benches/stats_reference.py");
+
+/// What the reference script reports.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ReferenceRun {
+    pub seconds: f64,
+    pub auc: f64,
+    pub variance: f64,
+    pub delong_ci: [f64; 2],
+    pub bootstrap_ci: [f64; 2],
+    pub versions: serde_json::Value,
+}
+
+/// Where the reference Python is looked for, in order: `$MEDXFER_CACHE/venv`, `./.cache/venv`,
+/// and the `.cache/venv` of the workspace this crate was built in.
+pub fn reference_python_candidates() -> Vec<PathBuf> {
+    let mut candidates = Vec::new();
+    if let Some(cache) = std::env::var_os("MEDXFER_CACHE") {
+        candidates.push(PathBuf::from(cache).join("venv/bin/python"));
+    }
+    candidates.push(PathBuf::from(".cache/venv/bin/python"));
+    candidates.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.cache/venv/bin/python"));
+    candidates
+}
+
+/// Runs the reference script with `python` on the same data (written to a temporary folder;
+/// loading is not timed by the script).
+pub fn run_reference(
+    python: &Path,
+    is_positive: &[bool],
+    scores: &[f64],
+    n_resamples: usize,
+    seed: u64,
+) -> Result<ReferenceRun, EvalError> {
+    let dir = tempfile::tempdir().map_err(|e| EvalError::io(&std::env::temp_dir(), e))?;
+    let data = dir.path().join("scores.csv");
+    let mut text = String::with_capacity(scores.len() * 12);
+    text.push_str("label,score\n");
+    for (&y, &s) in is_positive.iter().zip(scores) {
+        text.push_str(if y { "1," } else { "0," });
+        text.push_str(&s.to_string());
+        text.push('\n');
+    }
+    std::fs::write(&data, text).map_err(|e| EvalError::io(&data, e))?;
+    let script = dir.path().join("stats_reference.py");
+    std::fs::write(&script, REFERENCE_SCRIPT).map_err(|e| EvalError::io(&script, e))?;
+    let output = Command::new(python)
+        .arg(&script)
+        .arg(&data)
+        .arg(n_resamples.to_string())
+        .arg(seed.to_string())
+        .output()
+        .map_err(|e| EvalError::io(python, e))?;
+    if !output.status.success() {
+        return Err(EvalError::bad_file(
+            python,
+            format!(
+                "reference script failed: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            ),
+        ));
+    }
+    serde_json::from_slice(&output.stdout).map_err(|e| {
+        EvalError::bad_file(
+            python,
+            format!("reference script printed no valid JSON: {e}"),
+        )
     })
 }
 
