@@ -16,6 +16,7 @@ pub mod delong;
 pub mod distance_transform;
 mod error;
 mod input_checks;
+pub mod mask_io;
 pub mod mcnemar;
 pub mod multiplicity;
 pub mod paired_t;
