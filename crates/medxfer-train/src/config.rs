@@ -394,7 +394,7 @@ impl DeviceChoice {
 }
 
 /// Set `a.b.c = value` in a TOML table, creating intermediate tables.
-fn apply_override(table: &mut toml::Table, item: &str) -> Result<(), String> {
+pub(crate) fn apply_override(table: &mut toml::Table, item: &str) -> Result<(), String> {
     let (key, raw) = item
         .split_once('=')
         .ok_or_else(|| format!("--set `{item}`: expected key=value"))?;
@@ -422,7 +422,7 @@ fn apply_override(table: &mut toml::Table, item: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn one_line(message: &str) -> String {
+pub(crate) fn one_line(message: &str) -> String {
     message
         .lines()
         .map(str::trim)

@@ -12,6 +12,7 @@ mod progress;
 pub mod run;
 pub mod schedule;
 pub mod scoring;
+pub mod ssl;
 pub mod strategy;
 
 pub use config::TrainConfig;

@@ -1,7 +1,49 @@
-// Placeholder while the subcommand is being built; replaced by its owner.
-#[derive(clap::Args, Debug)]
-pub struct PretrainArgs {}
+//! `medxfer pretrain --config FILE.toml [--set key=value ...]`: self-supervised pretraining
+//! (SimCLR, MoCo v2, BYOL). Re-running the same command resumes a killed run.
 
-pub fn run(_args: PretrainArgs) -> anyhow::Result<()> {
-    anyhow::bail!("`pretrain` is not built yet")
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use medxfer_train::ssl::PretrainConfig;
+
+#[derive(clap::Args, Debug)]
+pub struct PretrainArgs {
+    /// The pretraining configuration (TOML; see examples/ssl-*.toml).
+    #[arg(long)]
+    config: PathBuf,
+    /// Override a setting: `--set train.epochs=5 --set method.kind=moco` (dotted keys).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    overrides: Vec<String>,
+    /// Do not draw progress bars (one line per epoch is still printed).
+    #[arg(long)]
+    no_progress: bool,
+}
+
+pub fn run(args: PretrainArgs) -> anyhow::Result<()> {
+    let config = PretrainConfig::load(&args.config, &args.overrides)?;
+    let show_progress = !args.no_progress && std::io::stderr().is_terminal();
+    let summary = medxfer_train::ssl::pretrain(&config, show_progress)?;
+    println!(
+        "{}: {} epochs in {:.0} s on {} training / {} validation images ({} evaluation test images excluded)",
+        summary.method,
+        summary.epochs,
+        summary.seconds,
+        summary.pool_train_images,
+        summary.pool_val_images,
+        summary.excluded_test_images
+    );
+    println!(
+        "loss: train {:.4} -> {:.4}, validation {:.4} -> {:.4}; projection spread {:.3}",
+        summary.first_train_loss,
+        summary.last_train_loss,
+        summary.first_val_loss,
+        summary.last_val_loss,
+        summary.final_spread
+    );
+    println!(
+        "encoder: {}   (use it with init = \"ssl:{}\")",
+        summary.encoder.display(),
+        summary.encoder.display()
+    );
+    Ok(())
 }

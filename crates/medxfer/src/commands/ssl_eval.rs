@@ -1,7 +1,86 @@
-// Placeholder while the subcommand is being built; replaced by its owner.
-#[derive(clap::Args, Debug)]
-pub struct SslEvalArgs {}
+//! `medxfer ssl-eval`: k-NN and linear-probe accuracy, balanced accuracy and MCC of a frozen
+//! encoder's embeddings, on the folds of a `medxfer train` config.
 
-pub fn run(_args: SslEvalArgs) -> anyhow::Result<()> {
-    anyhow::bail!("`ssl_eval` is not built yet")
+use std::path::PathBuf;
+
+use anyhow::Context;
+use medxfer_models::BackboneKind;
+use medxfer_train::ssl::eval::{EncoderChoice, SslEvalOptions, ssl_eval};
+use medxfer_train::ssl::probe::ProbeConfig;
+
+#[derive(clap::Args, Debug)]
+pub struct SslEvalArgs {
+    /// `encoder.bpk` from `medxfer pretrain` (`{fold}` is replaced by the fold index), or
+    /// `random` for a randomly initialised encoder (the baseline).
+    #[arg(long)]
+    encoder: String,
+    /// The `medxfer train` config giving the labelled data, classes and split.
+    #[arg(long)]
+    config: PathBuf,
+    /// Override a setting of that config (dotted keys), as `medxfer train --set`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    overrides: Vec<String>,
+    /// Evaluate one fold only (default: every fold).
+    #[arg(long)]
+    fold: Option<usize>,
+    /// Neighbours for k-NN.
+    #[arg(long, default_value_t = 20)]
+    k: usize,
+    /// Inverse L2 strength of the linear probe (scikit-learn's C).
+    #[arg(long, default_value_t = 1.0)]
+    c: f64,
+    /// With `--encoder random`: the architecture, its input channels and image size.
+    #[arg(long, value_enum, default_value_t = BackboneKind::Resnet18)]
+    backbone: BackboneKind,
+    #[arg(long, default_value_t = 1)]
+    in_channels: usize,
+    #[arg(long, default_value_t = 64)]
+    image_size: u32,
+    /// Also write the results as JSON here.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+pub fn run(args: SslEvalArgs) -> anyhow::Result<()> {
+    if args.k == 0 {
+        anyhow::bail!("--k must be at least 1");
+    }
+    if !(args.c > 0.0 && args.c.is_finite()) {
+        anyhow::bail!("--c must be a positive number");
+    }
+    if !matches!(args.in_channels, 1 | 3) {
+        anyhow::bail!("--in-channels must be 1 or 3");
+    }
+    if args.image_size < 16 {
+        anyhow::bail!("--image-size must be at least 16");
+    }
+    let encoder = if args.encoder == "random" {
+        EncoderChoice::Random {
+            backbone: args.backbone,
+            in_channels: args.in_channels,
+            input_size: args.image_size,
+        }
+    } else {
+        EncoderChoice::File(args.encoder.clone())
+    };
+    let options = SslEvalOptions {
+        encoder,
+        train_config: args.config.clone(),
+        overrides: args.overrides.clone(),
+        fold: args.fold,
+        k: args.k,
+        probe: ProbeConfig {
+            c: args.c,
+            ..ProbeConfig::default()
+        },
+    };
+    let report = ssl_eval(&options)?;
+    print!("{report}");
+    if let Some(path) = &args.out {
+        let text = serde_json::to_string_pretty(&report)?;
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
 }

@@ -1,0 +1,246 @@
+//! `medxfer ssl-eval`: how good are a frozen encoder's embeddings for a labelled task? For each
+//! fold of the `medxfer train` config (same data, classes and split), embed the fold's training
+//! (+ validation) images and its test images, classify the test images by k-NN and by a linear
+//! probe, and score accuracy, balanced accuracy and MCC with `medxfer-eval`'s confusion matrix.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use medxfer_data::{ImageCache, PreprocessSpec};
+use medxfer_eval::confusion::ConfusionMatrix;
+use medxfer_models::{Backbone, BackboneKind};
+use serde::Serialize;
+
+use crate::TrainConfig;
+use crate::TrainError;
+use crate::batches::mix_seed;
+use crate::run::{load_dataset, make_folds, resolve_device};
+use crate::ssl::embed::{EncoderInput, embed_images};
+use crate::ssl::encoder_file::read_encoder;
+use crate::ssl::probe::{LinearProbe, ProbeConfig, knn_predict};
+
+/// Which encoder to evaluate.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EncoderChoice {
+    /// An `encoder.bpk` written by `medxfer pretrain`; `{fold}` in the path is replaced by the
+    /// fold index (one encoder per fold, each pretrained without that fold's test images).
+    File(String),
+    /// A randomly initialised encoder: the baseline an SSL encoder must beat.
+    Random {
+        backbone: BackboneKind,
+        in_channels: usize,
+        input_size: u32,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct SslEvalOptions {
+    pub encoder: EncoderChoice,
+    pub train_config: PathBuf,
+    pub overrides: Vec<String>,
+    /// One fold, or every fold of the split.
+    pub fold: Option<usize>,
+    pub k: usize,
+    pub probe: ProbeConfig,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct Scores {
+    pub accuracy: f64,
+    pub balanced_accuracy: f64,
+    pub mcc: f64,
+}
+
+impl Scores {
+    fn of(y_true: &[usize], y_pred: &[usize], n_classes: usize) -> Result<Scores, TrainError> {
+        let cm = ConfusionMatrix::new(y_true, y_pred, n_classes)?;
+        Ok(Scores {
+            accuracy: cm.accuracy(),
+            balanced_accuracy: cm.balanced_accuracy(),
+            mcc: cm.mcc(),
+        })
+    }
+
+    fn mean(all: &[Scores]) -> Scores {
+        let n = all.len().max(1) as f64;
+        Scores {
+            accuracy: all.iter().map(|s| s.accuracy).sum::<f64>() / n,
+            balanced_accuracy: all.iter().map(|s| s.balanced_accuracy).sum::<f64>() / n,
+            mcc: all.iter().map(|s| s.mcc).sum::<f64>() / n,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FoldEval {
+    pub fold: usize,
+    pub encoder: String,
+    pub n_train: usize,
+    pub n_test: usize,
+    pub knn: Scores,
+    pub linear_probe: Scores,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SslEvalReport {
+    pub class_names: Vec<String>,
+    pub k: usize,
+    pub folds: Vec<FoldEval>,
+    pub mean_knn: Scores,
+    pub mean_linear_probe: Scores,
+}
+
+impl fmt::Display for SslEvalReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "classes: {}   k-NN k = {}",
+            self.class_names.join(", "),
+            self.k
+        )?;
+        writeln!(
+            f,
+            "fold  n_train n_test | kNN acc  bal.acc  MCC    | probe acc  bal.acc  MCC"
+        )?;
+        let line = |f: &mut fmt::Formatter<'_>, name: &str, n: String, k: &Scores, p: &Scores| {
+            writeln!(
+                f,
+                "{name:<5} {n:<14} | {:.4}   {:.4}   {:>6.3} | {:.4}     {:.4}   {:>6.3}",
+                k.accuracy, k.balanced_accuracy, k.mcc, p.accuracy, p.balanced_accuracy, p.mcc
+            )
+        };
+        for fold in &self.folds {
+            line(
+                f,
+                &fold.fold.to_string(),
+                format!("{:>7} {:>6}", fold.n_train, fold.n_test),
+                &fold.knn,
+                &fold.linear_probe,
+            )?;
+        }
+        line(
+            f,
+            "mean",
+            String::new(),
+            &self.mean_knn,
+            &self.mean_linear_probe,
+        )
+    }
+}
+
+const RANDOM_INIT_STREAM: u64 = 0x4A4D;
+
+pub fn ssl_eval(options: &SslEvalOptions) -> Result<SslEvalReport, TrainError> {
+    let config = TrainConfig::load(&options.train_config, &options.overrides)?;
+    let dataset = load_dataset(&config)?;
+    let labels = dataset.labels();
+    let n_classes = dataset.class_names.len();
+    let folds = make_folds(&config, &dataset, &labels)?;
+    let selected: Vec<_> = match options.fold {
+        Some(k) => vec![folds.get(k).cloned().ok_or_else(|| {
+            TrainError::invalid(
+                "--fold",
+                format!(
+                    "{} has {} fold(s); fold {k} does not exist",
+                    options.train_config.display(),
+                    folds.len()
+                ),
+            )
+        })?],
+        None => folds,
+    };
+    let device = resolve_device(config.device()?)?;
+    let mut caches: HashMap<u32, ImageCache> = HashMap::new();
+    let mut results = Vec::new();
+    for fold in &selected {
+        let (encoder, input, name) =
+            encoder_for_fold(&options.encoder, fold.fold, config.seed, &device)?;
+        if !caches.contains_key(&input.size) {
+            let cache = ImageCache::build(
+                &dataset,
+                &PreprocessSpec {
+                    size: input.size,
+                    channels: 1,
+                },
+                config.data.cache_dir.as_deref(),
+            )?;
+            caches.insert(input.size, cache);
+        }
+        let cache = &caches[&input.size];
+        let train: Vec<usize> = fold.train.iter().chain(&fold.val).copied().collect();
+        let embed = |indices: &[usize]| {
+            let images: Vec<_> = indices.iter().map(|&i| cache.get(i)).collect();
+            embed_images(&encoder, &images, &input, 64, &device)
+        };
+        let (train_x, test_x) = (embed(&train), embed(&fold.test));
+        let dim = encoder.feature_dim();
+        let train_y: Vec<usize> = train.iter().map(|&i| labels[i]).collect();
+        let test_y: Vec<usize> = fold.test.iter().map(|&i| labels[i]).collect();
+        let knn = knn_predict(&train_x, &train_y, &test_x, dim, options.k, n_classes);
+        let probe =
+            LinearProbe::fit(&train_x, &train_y, dim, n_classes, &options.probe).predict(&test_x);
+        let row = FoldEval {
+            fold: fold.fold,
+            encoder: name,
+            n_train: train.len(),
+            n_test: fold.test.len(),
+            knn: Scores::of(&test_y, &knn, n_classes)?,
+            linear_probe: Scores::of(&test_y, &probe, n_classes)?,
+        };
+        eprintln!(
+            "fold {}: k-NN bal.acc {:.4} MCC {:.3}; linear probe bal.acc {:.4} MCC {:.3}",
+            row.fold,
+            row.knn.balanced_accuracy,
+            row.knn.mcc,
+            row.linear_probe.balanced_accuracy,
+            row.linear_probe.mcc
+        );
+        results.push(row);
+    }
+    let knn: Vec<Scores> = results.iter().map(|r| r.knn).collect();
+    let probe: Vec<Scores> = results.iter().map(|r| r.linear_probe).collect();
+    Ok(SslEvalReport {
+        class_names: dataset.class_names.clone(),
+        k: options.k,
+        mean_knn: Scores::mean(&knn),
+        mean_linear_probe: Scores::mean(&probe),
+        folds: results,
+    })
+}
+
+fn encoder_for_fold(
+    choice: &EncoderChoice,
+    fold: usize,
+    seed: u64,
+    device: &burn::prelude::Device,
+) -> Result<(Backbone, EncoderInput, String), TrainError> {
+    match choice {
+        EncoderChoice::File(pattern) => {
+            let path = PathBuf::from(pattern.replace("{fold}", &fold.to_string()));
+            let (encoder, info) = read_encoder(&path, device)?;
+            let input = EncoderInput {
+                size: info.input_size,
+                channels: info.in_channels,
+                mean: info.mean,
+                std: info.std,
+            };
+            Ok((encoder, input, path.display().to_string()))
+        }
+        EncoderChoice::Random {
+            backbone,
+            in_channels,
+            input_size,
+        } => {
+            device.seed(mix_seed(&[seed, fold as u64, RANDOM_INIT_STREAM]));
+            let encoder = Backbone::new(*backbone, *in_channels, device);
+            let input = EncoderInput {
+                size: *input_size,
+                channels: *in_channels,
+                mean: vec![0.5],
+                std: vec![0.5],
+            };
+            Ok((encoder, input, format!("random {backbone}")))
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! What the pretraining loop needs from a method: one optimisation step on two batches of
+//! views, a validation loss, the projections watched for collapse, the encoder, and saving /
+//! restoring its whole state for resume.
+
+use std::path::Path;
+
+use burn::optim::ModuleOptimizer;
+use burn::prelude::*;
+use medxfer_models::Backbone;
+
+use crate::TrainError;
+use crate::ssl::byol::Byol;
+use crate::ssl::config::{MethodConfig, PretrainConfig};
+use crate::ssl::moco::Moco;
+use crate::ssl::simclr::Simclr;
+
+pub trait SslMethod {
+    /// One step on the training device: loss of the two views, backward, optimizer step and
+    /// any momentum / queue update. Returns the batch loss. `step_seed` drives any randomness
+    /// inside the step (MoCo's batch shuffle).
+    fn train_step(
+        &mut self,
+        v1: Tensor<4>,
+        v2: Tensor<4>,
+        lr: f64,
+        optimizer: &mut ModuleOptimizer,
+        step_seed: u64,
+    ) -> f64;
+
+    /// The loss without learning, batch norm on running statistics; views on the plain
+    /// (non-autodiff) device.
+    fn eval_loss(&self, v1: Tensor<4>, v2: Tensor<4>) -> f64;
+
+    /// The outputs the loss compares (projections), in evaluation mode, for collapse checks.
+    fn eval_projections(&self, x: Tensor<4>) -> Tensor<2>;
+
+    /// The encoder being pretrained (what is transferred).
+    fn encoder(&self) -> &Backbone;
+
+    /// Write every tensor of the method's state (networks, queue) into `dir`.
+    fn save(&self, dir: &Path) -> Result<(), TrainError>;
+
+    /// Restore the state `save` wrote.
+    fn load(&mut self, dir: &Path) -> Result<(), TrainError>;
+}
+
+/// The method a config asks for, freshly initialised on `device` (the autodiff device).
+/// `pool_size` is the number of distinct training images (MoCo clamps its queue to it).
+pub fn build_method(
+    config: &PretrainConfig,
+    pool_size: usize,
+    device: &Device,
+) -> Box<dyn SslMethod> {
+    let kind = config.model.backbone;
+    let channels = config.model.in_channels;
+    match config.method {
+        MethodConfig::Simclr {
+            temperature,
+            projection_hidden,
+            projection_dim,
+        } => Box::new(Simclr::new(
+            kind,
+            channels,
+            projection_hidden,
+            projection_dim,
+            temperature,
+            device,
+        )),
+        MethodConfig::Moco {
+            temperature,
+            momentum,
+            queue_size,
+            projection_hidden,
+            projection_dim,
+            shuffle_bn_groups,
+        } => {
+            let queue = crate::ssl::moco::effective_queue_size(
+                queue_size,
+                pool_size,
+                config.train.batch_size,
+            );
+            if queue < queue_size {
+                eprintln!(
+                    "moco: queue clamped from {queue_size} to {queue} keys: the training pool has {pool_size} images, and a queue over a quarter of it would often hold an older key of the query's own image as a negative"
+                );
+            }
+            Box::new(Moco::new(
+                kind,
+                channels,
+                projection_hidden,
+                projection_dim,
+                temperature,
+                momentum,
+                queue,
+                shuffle_bn_groups,
+                config.seed,
+                device,
+            ))
+        }
+        MethodConfig::Byol {
+            momentum,
+            projection_hidden,
+            projection_dim,
+            predictor_hidden,
+        } => Box::new(Byol::new(
+            kind,
+            channels,
+            projection_hidden,
+            projection_dim,
+            predictor_hidden,
+            momentum,
+            device,
+        )),
+    }
+}
+
+/// Save a module as a burnpack file.
+pub fn save_module<M: Module>(module: &M, path: &Path) -> Result<(), TrainError> {
+    module
+        .clone()
+        .save_file(path)
+        .map_err(|e| TrainError::Checkpoint {
+            path: path.to_path_buf(),
+            message: format!("cannot save weights: {e}"),
+        })
+}
+
+/// Load a burnpack file written by `save_module` into a module of the same structure.
+pub fn load_module<M: Module>(module: M, path: &Path) -> Result<M, TrainError> {
+    module
+        .try_load_file(path)
+        .map_err(|e| TrainError::Checkpoint {
+            path: path.to_path_buf(),
+            message: format!("cannot load weights: {e}"),
+        })
+}
+
+/// The scalar value of a one-element loss tensor.
+pub fn scalar(loss: Tensor<1>) -> f64 {
+    loss.into_scalar::<f32>() as f64
+}

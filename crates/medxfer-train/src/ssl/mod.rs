@@ -1,0 +1,29 @@
+//! Self-supervised pretraining of an encoder on unlabelled images (paper 003, chapters 4 and
+//! 5.2): SimCLR, MoCo v2 and BYOL share the views, the projection heads, the data pool and the
+//! loop; each method only says how two batches of views become a loss. The product is an
+//! encoder checkpoint (`encoder.bpk` + `encoder.json`) that `medxfer train` loads with
+//! `init = "ssl:PATH"`, plus loss curves, a t-SNE plot and k-NN / linear-probe evaluation.
+
+pub mod byol;
+pub mod collapse;
+pub mod config;
+pub mod curves;
+pub mod ema;
+pub mod embed;
+pub mod encoder_file;
+pub mod eval;
+pub mod exclusion;
+pub mod method;
+pub mod moco;
+pub mod plot;
+pub mod pool;
+pub mod pretrain;
+pub mod probe;
+pub mod projection;
+pub mod simclr;
+pub mod tsne;
+pub mod views;
+
+pub use config::{MethodConfig, PretrainConfig};
+pub use encoder_file::EncoderInfo;
+pub use pretrain::{PretrainSummary, pretrain};

@@ -1,0 +1,525 @@
+//! The pretraining run: pool, method, epochs of two-view steps, a validation loss and a
+//! collapse check per epoch, a checkpoint committed after every epoch (so a killed run resumes
+//! where it stopped and ends as an uninterrupted one would), then the encoder, the curves and
+//! the t-SNE plot.
+//!
+//! Layout of `out_dir`: `config.toml` (resolved), `progress.json` (commit point, curve so far),
+//! `ckpt-EEEE/` (method state + optimizer after epoch EEEE), `curves.csv`, `curves.png`,
+//! `encoder.bpk` + `encoder.json`, `tsne.png`, `tsne.csv`, `summary.json`.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::{AdamConfig, ModuleOptimizer};
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::TrainError;
+use crate::atomic_file::write_atomic;
+use crate::batches::mix_seed;
+use crate::progress::EpochProgress;
+use crate::run::{CODE_VERSION, resolve_device};
+use crate::schedule::learning_rate;
+use crate::ssl::collapse::normalized_spread;
+use crate::ssl::config::PretrainConfig;
+use crate::ssl::curves::{SslCurveRow, write_curves};
+use crate::ssl::embed::{EncoderInput, embed_images, input_batch};
+use crate::ssl::encoder_file::{ENCODER_FORMAT, EncoderInfo, write_encoder};
+use crate::ssl::exclusion::test_images;
+use crate::ssl::method::{SslMethod, build_method};
+use crate::ssl::pool::{Pool, batches, split_key};
+use crate::ssl::tsne::{PointLabels, tsne_2d, write_tsne};
+use crate::ssl::views::view_batch;
+
+const INIT_STREAM: u64 = 0x55_1A17;
+const SHUFFLE_STREAM: u64 = 0x55_5AFF;
+const VIEW_STREAM: u64 = 0x55_A6;
+const VAL_STREAM: u64 = 0x55_7A1;
+const STEP_STREAM: u64 = 0x55_57E9;
+
+/// The commit point of a run.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct PretrainProgress {
+    pub epochs_done: usize,
+    /// Checkpoint folder holding the state after `epochs_done` epochs.
+    pub current: Option<String>,
+    pub curve: Vec<SslCurveRow>,
+    pub finished: bool,
+}
+
+impl PretrainProgress {
+    fn load(dir: &Path) -> Result<Option<Self>, TrainError> {
+        let path = dir.join("progress.json");
+        if !path.exists() {
+            return Ok(None);
+        }
+        let text = std::fs::read_to_string(&path).map_err(|e| TrainError::io(&path, e))?;
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| TrainError::Checkpoint {
+                path,
+                message: format!("unreadable progress file: {e}"),
+            })
+    }
+
+    /// Write atomically, then remove checkpoint folders other than the current one.
+    fn commit(&self, dir: &Path) -> Result<(), TrainError> {
+        let text =
+            serde_json::to_string_pretty(self).map_err(|e| TrainError::Other(e.to_string()))?;
+        write_atomic(&dir.join("progress.json"), text.as_bytes())?;
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().to_string();
+                if name.starts_with("ckpt-") && self.current.as_deref() != Some(name.as_str()) {
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What a finished run measured.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PretrainSummary {
+    pub method: String,
+    pub out_dir: PathBuf,
+    pub encoder: PathBuf,
+    pub epochs: usize,
+    pub pool_train_images: usize,
+    pub pool_val_images: usize,
+    pub excluded_test_images: usize,
+    pub first_train_loss: f64,
+    pub last_train_loss: f64,
+    pub first_val_loss: f64,
+    pub last_val_loss: f64,
+    pub final_spread: f64,
+    pub collapsed: bool,
+    pub seconds: f64,
+}
+
+/// Pretrain (or resume) the run `config` describes; the error of a collapsed run comes after
+/// everything has been written.
+pub fn pretrain(
+    config: &PretrainConfig,
+    show_progress: bool,
+) -> Result<PretrainSummary, TrainError> {
+    let out_dir = config.out_dir.clone();
+    std::fs::create_dir_all(&out_dir).map_err(|e| TrainError::io(&out_dir, e))?;
+    guard_same_config(config, &out_dir)?;
+
+    let excluded_from = match &config.exclude {
+        Some(exclude) => Some(test_images(
+            exclude,
+            config.views.resize,
+            config.cache_dir.as_deref(),
+        )?),
+        None => None,
+    };
+    let pool = Pool::load(config, excluded_from.as_ref())?;
+    for line in pool.describe() {
+        eprintln!("{line}");
+    }
+    match &excluded_from {
+        Some(test) => eprintln!(
+            "excluded {} pretraining image(s) that are among {}",
+            pool.excluded(),
+            test.description
+        ),
+        None => eprintln!("no evaluation split given ([exclude]): no image was excluded"),
+    }
+    let pool_size = pool.train_size();
+    let batch_size = config.train.batch_size.min(pool_size);
+    if batch_size < config.train.batch_size {
+        eprintln!(
+            "batch size lowered from {} to the {pool_size} training images of the pool",
+            config.train.batch_size
+        );
+    }
+
+    let device = resolve_device(config.device()?)?.autodiff();
+    let plain = device.clone().without_autodiff();
+    device.seed(mix_seed(&[config.seed, INIT_STREAM]));
+    let mut method = build_method(config, pool_size, &device);
+    let mut optimizer = new_adam(config.train.weight_decay);
+    let mut progress = PretrainProgress::load(&out_dir)?.unwrap_or_default();
+    if let Some(current) = &progress.current {
+        let dir = out_dir.join(current);
+        method.load(&dir)?;
+        let path = dir.join("optim.bpk");
+        optimizer = optimizer.load(&path).map_err(|e| TrainError::Checkpoint {
+            path: path.clone(),
+            message: format!("cannot load optimizer state: {e}"),
+        })?;
+        eprintln!("resuming after epoch {} ({current})", progress.epochs_done);
+    }
+
+    let draws = config.train.samples_per_epoch.unwrap_or(pool_size);
+    let steps_per_epoch = batches(&pool.epoch_keys(draws, 0), batch_size).len();
+    let total_steps = steps_per_epoch * config.train.epochs;
+    let input = EncoderInput {
+        size: config.views.crop,
+        channels: config.model.in_channels,
+        mean: vec![config.views.mean],
+        std: vec![config.views.std],
+    };
+    let val_keys = pool.val_keys();
+    let method_name = config.method.name();
+
+    for epoch in progress.epochs_done..config.train.epochs {
+        let epoch_started = Instant::now();
+        let keys = pool.epoch_keys(
+            draws,
+            mix_seed(&[config.seed, SHUFFLE_STREAM, epoch as u64]),
+        );
+        let epoch_batches = batches(&keys, batch_size);
+        let bar = EpochProgress::new(
+            show_progress,
+            epoch_batches.len(),
+            format!("{method_name} {}/{}", epoch + 1, config.train.epochs),
+        );
+        let (mut loss_sum, mut seen) = (0.0, 0usize);
+        let mut lr = config.train.lr;
+        for (b, batch) in epoch_batches.iter().enumerate() {
+            lr = learning_rate(
+                &config.train.schedule,
+                config.train.lr,
+                epoch * steps_per_epoch + b,
+                steps_per_epoch,
+                total_steps,
+            );
+            let stream =
+                |view: u64| mix_seed(&[config.seed, VIEW_STREAM, epoch as u64, b as u64, view]);
+            let v1 = view_batch(
+                batch,
+                |k| pool.image(k),
+                &config.views,
+                input.channels,
+                stream(1),
+                &device,
+            );
+            let v2 = view_batch(
+                batch,
+                |k| pool.image(k),
+                &config.views,
+                input.channels,
+                stream(2),
+                &device,
+            );
+            let step_seed = mix_seed(&[config.seed, STEP_STREAM, epoch as u64, b as u64]);
+            let loss = method.train_step(v1, v2, lr, &mut optimizer, step_seed);
+            if !loss.is_finite() {
+                return Err(TrainError::Other(format!(
+                    "{method_name}: the loss became {loss} in epoch {} (batch {}); lower train.lr (now {})",
+                    epoch + 1,
+                    b + 1,
+                    config.train.lr
+                )));
+            }
+            loss_sum += loss * batch.len() as f64;
+            seen += batch.len();
+            bar.step(loss_sum / seen as f64);
+        }
+        bar.finish();
+
+        let val_loss = validation_loss(
+            method.as_ref(),
+            &pool,
+            &val_keys,
+            config,
+            batch_size,
+            &plain,
+        );
+        let spread = projection_spread(
+            method.as_ref(),
+            &pool,
+            &val_keys,
+            &input,
+            batch_size,
+            &plain,
+        );
+        let collapsed = spread.is_finite() && spread < config.monitor.collapse_threshold;
+        let name = format!("ckpt-{:04}", epoch + 1);
+        let dir = out_dir.join(&name);
+        std::fs::create_dir_all(&dir).map_err(|e| TrainError::io(&dir, e))?;
+        method.save(&dir)?;
+        let opt_path = dir.join("optim.bpk");
+        optimizer
+            .save(&opt_path)
+            .map_err(|e| TrainError::Checkpoint {
+                path: opt_path.clone(),
+                message: format!("cannot save optimizer state: {e}"),
+            })?;
+        let seconds = epoch_started.elapsed().as_secs_f64();
+        let train_loss = loss_sum / seen.max(1) as f64;
+        progress.curve.push(SslCurveRow {
+            epoch: epoch + 1,
+            lr,
+            train_loss,
+            val_loss,
+            spread,
+            collapsed,
+            seconds,
+        });
+        progress.current = Some(name);
+        progress.epochs_done = epoch + 1;
+        progress.commit(&out_dir)?;
+        write_curves(
+            &out_dir,
+            &progress.curve,
+            config.monitor.collapse_threshold,
+            method_name,
+        )?;
+        eprintln!(
+            "{method_name} epoch {}/{}: train loss {train_loss:.4}  val loss {val_loss:.4}  spread {spread:.3}  {seconds:.1}s",
+            epoch + 1,
+            config.train.epochs
+        );
+        if collapsed {
+            eprintln!(
+                "warning: {method_name} epoch {}: the projections have collapsed (spread {spread:.4} < {}): every image maps to nearly the same point",
+                epoch + 1,
+                config.monitor.collapse_threshold
+            );
+        }
+    }
+
+    let last = progress
+        .curve
+        .last()
+        .cloned()
+        .ok_or_else(|| TrainError::Other("no epoch was trained".into()))?;
+    let first = progress.curve[0].clone();
+    let encoder_path = out_dir.join("encoder.bpk");
+    if !progress.finished || !encoder_path.exists() {
+        let info = EncoderInfo {
+            format: ENCODER_FORMAT.into(),
+            version: 1,
+            backbone: config.model.backbone,
+            in_channels: config.model.in_channels,
+            input_size: config.views.crop,
+            mean: vec![config.views.mean; config.model.in_channels],
+            std: vec![config.views.std; config.model.in_channels],
+            method: method_name.into(),
+            epochs: progress.epochs_done,
+            seed: config.seed,
+            final_spread: last.spread,
+            collapsed: last.collapsed,
+            excluded_test_images: pool.excluded(),
+            excluded_from: excluded_from.as_ref().map(|t| t.description.clone()),
+            code_version: CODE_VERSION.into(),
+        };
+        write_encoder(method.encoder(), &info, &encoder_path)?;
+        if config.monitor.tsne {
+            plot_tsne(method.as_ref(), &pool, &input, config, &out_dir, &plain)?;
+        }
+        progress.finished = true;
+        progress.commit(&out_dir)?;
+    }
+    let summary = PretrainSummary {
+        method: method_name.into(),
+        out_dir: out_dir.clone(),
+        encoder: encoder_path.clone(),
+        epochs: progress.epochs_done,
+        pool_train_images: pool_size,
+        pool_val_images: val_keys.len(),
+        excluded_test_images: pool.excluded(),
+        first_train_loss: first.train_loss,
+        last_train_loss: last.train_loss,
+        first_val_loss: first.val_loss,
+        last_val_loss: last.val_loss,
+        final_spread: last.spread,
+        collapsed: last.collapsed,
+        seconds: progress.curve.iter().map(|r| r.seconds).sum(),
+    };
+    let text =
+        serde_json::to_string_pretty(&summary).map_err(|e| TrainError::Other(e.to_string()))?;
+    write_atomic(&out_dir.join("summary.json"), text.as_bytes())?;
+    if summary.collapsed && config.monitor.fail_on_collapse {
+        return Err(TrainError::Other(format!(
+            "{method_name} run collapsed: the spread of the normalised projections ended at {:.4} (< {}), so the encoder {} maps every image to nearly the same point; it was written but is not a useful initialisation. Try a lower train.lr, more epochs or stronger views (see {}/curves.png)",
+            summary.final_spread,
+            config.monitor.collapse_threshold,
+            encoder_path.display(),
+            out_dir.display()
+        )));
+    }
+    Ok(summary)
+}
+
+/// PyTorch's `Adam(weight_decay=wd)`: the L2 penalty is added to the gradient.
+fn new_adam(weight_decay: f64) -> ModuleOptimizer {
+    AdamConfig::new()
+        .with_epsilon(1e-8)
+        .with_weight_decay((weight_decay > 0.0).then(|| WeightDecayConfig {
+            penalty: weight_decay as f32,
+        }))
+        .init()
+}
+
+/// The loss on the held-out images, with views drawn from a fixed stream so that epochs are
+/// compared on the same views.
+fn validation_loss(
+    method: &dyn SslMethod,
+    pool: &Pool,
+    keys: &[u64],
+    config: &PretrainConfig,
+    batch_size: usize,
+    plain: &Device,
+) -> f64 {
+    let (mut sum, mut seen) = (0.0, 0usize);
+    for (b, batch) in keys.chunks(batch_size).enumerate() {
+        // Contrastive losses need at least two images in a batch.
+        if batch.len() < 2 {
+            continue;
+        }
+        let stream = |view: u64| mix_seed(&[config.seed, VAL_STREAM, b as u64, view]);
+        let v1 = view_batch(
+            batch,
+            |k| pool.image(k),
+            &config.views,
+            config.model.in_channels,
+            stream(1),
+            plain,
+        );
+        let v2 = view_batch(
+            batch,
+            |k| pool.image(k),
+            &config.views,
+            config.model.in_channels,
+            stream(2),
+            plain,
+        );
+        sum += method.eval_loss(v1, v2) * batch.len() as f64;
+        seen += batch.len();
+    }
+    if seen == 0 {
+        f64::NAN
+    } else {
+        sum / seen as f64
+    }
+}
+
+/// Spread of the normalised projections of the whole (unaugmented) validation images.
+fn projection_spread(
+    method: &dyn SslMethod,
+    pool: &Pool,
+    keys: &[u64],
+    input: &EncoderInput,
+    batch_size: usize,
+    plain: &Device,
+) -> f64 {
+    let mut rows = Vec::new();
+    let mut dim = 0;
+    for batch in keys.chunks(batch_size) {
+        let images: Vec<_> = batch.iter().map(|&k| pool.image(k)).collect();
+        let z = method.eval_projections(input_batch(&images, input, plain));
+        dim = z.dims()[1];
+        rows.extend(z.into_data().iter::<f32>());
+    }
+    normalized_spread(&rows, dim)
+}
+
+/// t-SNE of the final encoder's embeddings of (a seeded sample of) the whole pool.
+fn plot_tsne(
+    method: &dyn SslMethod,
+    pool: &Pool,
+    input: &EncoderInput,
+    config: &PretrainConfig,
+    out_dir: &Path,
+    plain: &Device,
+) -> Result<(), TrainError> {
+    use rand::SeedableRng;
+    use rand::seq::SliceRandom;
+    let mut keys: Vec<u64> = pool
+        .train_keys()
+        .into_iter()
+        .chain(pool.val_keys())
+        .collect();
+    if keys.len() > config.monitor.tsne_max_points {
+        keys.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(mix_seed(&[
+            config.seed,
+            0x75E,
+        ])));
+        keys.truncate(config.monitor.tsne_max_points);
+        keys.sort_unstable();
+    }
+    let images: Vec<_> = keys.iter().map(|&k| pool.image(k)).collect();
+    let features = embed_images(method.encoder(), &images, input, 64, plain);
+    let dim = method.encoder().feature_dim();
+    let Some(coords) = tsne_2d(
+        &features,
+        dim,
+        config.monitor.tsne_perplexity,
+        config.monitor.tsne_iterations,
+        config.seed,
+    ) else {
+        eprintln!(
+            "t-SNE skipped: {} images are too few for a perplexity of 2",
+            keys.len()
+        );
+        return Ok(());
+    };
+    // Classes are named `source/class` when sources differ, so equal names never merge.
+    let multi = pool.sources.len() > 1;
+    let mut class_names: Vec<String> = Vec::new();
+    let mut classes = Vec::with_capacity(keys.len());
+    let mut sources = Vec::with_capacity(keys.len());
+    let mut ids = Vec::with_capacity(keys.len());
+    for &key in &keys {
+        let (s, i) = split_key(key);
+        let source = &pool.sources[s];
+        let sample = &source.dataset.samples[i];
+        let class = &source.dataset.class_names[sample.label];
+        let name = if multi {
+            format!("{}/{class}", source.name)
+        } else {
+            class.clone()
+        };
+        let index = match class_names.iter().position(|c| *c == name) {
+            Some(index) => index,
+            None => {
+                class_names.push(name);
+                class_names.len() - 1
+            }
+        };
+        classes.push(index);
+        sources.push(s);
+        ids.push(sample.id.clone());
+    }
+    let source_names: Vec<String> = pool.sources.iter().map(|s| s.name.clone()).collect();
+    let labels = PointLabels {
+        ids: &ids,
+        classes: &classes,
+        class_names: &class_names,
+        sources: &sources,
+        source_names: &source_names,
+    };
+    write_tsne(
+        out_dir,
+        &coords,
+        &labels,
+        &format!("{} encoder t-SNE", config.method.name()),
+    )
+}
+
+/// A run folder belongs to one configuration.
+fn guard_same_config(config: &PretrainConfig, out_dir: &Path) -> Result<(), TrainError> {
+    let path = out_dir.join("config.toml");
+    if path.exists() {
+        let previous = PretrainConfig::load(&path, &[])?;
+        if &previous != config {
+            return Err(TrainError::Config {
+                path,
+                message: "this run folder was started with a different configuration; choose another out_dir (or delete the folder to start over)".into(),
+            });
+        }
+        eprintln!(
+            "run folder {} exists with the same configuration: resuming",
+            out_dir.display()
+        );
+        return Ok(());
+    }
+    write_atomic(&path, config.to_toml_string().as_bytes())
+}

@@ -1,0 +1,411 @@
+//! Self-supervised pretraining from the command line at toy size: every method runs and writes
+//! its encoder, curves and t-SNE; the encoder fine-tunes through `medxfer train` with
+//! `init = "ssl:PATH"` and evaluates through `medxfer ssl-eval`; evaluation test images are
+//! excluded; a killed run resumes to the same result; a collapsed run is a clear error.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+fn medxfer() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_medxfer"));
+    // Rayon reductions are deterministic for a fixed thread count; pin it for comparisons.
+    cmd.env("RAYON_NUM_THREADS", "2");
+    cmd
+}
+
+/// Two classes: a bright disc on the left or on the right, with noise.
+fn write_toy_dataset(root: &Path, per_class: usize) {
+    for (class, left) in [("left", true), ("right", false)] {
+        let dir = root.join(class);
+        std::fs::create_dir_all(&dir).unwrap();
+        for i in 0..per_class {
+            let mut img = image::GrayImage::new(40, 32);
+            let cx = if left { 10.0 } else { 30.0 };
+            let mut state = (i as u32 + 1) * if left { 7919 } else { 104_729 };
+            for (x, y, p) in img.enumerate_pixels_mut() {
+                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                let noise = (state >> 24) as f32 / 8.0;
+                let d = ((x as f32 - cx).powi(2) + (y as f32 - 16.0).powi(2)).sqrt();
+                let v = if d < 7.0 { 200.0 } else { 40.0 } + noise;
+                p.0 = [v.min(255.0) as u8];
+            }
+            img.save(dir.join(format!("{class} ({i}).png"))).unwrap();
+        }
+    }
+}
+
+/// A `medxfer train` config over the toy data with a 1-channel ResNet-18 at 16 px.
+fn write_train_config(dir: &Path, data: &Path, out: &Path, init: &str) -> PathBuf {
+    let path = dir.join("train.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"
+seed = 7
+out_dir = "{out}"
+[data]
+source = {{ kind = "folder", root = "{data}" }}
+positive = "right"
+image_size = 16
+cache_dir = "{cache}"
+[split]
+kind = "kfold"
+folds = 2
+val_fraction = 0.25
+[model]
+backbone = "resnet18"
+in_channels = 1
+init = "{init}"
+[train]
+strategy = {{ kind = "full" }}
+epochs = 1
+lr = 1e-3
+batch_size = 4
+"#,
+            out = out.display(),
+            data = data.display(),
+            cache = dir.join("cache").display(),
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// A pretraining config at toy size: 24 px images, 16 px views, tiny heads.
+fn write_ssl_config(
+    dir: &Path,
+    data: &Path,
+    out: &Path,
+    method: &str,
+    epochs: usize,
+    extra: &str,
+) -> PathBuf {
+    let method = match method {
+        "simclr" => r#"{ kind = "simclr", projection_hidden = 16, projection_dim = 8 }"#,
+        "moco" => {
+            r#"{ kind = "moco", projection_hidden = 16, projection_dim = 8, queue_size = 64 }"#
+        }
+        _ => {
+            r#"{ kind = "byol", projection_hidden = 16, projection_dim = 8, predictor_hidden = 16 }"#
+        }
+    };
+    let path = dir.join(format!(
+        "ssl-{}.toml",
+        out.file_name().unwrap().to_string_lossy()
+    ));
+    std::fs::write(
+        &path,
+        format!(
+            r#"
+seed = 3
+out_dir = "{out}"
+method = {method}
+cache_dir = "{cache}"
+{extra}
+[[sources]]
+name = "toy"
+source = {{ kind = "folder", root = "{data}" }}
+[train]
+epochs = {epochs}
+batch_size = 8
+lr = 1e-3
+[views]
+resize = 24
+crop = 16
+blur_sigma = [0.1, 1.0]
+[monitor]
+tsne_iterations = 250
+tsne_perplexity = 5.0
+"#,
+            out = out.display(),
+            data = data.display(),
+            cache = dir.join("cache").display(),
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn assert_success(output: &Output) {
+    assert!(
+        output.status.success(),
+        "medxfer failed:\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn pretrain(config: &Path) -> Output {
+    medxfer()
+        .args(["pretrain", "--no-progress", "--config"])
+        .arg(config)
+        .output()
+        .unwrap()
+}
+
+/// The curve without its timing column.
+fn losses(out: &Path) -> Vec<String> {
+    std::fs::read_to_string(out.join("curves.csv"))
+        .unwrap()
+        .lines()
+        .map(|l| l.rsplit_once(',').unwrap().0.to_string())
+        .collect()
+}
+
+#[test]
+fn every_method_pretrains_and_its_encoder_fine_tunes_and_evaluates() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    write_toy_dataset(&data, 12);
+    for method in ["simclr", "moco", "byol"] {
+        let out = dir.path().join(method);
+        let config = write_ssl_config(dir.path(), &data, &out, method, 2, "");
+        let result = pretrain(&config);
+        assert_success(&result);
+        let stdout = String::from_utf8_lossy(&result.stdout);
+        assert!(
+            stdout.contains("ssl:") && stdout.contains("loss: train"),
+            "{stdout}"
+        );
+        for file in [
+            "encoder.bpk",
+            "encoder.json",
+            "curves.csv",
+            "curves.png",
+            "tsne.png",
+            "tsne.csv",
+            "summary.json",
+        ] {
+            assert!(out.join(file).exists(), "{method}: {file} missing");
+        }
+        assert_eq!(
+            losses(&out).len(),
+            3,
+            "{method}: header + one row per epoch"
+        );
+        let info: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("encoder.json")).unwrap())
+                .unwrap();
+        assert_eq!(info["backbone"], "resnet18");
+        assert_eq!(info["in_channels"], 1);
+        assert_eq!(info["input_size"], 16);
+        assert_eq!(info["method"], method);
+        // 24 images, 20% held out for the validation loss.
+        let tsne = std::fs::read_to_string(out.join("tsne.csv")).unwrap();
+        assert_eq!(tsne.lines().count(), 25);
+
+        // The encoder initialises a classifier in `medxfer train`.
+        let encoder = out.join("encoder.bpk");
+        let run = dir.path().join(format!("train-{method}"));
+        let train = write_train_config(
+            dir.path(),
+            &data,
+            &run,
+            &format!("ssl:{}", encoder.display()),
+        );
+        let result = medxfer()
+            .args(["train", "--no-progress", "--config"])
+            .arg(&train)
+            .output()
+            .unwrap();
+        assert_success(&result);
+        assert!(run.join("predictions.csv").exists());
+
+        // And its frozen embeddings are scored by k-NN and a linear probe.
+        let json = dir.path().join(format!("eval-{method}.json"));
+        let result = medxfer()
+            .args(["ssl-eval", "--k", "3", "--encoder"])
+            .arg(&encoder)
+            .arg("--config")
+            .arg(&train)
+            .arg("--out")
+            .arg(&json)
+            .output()
+            .unwrap();
+        assert_success(&result);
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        assert_eq!(report["folds"].as_array().unwrap().len(), 2);
+        let bal = report["mean_linear_probe"]["balanced_accuracy"]
+            .as_f64()
+            .unwrap();
+        assert!((0.0..=1.0).contains(&bal), "{bal}");
+    }
+
+    // The random-initialisation baseline of the same evaluation.
+    let train = dir.path().join("train.toml");
+    let result = medxfer()
+        .args([
+            "ssl-eval",
+            "--encoder",
+            "random",
+            "--image-size",
+            "16",
+            "--fold",
+            "1",
+            "--config",
+        ])
+        .arg(&train)
+        .output()
+        .unwrap();
+    assert_success(&result);
+    assert!(String::from_utf8_lossy(&result.stdout).contains("mean"));
+}
+
+#[test]
+fn evaluation_test_images_are_excluded_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    write_toy_dataset(&data, 10);
+    let train = write_train_config(dir.path(), &data, &dir.path().join("unused"), "scratch");
+    let extra = format!(
+        "[exclude]\ntrain_config = \"{}\"\nfold = 1\n",
+        train.display()
+    );
+    let out = dir.path().join("excluding");
+    let config = write_ssl_config(dir.path(), &data, &out, "simclr", 1, &extra);
+    let result = pretrain(&config);
+    assert_success(&result);
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    // 2-fold CV of 20 images: fold 1 tests on 10 of them.
+    assert!(
+        stderr.contains(
+            "excluded 10 pretraining image(s) that are among the 10 test images of fold 1"
+        ),
+        "{stderr}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["excluded_test_images"], 10);
+    assert_eq!(
+        summary["pool_train_images"].as_u64().unwrap()
+            + summary["pool_val_images"].as_u64().unwrap(),
+        10
+    );
+
+    let bad = write_ssl_config(
+        dir.path(),
+        &data,
+        &dir.path().join("bad-fold"),
+        "simclr",
+        1,
+        &extra.replace("fold = 1", "fold = 2"),
+    );
+    let result = pretrain(&bad);
+    assert!(!result.status.success());
+    let stderr = String::from_utf8_lossy(&result.stderr).trim().to_string();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("exclude.fold") && stderr.contains("2 fold(s)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn killed_pretraining_resumes_to_the_same_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    write_toy_dataset(&data, 12);
+    let straight = dir.path().join("straight");
+    assert_success(&pretrain(&write_ssl_config(
+        dir.path(),
+        &data,
+        &straight,
+        "moco",
+        4,
+        "",
+    )));
+
+    let resumed = dir.path().join("resumed");
+    let config = write_ssl_config(dir.path(), &data, &resumed, "moco", 4, "");
+    let mut child = medxfer()
+        .args(["pretrain", "--no-progress", "--config"])
+        .arg(&config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let progress = resumed.join("progress.json");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&progress)
+            && text.contains("\"epochs_done\": 1")
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no checkpoint appeared");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it could be killed"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(
+        !resumed.join("encoder.bpk").exists(),
+        "killed too late to test resuming"
+    );
+
+    let result = pretrain(&config);
+    assert_success(&result);
+    assert!(String::from_utf8_lossy(&result.stderr).contains("resuming after epoch"));
+    assert_eq!(
+        losses(&resumed),
+        losses(&straight),
+        "resumed run differs from the uninterrupted one"
+    );
+    assert!(resumed.join("encoder.bpk").exists());
+}
+
+#[test]
+fn collapse_and_bad_config_are_one_line_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    write_toy_dataset(&data, 6);
+    // A threshold above any real spread marks the run as collapsed: the encoder and curves
+    // are written, the collapse recorded, and the command fails saying so.
+    let out = dir.path().join("collapsed");
+    let config = write_ssl_config(dir.path(), &data, &out, "byol", 1, "");
+    let result = medxfer()
+        .args([
+            "pretrain",
+            "--no-progress",
+            "--set",
+            "monitor.collapse_threshold=0.999",
+            "--set",
+            "monitor.tsne=false",
+            "--config",
+        ])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(!result.status.success());
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(
+        stderr.contains("warning: byol epoch 1: the projections have collapsed"),
+        "{stderr}"
+    );
+    let last = stderr.trim().lines().last().unwrap();
+    assert!(last.starts_with("error: byol run collapsed"), "{last}");
+    assert!(out.join("encoder.bpk").exists());
+    assert!(
+        std::fs::read_to_string(out.join("curves.csv"))
+            .unwrap()
+            .contains(",true,")
+    );
+
+    let result = medxfer()
+        .args(["pretrain", "--set", "train.epoch=3", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(!result.status.success());
+    let stderr = String::from_utf8_lossy(&result.stderr).trim().to_string();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("epoch") && stderr.contains(".toml"),
+        "{stderr}"
+    );
+}
