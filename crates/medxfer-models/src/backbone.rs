@@ -1,0 +1,219 @@
+//! One `Backbone` module over the architectures of the registry.
+
+use burn::prelude::*;
+
+use crate::efficientnet::{self, EfficientNetLite0};
+use crate::resnet::{self, BasicBlock, Bottleneck, ResNet};
+use crate::{BackboneKind, spec};
+
+/// A feature extractor: image batch in, pooled feature vectors out.
+#[derive(Module, Debug)]
+pub enum Backbone {
+    Resnet18(ResNet<BasicBlock>),
+    Resnet50(ResNet<Bottleneck>),
+    EfficientnetLite0(EfficientNetLite0),
+}
+
+impl Backbone {
+    /// A randomly initialised backbone taking `in_channels`-channel images.
+    pub fn new(kind: BackboneKind, in_channels: usize, device: &Device) -> Self {
+        match kind {
+            BackboneKind::Resnet18 => {
+                Backbone::Resnet18(ResNet::new([2, 2, 2, 2], in_channels, device))
+            }
+            BackboneKind::Resnet50 => {
+                Backbone::Resnet50(ResNet::new([3, 4, 6, 3], in_channels, device))
+            }
+            BackboneKind::EfficientnetLite0 => {
+                Backbone::EfficientnetLite0(EfficientNetLite0::new(in_channels, device))
+            }
+        }
+    }
+
+    pub fn kind(&self) -> BackboneKind {
+        match self {
+            Backbone::Resnet18(_) => BackboneKind::Resnet18,
+            Backbone::Resnet50(_) => BackboneKind::Resnet50,
+            Backbone::EfficientnetLite0(_) => BackboneKind::EfficientnetLite0,
+        }
+    }
+
+    /// Channels of the images the first convolution takes.
+    pub fn in_channels(&self) -> usize {
+        let weight = match self {
+            Backbone::Resnet18(net) => &net.conv1.weight,
+            Backbone::Resnet50(net) => &net.conv1.weight,
+            Backbone::EfficientnetLite0(net) => &net.conv_stem.weight,
+        };
+        weight.lazy_shape().as_slice()[1]
+    }
+
+    /// Width of `forward_features`' output.
+    pub fn feature_dim(&self) -> usize {
+        spec(self.kind()).feature_dim
+    }
+
+    /// Global-average-pooled features: B x C x H x W -> B x feature_dim.
+    pub fn forward_features(&self, x: Tensor<4>) -> Tensor<2> {
+        match self {
+            Backbone::Resnet18(net) => net.forward_features(x),
+            Backbone::Resnet50(net) => net.forward_features(x),
+            Backbone::EfficientnetLite0(net) => net.forward_features(x),
+        }
+    }
+
+    /// Number of stages (stem first, last stage nearest the head).
+    pub fn num_stages(&self) -> usize {
+        self.stage_names().len()
+    }
+
+    /// Human-readable stage names, stem first.
+    pub fn stage_names(&self) -> &'static [&'static str] {
+        match self {
+            Backbone::Resnet18(_) | Backbone::Resnet50(_) => &resnet::STAGE_NAMES,
+            Backbone::EfficientnetLite0(_) => &efficientnet::STAGE_NAMES,
+        }
+    }
+
+    /// Turn gradients and training behaviour (batch-norm statistics) of one stage on or off.
+    pub fn set_stage_trainable(self, stage: usize, trainable: bool) -> Self {
+        match self {
+            Backbone::Resnet18(net) => {
+                Backbone::Resnet18(net.set_stage_trainable(stage, trainable))
+            }
+            Backbone::Resnet50(net) => {
+                Backbone::Resnet50(net.set_stage_trainable(stage, trainable))
+            }
+            Backbone::EfficientnetLite0(net) => {
+                Backbone::EfficientnetLite0(net.set_stage_trainable(stage, trainable))
+            }
+        }
+    }
+
+    /// Partial unfreezing: the last `n_trainable_from_end` stages train, every earlier stage is
+    /// frozen (no gradients, batch norm on running statistics). `0` freezes everything; a value
+    /// at or above `num_stages()` unfreezes everything.
+    pub fn freeze_stages_before(self, n_trainable_from_end: usize) -> Self {
+        let stages = self.num_stages();
+        let first_trainable = stages.saturating_sub(n_trainable_from_end);
+        (0..stages).fold(self, |backbone, stage| {
+            backbone.set_stage_trainable(stage, stage >= first_trainable)
+        })
+    }
+
+    /// Freeze every stage (linear probing).
+    pub fn freeze(self) -> Self {
+        <Self as Module>::freeze(self)
+    }
+
+    /// Make every stage trainable again (full fine-tuning).
+    pub fn unfreeze(self) -> Self {
+        <Self as Module>::unfreeze(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::optim::{GradientsParams, SgdConfig};
+    use burn::tensor::Distribution;
+
+    use super::*;
+    use crate::weights::module_state;
+
+    fn images(batch: usize, channels: usize, size: usize, device: &Device) -> Tensor<4> {
+        Tensor::random(
+            [batch, channels, size, size],
+            Distribution::Normal(0.0, 1.0),
+            device,
+        )
+    }
+
+    #[test]
+    fn every_backbone_gives_pooled_features_of_its_spec_width() {
+        let device = Device::flex();
+        for kind in BackboneKind::ALL {
+            for channels in [1, 3] {
+                let backbone = Backbone::new(kind, channels, &device);
+                assert_eq!(backbone.kind(), kind);
+                assert_eq!(backbone.in_channels(), channels);
+                assert_eq!(backbone.num_stages(), spec(kind).num_stages);
+                let features = backbone.forward_features(images(2, channels, 32, &device));
+                assert_eq!(features.dims(), [2, spec(kind).feature_dim], "{kind}");
+                let finite = features.is_finite().all().into_scalar::<bool>();
+                assert!(finite, "{kind}: non-finite features");
+            }
+        }
+    }
+
+    /// One SGD step on a backbone with only its last stage trainable: frozen parameters and
+    /// frozen batch-norm statistics must not move, the trainable stage must.
+    #[test]
+    fn frozen_stages_get_no_gradient_and_do_not_change() {
+        let device = Device::flex().autodiff();
+        for kind in [BackboneKind::Resnet18, BackboneKind::EfficientnetLite0] {
+            let backbone = Backbone::new(kind, 3, &device).freeze_stages_before(1);
+            let before = module_state(&backbone);
+
+            let features = backbone.forward_features(images(2, 3, 32, &device));
+            let loss = features.powf_scalar(2.0).mean();
+            let grads = loss.backward();
+
+            let (frozen_weight, trainable_weight) = match &backbone {
+                Backbone::Resnet18(net) => {
+                    (net.conv1.weight.val(), net.layer4[1].conv2.weight.val())
+                }
+                Backbone::EfficientnetLite0(net) => {
+                    (net.conv_stem.weight.val(), net.conv_head.weight.val())
+                }
+                Backbone::Resnet50(_) => unreachable!("not in this test"),
+            };
+            assert!(
+                frozen_weight.grad(&grads).is_none(),
+                "{kind}: frozen stem has a gradient"
+            );
+            assert!(
+                trainable_weight.grad(&grads).is_some(),
+                "{kind}: last stage has no gradient"
+            );
+
+            let grads = GradientsParams::from_grads(grads, &backbone);
+            let mut optimizer = SgdConfig::new().init();
+            let backbone = optimizer.step(0.5, backbone, grads);
+            let after = module_state(&backbone);
+
+            let (stem, last) = match kind {
+                BackboneKind::Resnet18 => ("conv1.weight", "layer4.1.conv2.weight"),
+                _ => ("conv_stem.weight", "conv_head.weight"),
+            };
+            let frozen_bn = match kind {
+                BackboneKind::Resnet18 => "layer1.0.bn1.running_mean",
+                _ => "blocks.0.bn1.running_mean",
+            };
+            assert_eq!(before[stem], after[stem], "{kind}: frozen stem changed");
+            assert_eq!(
+                before[frozen_bn], after[frozen_bn],
+                "{kind}: frozen BN stats changed"
+            );
+            let moved = before[last]
+                .data
+                .iter()
+                .zip(&after[last].data)
+                .any(|(a, b)| (a - b).abs() > 1e-7);
+            assert!(moved, "{kind}: trainable stage did not move");
+        }
+    }
+
+    #[test]
+    fn unfreeze_makes_every_stage_trainable_again() {
+        let device = Device::flex().autodiff();
+        let backbone = Backbone::new(BackboneKind::Resnet18, 3, &device)
+            .freeze()
+            .unfreeze();
+        let loss = backbone.forward_features(images(2, 3, 32, &device)).mean();
+        let grads = loss.backward();
+        let Backbone::Resnet18(net) = &backbone else {
+            unreachable!()
+        };
+        assert!(net.conv1.weight.val().grad(&grads).is_some());
+    }
+}

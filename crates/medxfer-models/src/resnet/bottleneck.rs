@@ -1,0 +1,50 @@
+//! ResNet-50 residual block: 1x1 reduce, 3x3 (carrying the stride, torchvision v1.5), 1x1 expand.
+
+use burn::nn::BatchNorm;
+use burn::nn::conv::Conv2d;
+use burn::prelude::*;
+use burn::tensor::activation::relu;
+
+use super::{Downsample, ResidualUnit};
+use crate::conv_bn::{batch_norm, conv};
+
+#[derive(Module, Debug)]
+pub struct Bottleneck {
+    pub conv1: Conv2d,
+    pub bn1: BatchNorm,
+    pub conv2: Conv2d,
+    pub bn2: BatchNorm,
+    pub conv3: Conv2d,
+    pub bn3: BatchNorm,
+    pub downsample: Option<Downsample>,
+}
+
+impl ResidualUnit for Bottleneck {
+    const EXPANSION: usize = 4;
+
+    fn new(in_channels: usize, planes: usize, stride: usize, device: &Device) -> Self {
+        let out_channels = planes * Self::EXPANSION;
+        let downsample = (stride != 1 || in_channels != out_channels)
+            .then(|| Downsample::new(in_channels, out_channels, stride, device));
+        Self {
+            conv1: conv([in_channels, planes], 1, 1, 0, device),
+            bn1: batch_norm(planes, device),
+            conv2: conv([planes, planes], 3, stride, 1, device),
+            bn2: batch_norm(planes, device),
+            conv3: conv([planes, out_channels], 1, 1, 0, device),
+            bn3: batch_norm(out_channels, device),
+            downsample,
+        }
+    }
+
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let identity = match &self.downsample {
+            Some(downsample) => downsample.forward(x.clone()),
+            None => x.clone(),
+        };
+        let out = relu(self.bn1.forward(self.conv1.forward(x)));
+        let out = relu(self.bn2.forward(self.conv2.forward(out)));
+        let out = self.bn3.forward(self.conv3.forward(out));
+        relu(out + identity)
+    }
+}

