@@ -4,11 +4,10 @@
 
 use burn::prelude::*;
 use medxfer_data::augment::Augmenter;
-use medxfer_data::normalize::to_chw;
-use medxfer_data::preprocess::ImageCache;
+use medxfer_data::batch::{BatchSpec, augmented_batch};
+use medxfer_data::cache::ImageCache;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use rayon::prelude::*;
 
 /// What the network expects of its input.
 #[derive(Debug, Clone)]
@@ -31,36 +30,34 @@ pub fn mix_seed(parts: &[u64]) -> u64 {
     h
 }
 
+/// Seeds of the augmentation of one epoch: each sample's random stream derives from these and
+/// its index (see `medxfer_data::batch::sample_rng`).
+#[derive(Debug, Clone, Copy)]
+pub struct AugmentStream<'a> {
+    pub augmenter: &'a Augmenter,
+    pub seed: u64,
+    pub epoch: u64,
+}
+
 /// Build an N x C x H x W tensor of the images at `indices`, augmented when `augment` is given.
 pub fn image_batch(
     cache: &ImageCache,
     indices: &[usize],
     spec: &InputSpec,
-    augment: Option<(&Augmenter, u64)>,
+    augment: Option<AugmentStream<'_>>,
     device: &Device,
 ) -> Tensor<4> {
-    let per_image = spec.channels * spec.size * spec.size;
-    let parts: Vec<Vec<f32>> = indices
-        .par_iter()
-        .map(|&i| {
-            let mut out = Vec::with_capacity(per_image);
-            match augment {
-                Some((augmenter, stream)) => {
-                    let mut rng = ChaCha8Rng::seed_from_u64(mix_seed(&[stream, i as u64]));
-                    let img = augmenter.apply(cache.get(i), &mut rng);
-                    to_chw(&img, spec.channels, &spec.mean, &spec.std, &mut out);
-                }
-                None => to_chw(cache.get(i), spec.channels, &spec.mean, &spec.std, &mut out),
-            }
-            out
-        })
-        .collect();
-    let mut flat = Vec::with_capacity(per_image * indices.len());
-    for p in parts {
-        flat.extend_from_slice(&p);
-    }
+    let batch_spec = BatchSpec {
+        channels: spec.channels,
+        mean: &spec.mean,
+        std: &spec.std,
+    };
+    let values = match augment {
+        Some(a) => augmented_batch(cache, indices, Some(a.augmenter), a.epoch, a.seed, &batch_spec),
+        None => augmented_batch(cache, indices, None, 0, 0, &batch_spec),
+    };
     Tensor::from_data(
-        TensorData::new(flat, [indices.len(), spec.channels, spec.size, spec.size]),
+        TensorData::new(values, [indices.len(), spec.channels, spec.size, spec.size]),
         device,
     )
 }

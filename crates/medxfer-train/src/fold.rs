@@ -12,11 +12,11 @@ use burn::optim::momentum::MomentumConfig;
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
 use medxfer_data::augment::Augmenter;
-use medxfer_data::preprocess::ImageCache;
+use medxfer_data::cache::ImageCache;
 use medxfer_models::Classifier;
 
 use crate::TrainError;
-use crate::batches::{InputSpec, feature_batch, image_batch, label_tensor, mix_seed, shuffled_batches};
+use crate::batches::{AugmentStream, InputSpec, feature_batch, image_batch, label_tensor, mix_seed, shuffled_batches};
 use crate::checkpoint::{CurveRow, FoldProgress, checkpoint_name, model_file, optimizer_file};
 use crate::config::{ClassWeights, OptimizerConfig, TrainConfig};
 use crate::model_setup::{Architecture, save_model, set_trainable, weights_dir};
@@ -129,7 +129,7 @@ pub fn train_fold(ctx: &RunContext, fold: &FoldIndices, fold_dir: &Path) -> Resu
                 config.train.batch_size,
                 mix_seed(&[SHUFFLE_STREAM, stream[0], stream[1], stream[2], stream[3]]),
             );
-            let augment_stream = mix_seed(&[AUGMENT_STREAM, stream[0], stream[1], stream[2], stream[3]]);
+            let augment_seed = mix_seed(&[AUGMENT_STREAM, stream[0], stream[1], stream[2]]);
             let bar = EpochProgress::new(
                 ctx.show_progress,
                 batches.len(),
@@ -160,7 +160,11 @@ pub fn train_fold(ctx: &RunContext, fold: &FoldIndices, fold_dir: &Path) -> Resu
                         ctx.cache,
                         batch,
                         &ctx.input,
-                        ctx.augmenter.as_ref().map(|a| (a, augment_stream)),
+                        ctx.augmenter.as_ref().map(|augmenter| AugmentStream {
+                            augmenter,
+                            seed: augment_seed,
+                            epoch: epoch as u64,
+                        }),
                         &ctx.device,
                     );
                     let logits = model.forward(x);

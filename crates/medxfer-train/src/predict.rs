@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
 use medxfer_data::decode::decode_luma_file;
-use medxfer_data::preprocess::{ImageCache, PreprocessSpec, prepare_image};
+use medxfer_data::cache::ImageCache;
+use medxfer_data::preprocess::{PreprocessSpec, prepare_image};
 use medxfer_eval::predictions::TaskInfo;
 use medxfer_models::spec;
 

@@ -7,7 +7,8 @@ use std::time::Instant;
 use burn::prelude::*;
 use medxfer_data::augment::Augmenter;
 use medxfer_data::dataset::{Dataset, SplitName};
-use medxfer_data::preprocess::{ImageCache, PreprocessSpec};
+use medxfer_data::cache::ImageCache;
+use medxfer_data::preprocess::PreprocessSpec;
 use medxfer_data::split::{stratified_holdout, stratified_kfold, stratified_split};
 use medxfer_eval::predictions::{PredictionRow, Predictions, Split, TaskInfo};
 use medxfer_models::spec;
@@ -121,9 +122,8 @@ pub fn run(config: &TrainConfig, show_progress: bool) -> Result<RunSummary, Trai
             .join(", "),
         started.elapsed().as_secs_f64()
     );
-    let duplicates = report_duplicates(&dataset, &cache);
-
     let folds = make_folds(config, &dataset, &labels)?;
+    let duplicates = report_duplicates(&dataset, &cache, &folds)?;
     let device = resolve_device(config.device()?)?.autodiff();
     let (mean, std) = if config.model.in_channels == 1 {
         // One channel: the luma statistics of the RGB normalisation.
@@ -145,7 +145,9 @@ pub fn run(config: &TrainConfig, show_progress: bool) -> Result<RunSummary, Trai
             mean,
             std,
         },
-        augmenter: Some(Augmenter::new(config.augment.clone())),
+        augmenter: (!config.augment.is_identity())
+            .then(|| Augmenter::new(config.augment.clone()))
+            .transpose()?,
         architecture: Architecture {
             backbone: config.model.backbone,
             in_channels: config.model.in_channels,
@@ -239,31 +241,37 @@ fn guard_same_config(config: &TrainConfig, out_dir: &Path) -> Result<(), TrainEr
     write_atomic(&path, resolved.as_bytes())
 }
 
-fn report_duplicates(dataset: &Dataset, cache: &ImageCache) -> Vec<String> {
-    let groups = medxfer_data::duplicates::find_exact_duplicates(dataset, cache);
+/// Warn about identical images: with conflicting labels, or landing in different test folds
+/// (a leak between training and test data).
+fn report_duplicates(
+    dataset: &Dataset,
+    cache: &ImageCache,
+    folds: &[FoldIndices],
+) -> Result<Vec<String>, TrainError> {
+    let groups = medxfer_data::duplicates::find_exact_duplicates(dataset, cache)?;
+    let mut test_fold = vec![usize::MAX; dataset.len()];
+    for fold in folds {
+        for &i in &fold.test {
+            test_fold[i] = fold.fold;
+        }
+    }
     let mut lines = Vec::new();
     for group in &groups {
-        let ids: Vec<String> = group
-            .indices
-            .iter()
-            .map(|&i| format!("{} [{}]", dataset.samples[i].id, dataset.class_names[dataset.samples[i].label]))
-            .collect();
-        let conflict = group
-            .indices
-            .iter()
-            .any(|&i| dataset.samples[i].label != dataset.samples[group.indices[0]].label);
-        let line = format!(
-            "{}identical images: {}",
-            if conflict { "CONFLICTING LABELS, " } else { "" },
-            ids.join(" == ")
-        );
+        let line = match group.warning() {
+            Some(w) if group.crosses_parts(&test_fold) => format!("{w}; they fall in different test folds"),
+            Some(w) => w,
+            None if group.crosses_parts(&test_fold) => {
+                format!("exact duplicate images fall in different test folds (train/test leak): {group}")
+            }
+            None => format!("exact duplicate images: {group}"),
+        };
         eprintln!("warning: {line}");
         lines.push(line);
     }
-    lines
+    Ok(lines)
 }
 
-fn make_folds(config: &TrainConfig, dataset: &Dataset, labels: &[usize]) -> Result<Vec<FoldIndices>, TrainError> {
+pub(crate) fn make_folds(config: &TrainConfig, dataset: &Dataset, labels: &[usize]) -> Result<Vec<FoldIndices>, TrainError> {
     let groups = dataset.groups();
     let groups = groups.as_deref();
     let seed = config.seed;
