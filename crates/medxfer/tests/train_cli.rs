@@ -81,12 +81,16 @@ fn assert_success(output: &Output) {
     );
 }
 
+/// The run failed with exactly one `error:` line (the last), naming the culprit; progress
+/// lines printed before it are allowed.
 fn one_line_error(output: &Output) -> String {
     assert!(!output.status.success(), "expected failure");
     let stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
-    assert_eq!(stderr.lines().count(), 1, "expected one line, got:\n{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
-    stderr
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error")).collect();
+    assert_eq!(errors.len(), 1, "expected one error line, got:\n{stderr}");
+    assert_eq!(stderr.lines().last(), Some(errors[0]), "{stderr}");
+    errors[0].to_string()
 }
 
 #[test]
