@@ -11,7 +11,7 @@ use medxfer_models::{Backbone, BackboneKind};
 
 use crate::TrainError;
 use crate::ssl::ema::ema_update;
-use crate::ssl::method::{SslMethod, load_module, save_module, scalar};
+use crate::ssl::method::{SslMethod, StepOutcome, load_module, save_module, scalar};
 use crate::ssl::projection::{MlpHead, ProjectedEncoder, l2_normalize};
 
 /// The trained half: encoder + projector + predictor.
@@ -84,17 +84,17 @@ impl SslMethod for Byol {
         lr: f64,
         optimizer: &mut ModuleOptimizer,
         _step_seed: u64,
-    ) -> f64 {
-        let (_, p1) = self.online.forward(v1.clone());
+    ) -> StepOutcome {
+        let (z1, p1) = self.online.forward(v1.clone());
         let (_, p2) = self.online.forward(v2.clone());
         let t1 = self.target.forward(v1).detach();
         let t2 = self.target.forward(v2).detach();
         let loss = byol_loss(p1, p2, t1, t2);
-        let value = scalar(loss.clone().detach());
+        let outcome = StepOutcome::new(loss.clone().detach(), z1);
         let grads = GradientsParams::from_grads(loss.backward(), &self.online);
         self.online = optimizer.step(lr, self.online.clone(), grads);
         self.target = ema_update(self.target.clone(), &self.online.net, self.momentum);
-        value
+        outcome
     }
 
     fn eval_loss(&self, v1: Tensor<4>, v2: Tensor<4>) -> f64 {
@@ -103,10 +103,6 @@ impl SslMethod for Byol {
         let (_, p1) = online.forward(v1.clone());
         let (_, p2) = online.forward(v2.clone());
         scalar(byol_loss(p1, p2, target.forward(v1), target.forward(v2)))
-    }
-
-    fn eval_projections(&self, x: Tensor<4>) -> Tensor<2> {
-        self.online.net.valid().forward(x)
     }
 
     fn encoder(&self) -> &Backbone {

@@ -15,7 +15,7 @@ pub struct SslCurveRow {
     pub lr: f64,
     pub train_loss: f64,
     pub val_loss: f64,
-    /// Spread of the normalised validation projections (1 isotropic, 0 collapsed).
+    /// Mean spread of the epoch's normalised training projections (1 isotropic, 0 collapsed).
     pub spread: f64,
     pub collapsed: bool,
     pub seconds: f64,

@@ -25,14 +25,11 @@ pub trait SslMethod {
         lr: f64,
         optimizer: &mut ModuleOptimizer,
         step_seed: u64,
-    ) -> f64;
+    ) -> StepOutcome;
 
     /// The loss without learning, batch norm on running statistics; views on the plain
     /// (non-autodiff) device.
     fn eval_loss(&self, v1: Tensor<4>, v2: Tensor<4>) -> f64;
-
-    /// The outputs the loss compares (projections), in evaluation mode, for collapse checks.
-    fn eval_projections(&self, x: Tensor<4>) -> Tensor<2>;
 
     /// The encoder being pretrained (what is transferred).
     fn encoder(&self) -> &Backbone;
@@ -42,6 +39,26 @@ pub trait SslMethod {
 
     /// Restore the state `save` wrote.
     fn load(&mut self, dir: &Path) -> Result<(), TrainError>;
+}
+
+/// What one training step measured.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepOutcome {
+    pub loss: f64,
+    /// Spread of the batch's normalised projections (what the loss compares, with batch-norm
+    /// on batch statistics as in training; see `collapse.rs`).
+    pub spread: f64,
+}
+
+impl StepOutcome {
+    pub fn new(loss: Tensor<1>, projections: Tensor<2>) -> Self {
+        let dim = projections.dims()[1];
+        let rows: Vec<f32> = projections.detach().into_data().iter::<f32>().collect();
+        StepOutcome {
+            loss: scalar(loss),
+            spread: crate::ssl::collapse::normalized_spread(&rows, dim),
+        }
+    }
 }
 
 /// The method a config asks for, freshly initialised on `device` (the autodiff device).

@@ -22,7 +22,7 @@ use rand_distr::{Distribution, StandardNormal};
 use crate::TrainError;
 use crate::atomic_file::write_atomic;
 use crate::ssl::ema::ema_update;
-use crate::ssl::method::{SslMethod, load_module, save_module, scalar};
+use crate::ssl::method::{SslMethod, StepOutcome, load_module, save_module, scalar};
 use crate::ssl::projection::{ProjectedEncoder, l2_normalize};
 
 /// The queue length used for a pool of `pool_size` images: at most the requested size and at
@@ -210,19 +210,24 @@ impl SslMethod for Moco {
         lr: f64,
         optimizer: &mut ModuleOptimizer,
         step_seed: u64,
-    ) -> f64 {
+    ) -> StepOutcome {
         let device = v1.device();
         // As MoCo: momentum update, then keys, then the query loss; enqueue after the step.
         self.key = ema_update(self.key.clone(), &self.query, self.momentum);
         let k = l2_normalize(self.shuffled_keys(v2, step_seed)).detach();
         let q = self.query.forward(v1);
-        let loss = info_nce_loss(q, k.clone(), self.queue.tensor(&device), self.temperature);
-        let value = scalar(loss.clone().detach());
+        let loss = info_nce_loss(
+            q.clone(),
+            k.clone(),
+            self.queue.tensor(&device),
+            self.temperature,
+        );
+        let outcome = StepOutcome::new(loss.clone().detach(), q);
         let grads = GradientsParams::from_grads(loss.backward(), &self.query);
         self.query = optimizer.step(lr, self.query.clone(), grads);
         let rows: Vec<f32> = k.into_data().iter::<f32>().collect();
         self.queue.enqueue(&rows);
-        value
+        outcome
     }
 
     fn eval_loss(&self, v1: Tensor<4>, v2: Tensor<4>) -> f64 {
@@ -235,10 +240,6 @@ impl SslMethod for Moco {
             self.queue.tensor(&device),
             self.temperature,
         ))
-    }
-
-    fn eval_projections(&self, x: Tensor<4>) -> Tensor<2> {
-        self.query.valid().forward(x)
     }
 
     fn encoder(&self) -> &Backbone {

@@ -21,10 +21,9 @@ use crate::batches::mix_seed;
 use crate::progress::EpochProgress;
 use crate::run::{CODE_VERSION, resolve_device};
 use crate::schedule::learning_rate;
-use crate::ssl::collapse::normalized_spread;
 use crate::ssl::config::PretrainConfig;
 use crate::ssl::curves::{SslCurveRow, write_curves};
-use crate::ssl::embed::{EncoderInput, embed_images, input_batch};
+use crate::ssl::embed::{EncoderInput, embed_images};
 use crate::ssl::encoder_file::{ENCODER_FORMAT, EncoderInfo, write_encoder};
 use crate::ssl::exclusion::test_images;
 use crate::ssl::method::{SslMethod, build_method};
@@ -179,7 +178,7 @@ pub fn pretrain(
             epoch_batches.len(),
             format!("{method_name} {}/{}", epoch + 1, config.train.epochs),
         );
-        let (mut loss_sum, mut seen) = (0.0, 0usize);
+        let (mut loss_sum, mut spread_sum, mut seen) = (0.0, 0.0, 0usize);
         let mut lr = config.train.lr;
         for (b, batch) in epoch_batches.iter().enumerate() {
             lr = learning_rate(
@@ -208,7 +207,8 @@ pub fn pretrain(
                 &device,
             );
             let step_seed = mix_seed(&[config.seed, STEP_STREAM, epoch as u64, b as u64]);
-            let loss = method.train_step(v1, v2, lr, &mut optimizer, step_seed);
+            let step = method.train_step(v1, v2, lr, &mut optimizer, step_seed);
+            let loss = step.loss;
             if !loss.is_finite() {
                 return Err(TrainError::Other(format!(
                     "{method_name}: the loss became {loss} in epoch {} (batch {}); lower train.lr (now {})",
@@ -218,6 +218,7 @@ pub fn pretrain(
                 )));
             }
             loss_sum += loss * batch.len() as f64;
+            spread_sum += step.spread * batch.len() as f64;
             seen += batch.len();
             bar.step(loss_sum / seen as f64);
         }
@@ -231,14 +232,7 @@ pub fn pretrain(
             batch_size,
             &plain,
         );
-        let spread = projection_spread(
-            method.as_ref(),
-            &pool,
-            &val_keys,
-            &input,
-            batch_size,
-            &plain,
-        );
+        let spread = spread_sum / seen.max(1) as f64;
         let collapsed = spread.is_finite() && spread < config.monitor.collapse_threshold;
         let name = format!("ckpt-{:04}", epoch + 1);
         let dir = out_dir.join(&name);
@@ -399,26 +393,6 @@ fn validation_loss(
     } else {
         sum / seen as f64
     }
-}
-
-/// Spread of the normalised projections of the whole (unaugmented) validation images.
-fn projection_spread(
-    method: &dyn SslMethod,
-    pool: &Pool,
-    keys: &[u64],
-    input: &EncoderInput,
-    batch_size: usize,
-    plain: &Device,
-) -> f64 {
-    let mut rows = Vec::new();
-    let mut dim = 0;
-    for batch in keys.chunks(batch_size) {
-        let images: Vec<_> = batch.iter().map(|&k| pool.image(k)).collect();
-        let z = method.eval_projections(input_batch(&images, input, plain));
-        dim = z.dims()[1];
-        rows.extend(z.into_data().iter::<f32>());
-    }
-    normalized_spread(&rows, dim)
 }
 
 /// t-SNE of the final encoder's embeddings of (a seeded sample of) the whole pool.

@@ -9,7 +9,7 @@ use burn::tensor::activation::log_softmax;
 use medxfer_models::{Backbone, BackboneKind};
 
 use crate::TrainError;
-use crate::ssl::method::{SslMethod, load_module, save_module, scalar};
+use crate::ssl::method::{SslMethod, StepOutcome, load_module, save_module, scalar};
 use crate::ssl::projection::{ProjectedEncoder, l2_normalize};
 
 /// NT-Xent: for each of the 2N projections, cross-entropy of picking its partner view among
@@ -62,17 +62,17 @@ impl SslMethod for Simclr {
         lr: f64,
         optimizer: &mut ModuleOptimizer,
         _step_seed: u64,
-    ) -> f64 {
+    ) -> StepOutcome {
         // One forward over both views: batch norm sees all 2N images, as in SimCLR.
         let n = v1.dims()[0];
         let z = self.net.forward(Tensor::cat(vec![v1, v2], 0));
         let z1 = z.clone().narrow(0, 0, n);
-        let z2 = z.narrow(0, n, n);
+        let z2 = z.clone().narrow(0, n, n);
         let loss = nt_xent_loss(z1, z2, self.temperature);
-        let value = scalar(loss.clone().detach());
+        let outcome = StepOutcome::new(loss.clone().detach(), z);
         let grads = GradientsParams::from_grads(loss.backward(), &self.net);
         self.net = optimizer.step(lr, self.net.clone(), grads);
-        value
+        outcome
     }
 
     fn eval_loss(&self, v1: Tensor<4>, v2: Tensor<4>) -> f64 {
@@ -82,10 +82,6 @@ impl SslMethod for Simclr {
             net.forward(v2),
             self.temperature,
         ))
-    }
-
-    fn eval_projections(&self, x: Tensor<4>) -> Tensor<2> {
-        self.net.valid().forward(x)
     }
 
     fn encoder(&self) -> &Backbone {
