@@ -14,7 +14,11 @@ fn main() {
         Some(commit) => {
             let dirty = git(&["status", "--porcelain", "--untracked-files=no"])
                 .is_some_and(|s| !s.is_empty());
-            format!("{} {commit}{}", env!("CARGO_PKG_VERSION"), if dirty { "-dirty" } else { "" })
+            format!(
+                "{} {commit}{}",
+                env!("CARGO_PKG_VERSION"),
+                if dirty { "-dirty" } else { "" }
+            )
         }
         None => env!("CARGO_PKG_VERSION").to_string(),
     };

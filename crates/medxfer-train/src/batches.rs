@@ -22,7 +22,10 @@ pub struct InputSpec {
 pub fn mix_seed(parts: &[u64]) -> u64 {
     let mut h: u64 = 0x9E37_79B9_7F4A_7C15;
     for &p in parts {
-        h ^= p.wrapping_add(0x9E37_79B9_7F4A_7C15).wrapping_add(h << 6).wrapping_add(h >> 2);
+        h ^= p
+            .wrapping_add(0x9E37_79B9_7F4A_7C15)
+            .wrapping_add(h << 6)
+            .wrapping_add(h >> 2);
         h = (h ^ (h >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         h = (h ^ (h >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         h ^= h >> 31;
@@ -53,7 +56,14 @@ pub fn image_batch(
         std: &spec.std,
     };
     let values = match augment {
-        Some(a) => augmented_batch(cache, indices, Some(a.augmenter), a.epoch, a.seed, &batch_spec),
+        Some(a) => augmented_batch(
+            cache,
+            indices,
+            Some(a.augmenter),
+            a.epoch,
+            a.seed,
+            &batch_spec,
+        ),
         None => augmented_batch(cache, indices, None, 0, 0, &batch_spec),
     };
     Tensor::from_data(
@@ -68,7 +78,12 @@ pub fn label_tensor(labels: &[usize], indices: &[usize], device: &Device) -> Ten
 }
 
 /// Rows `indices` of a row-major feature matrix with `dim` columns.
-pub fn feature_batch(features: &[f32], dim: usize, indices: &[usize], device: &Device) -> Tensor<2> {
+pub fn feature_batch(
+    features: &[f32],
+    dim: usize,
+    indices: &[usize],
+    device: &Device,
+) -> Tensor<2> {
     let mut flat = Vec::with_capacity(dim * indices.len());
     for &i in indices {
         flat.extend_from_slice(&features[i * dim..(i + 1) * dim]);

@@ -63,7 +63,8 @@ impl FoldProgress {
     /// Commit this progress, then delete checkpoint folders it no longer names.
     pub fn commit(&self, fold_dir: &Path) -> Result<(), TrainError> {
         let path = fold_dir.join("progress.json");
-        let text = serde_json::to_string_pretty(self).map_err(|e| TrainError::Other(e.to_string()))?;
+        let text =
+            serde_json::to_string_pretty(self).map_err(|e| TrainError::Other(e.to_string()))?;
         write_atomic(&path, text.as_bytes())?;
         self.write_curve_csv(&fold_dir.join("curves.csv"))?;
         let keep = [self.current.as_deref(), self.best.as_deref()];
@@ -85,7 +86,14 @@ impl FoldProgress {
         for r in &self.curve {
             out.push_str(&format!(
                 "{},{},{:e},{:.6},{:.6},{:.6},{:.6},{:.2}\n",
-                r.phase, r.epoch, r.lr, r.train_loss, r.val_loss, r.val_auc, r.val_balanced_accuracy, r.seconds
+                r.phase,
+                r.epoch,
+                r.lr,
+                r.train_loss,
+                r.val_loss,
+                r.val_auc,
+                r.val_balanced_accuracy,
+                r.seconds
             ));
         }
         write_atomic(path, out.as_bytes())

@@ -276,7 +276,10 @@ impl TrainConfig {
     pub fn validate(&self) -> Result<(), TrainError> {
         let t = &self.train;
         if t.batch_size == 0 {
-            return Err(TrainError::invalid("train.batch_size", "must be at least 1"));
+            return Err(TrainError::invalid(
+                "train.batch_size",
+                "must be at least 1",
+            ));
         }
         if !(t.lr > 0.0 && t.lr.is_finite()) {
             return Err(TrainError::invalid("train.lr", "must be a positive number"));
@@ -317,7 +320,10 @@ impl TrainConfig {
             return Err(TrainError::invalid("model.in_channels", "must be 1 or 3"));
         }
         if self.data.image_size < 16 {
-            return Err(TrainError::invalid("data.image_size", "must be at least 16"));
+            return Err(TrainError::invalid(
+                "data.image_size",
+                "must be at least 16",
+            ));
         }
         match &self.split {
             SplitConfig::Kfold {
@@ -489,8 +495,7 @@ lr = 1e-3
 
     #[test]
     fn scratch_strategy_with_pretrained_init_is_rejected() {
-        let err =
-            TrainConfig::from_toml_str(MINIMAL, &["model.init=imagenet".into()]).unwrap_err();
+        let err = TrainConfig::from_toml_str(MINIMAL, &["model.init=imagenet".into()]).unwrap_err();
         assert!(err.contains("model.init"), "{err}");
     }
 

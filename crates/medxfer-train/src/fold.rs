@@ -6,9 +6,9 @@ use std::path::Path;
 use std::time::Instant;
 
 use burn::nn::loss::CrossEntropyLossConfig;
-use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
+use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
 use medxfer_data::augment::Augmenter;
@@ -16,14 +16,17 @@ use medxfer_data::cache::ImageCache;
 use medxfer_models::Classifier;
 
 use crate::TrainError;
-use crate::batches::{AugmentStream, InputSpec, feature_batch, image_batch, label_tensor, mix_seed, shuffled_batches};
+use crate::batches::{
+    AugmentStream, InputSpec, feature_batch, image_batch, label_tensor, mix_seed, shuffled_batches,
+};
 use crate::checkpoint::{CurveRow, FoldProgress, checkpoint_name, model_file, optimizer_file};
 use crate::config::{ClassWeights, OptimizerConfig, TrainConfig};
-use crate::model_setup::{Architecture, save_model, set_trainable, weights_dir};
+use crate::model_setup::{Architecture, save_model, set_trainable};
 use crate::progress::EpochProgress;
 use crate::schedule::learning_rate;
 use crate::scoring::{ValScore, score};
 use crate::strategy::{Phase, phases};
+use medxfer_models::weights::default_cache_dir;
 
 /// Everything the folds of a run share.
 pub struct RunContext<'a> {
@@ -61,7 +64,11 @@ const SHUFFLE_STREAM: u64 = 0x5AFF;
 const AUGMENT_STREAM: u64 = 0xA6;
 const DROPOUT_STREAM: u64 = 0xD0;
 
-pub fn train_fold(ctx: &RunContext, fold: &FoldIndices, fold_dir: &Path) -> Result<FoldOutcome, TrainError> {
+pub fn train_fold(
+    ctx: &RunContext,
+    fold: &FoldIndices,
+    fold_dir: &Path,
+) -> Result<FoldOutcome, TrainError> {
     std::fs::create_dir_all(fold_dir).map_err(|e| TrainError::io(fold_dir, e))?;
     let started = Instant::now();
     let config = ctx.config;
@@ -74,10 +81,13 @@ pub fn train_fold(ctx: &RunContext, fold: &FoldIndices, fold_dir: &Path) -> Resu
     }
 
     let all_phases = phases(&config.train.strategy, config.train.epochs, config.train.lr);
-    ctx.device.seed(mix_seed(&[config.seed, fold.fold as u64, INIT_STREAM]));
-    let mut model = ctx
-        .architecture
-        .build_initialised(&config.model.init, &weights_dir(), &ctx.device)?;
+    ctx.device
+        .seed(mix_seed(&[config.seed, fold.fold as u64, INIT_STREAM]));
+    let mut model = ctx.architecture.build_initialised(
+        &config.model.init,
+        &default_cache_dir(),
+        &ctx.device,
+    )?;
     let mut optimizer = new_optimizer(&config.train.optimizer);
     if let Some(current) = &progress.current {
         let dir = fold_dir.join(current);
@@ -95,7 +105,12 @@ pub fn train_fold(ctx: &RunContext, fold: &FoldIndices, fold_dir: &Path) -> Resu
             current
         );
     }
-    let class_weights = class_weights(config.train.class_weights, ctx.labels, &fold.train, ctx.num_classes);
+    let class_weights = class_weights(
+        config.train.class_weights,
+        ctx.labels,
+        &fold.train,
+        ctx.num_classes,
+    );
 
     while progress.phase < all_phases.len() {
         let phase_index = progress.phase;
@@ -110,7 +125,11 @@ pub fn train_fold(ctx: &RunContext, fold: &FoldIndices, fold_dir: &Path) -> Resu
         }
         model = set_trainable(model, phase.trainable);
         let features = if phase.on_cached_features {
-            Some(FeatureCache::compute(ctx, &model, &[&fold.train, &fold.val]))
+            Some(FeatureCache::compute(
+                ctx,
+                &model,
+                &[&fold.train, &fold.val],
+            ))
         } else {
             None
         };
@@ -122,8 +141,19 @@ pub fn train_fold(ctx: &RunContext, fold: &FoldIndices, fold_dir: &Path) -> Resu
 
         for epoch in progress.epochs_done..phase.epochs {
             let epoch_started = Instant::now();
-            let stream = [config.seed, fold.fold as u64, phase_index as u64, epoch as u64];
-            ctx.device.seed(mix_seed(&[DROPOUT_STREAM, stream[0], stream[1], stream[2], stream[3]]));
+            let stream = [
+                config.seed,
+                fold.fold as u64,
+                phase_index as u64,
+                epoch as u64,
+            ];
+            ctx.device.seed(mix_seed(&[
+                DROPOUT_STREAM,
+                stream[0],
+                stream[1],
+                stream[2],
+                stream[3],
+            ]));
             let batches = shuffled_batches(
                 &fold.train,
                 config.train.batch_size,
@@ -133,7 +163,13 @@ pub fn train_fold(ctx: &RunContext, fold: &FoldIndices, fold_dir: &Path) -> Resu
             let bar = EpochProgress::new(
                 ctx.show_progress,
                 batches.len(),
-                format!("fold {} {} {}/{}", fold.fold, phase.name, epoch + 1, phase.epochs),
+                format!(
+                    "fold {} {} {}/{}",
+                    fold.fold,
+                    phase.name,
+                    epoch + 1,
+                    phase.epochs
+                ),
             );
             let mut loss_sum = 0.0;
             let mut seen = 0usize;
@@ -199,10 +235,12 @@ pub fn train_fold(ctx: &RunContext, fold: &FoldIndices, fold_dir: &Path) -> Resu
             std::fs::create_dir_all(&dir).map_err(|e| TrainError::io(&dir, e))?;
             save_model(&model, &model_file(&dir))?;
             let opt_path = optimizer_file(&dir);
-            optimizer.save(&opt_path).map_err(|e| TrainError::Checkpoint {
-                path: opt_path.clone(),
-                message: format!("cannot save optimizer state: {e}"),
-            })?;
+            optimizer
+                .save(&opt_path)
+                .map_err(|e| TrainError::Checkpoint {
+                    path: opt_path.clone(),
+                    message: format!("cannot save optimizer state: {e}"),
+                })?;
 
             let improved = progress.best_score.is_none_or(|best| val.monitor() > best);
             if improved {
@@ -231,7 +269,15 @@ pub fn train_fold(ctx: &RunContext, fold: &FoldIndices, fold_dir: &Path) -> Resu
                 progress.epochs_done = phase.epochs;
             }
             progress.commit(fold_dir)?;
-            report_epoch(fold.fold, phase, epoch, &val, loss_sum / seen.max(1) as f64, seconds, improved);
+            report_epoch(
+                fold.fold,
+                phase,
+                epoch,
+                &val,
+                loss_sum / seen.max(1) as f64,
+                seconds,
+                improved,
+            );
             if stop {
                 eprintln!(
                     "fold {}: early stop in phase `{}` after {} epochs without a better validation score",
@@ -246,7 +292,9 @@ pub fn train_fold(ctx: &RunContext, fold: &FoldIndices, fold_dir: &Path) -> Resu
         .best
         .clone()
         .ok_or_else(|| TrainError::Other(format!("fold {}: no epoch was trained", fold.fold)))?;
-    let best_model = ctx.architecture.load(&model_file(&fold_dir.join(&best)), &ctx.device)?;
+    let best_model = ctx
+        .architecture
+        .load(&model_file(&fold_dir.join(&best)), &ctx.device)?;
     save_model(&best_model, &final_model)?;
     progress.finished = true;
     progress.current = None;
@@ -255,7 +303,12 @@ pub fn train_fold(ctx: &RunContext, fold: &FoldIndices, fold_dir: &Path) -> Resu
     Ok(predict_outcome(ctx, &best_model, fold, started))
 }
 
-fn predict_outcome(ctx: &RunContext, model: &Classifier, fold: &FoldIndices, started: Instant) -> FoldOutcome {
+fn predict_outcome(
+    ctx: &RunContext,
+    model: &Classifier,
+    fold: &FoldIndices,
+    started: Instant,
+) -> FoldOutcome {
     FoldOutcome {
         val_probs: predict_images(ctx, model, &fold.val),
         test_probs: predict_images(ctx, model, &fold.test),
@@ -263,7 +316,15 @@ fn predict_outcome(ctx: &RunContext, model: &Classifier, fold: &FoldIndices, sta
     }
 }
 
-fn report_epoch(fold: usize, phase: &Phase, epoch: usize, val: &ValScore, train_loss: f64, seconds: f64, improved: bool) {
+fn report_epoch(
+    fold: usize,
+    phase: &Phase,
+    epoch: usize,
+    val: &ValScore,
+    train_loss: f64,
+    seconds: f64,
+    improved: bool,
+) {
     eprintln!(
         "fold {fold} {} epoch {}/{}: train loss {train_loss:.4}  val loss {:.4}  val AUC {:.4}  val bal.acc {:.4}  {seconds:.1}s{}",
         phase.name,
@@ -301,7 +362,12 @@ pub fn new_optimizer(config: &OptimizerConfig) -> ModuleOptimizer {
 }
 
 /// `n / (k * n_c)` over the training samples (scikit-learn's "balanced").
-fn class_weights(mode: ClassWeights, labels: &[usize], train: &[usize], k: usize) -> Option<Vec<f32>> {
+fn class_weights(
+    mode: ClassWeights,
+    labels: &[usize],
+    train: &[usize],
+    k: usize,
+) -> Option<Vec<f32>> {
     match mode {
         ClassWeights::None => None,
         ClassWeights::Balanced => {
@@ -313,7 +379,13 @@ fn class_weights(mode: ClassWeights, labels: &[usize], train: &[usize], k: usize
             Some(
                 counts
                     .iter()
-                    .map(|&c| if c == 0 { 0.0 } else { (n / (k as f64 * c as f64)) as f32 })
+                    .map(|&c| {
+                        if c == 0 {
+                            0.0
+                        } else {
+                            (n / (k as f64 * c as f64)) as f32
+                        }
+                    })
                     .collect(),
             )
         }
@@ -357,7 +429,11 @@ impl FeatureCache {
         }
         let mut values = Vec::new();
         let mut dim = 0;
-        let bar = EpochProgress::new(ctx.show_progress, order.len().div_ceil(ctx.config.train.batch_size), "caching backbone features".into());
+        let bar = EpochProgress::new(
+            ctx.show_progress,
+            order.len().div_ceil(ctx.config.train.batch_size),
+            "caching backbone features".into(),
+        );
         for chunk in order.chunks(ctx.config.train.batch_size.max(1)) {
             let x = image_batch(ctx.cache, chunk, &ctx.input, None, &device);
             let f = backbone.forward_features(x);
@@ -366,7 +442,11 @@ impl FeatureCache {
             bar.step(f64::NAN);
         }
         bar.finish();
-        FeatureCache { dim, row_of, values }
+        FeatureCache {
+            dim,
+            row_of,
+            values,
+        }
     }
 
     fn rows(&self, indices: &[usize]) -> Vec<usize> {
@@ -381,6 +461,9 @@ impl FeatureCache {
         let head = model.head.valid();
         let device = ctx.device.clone().without_autodiff();
         let x = self.batch(indices, &device);
-        softmax(head.forward(x), 1).into_data().iter::<f32>().collect()
+        softmax(head.forward(x), 1)
+            .into_data()
+            .iter::<f32>()
+            .collect()
     }
 }

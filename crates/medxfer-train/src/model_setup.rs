@@ -1,23 +1,12 @@
 //! Building the classifier a run describes, and switching which of its parts learn.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use burn::prelude::*;
 use medxfer_models::{Backbone, BackboneKind, Classifier, Head, HeadConfig, Init, load_init, spec};
 
 use crate::TrainError;
 use crate::strategy::Trainable;
-
-/// Where ImageNet weights fetched by `medxfer weights fetch` live.
-pub fn weights_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("MEDXFER_WEIGHTS") {
-        return PathBuf::from(dir);
-    }
-    let cache = std::env::var_os("MEDXFER_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(".cache"));
-    cache.join("weights")
-}
 
 /// The architecture of a classifier, enough to rebuild it before loading saved weights.
 #[derive(Debug, Clone)]

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
-use medxfer_data::decode::decode_luma_file;
 use medxfer_data::cache::ImageCache;
+use medxfer_data::decode::decode_luma_file;
 use medxfer_data::preprocess::{PreprocessSpec, prepare_image};
 use medxfer_eval::predictions::TaskInfo;
 use medxfer_models::spec;
@@ -50,7 +50,8 @@ impl RunPredictor {
             .flatten()
             .map(|e| e.path())
             .filter(|p| {
-                p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("fold_"))
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("fold_"))
                     && p.join("model.bpk").exists()
             })
             .collect();
@@ -58,16 +59,24 @@ impl RunPredictor {
         if fold_dirs.is_empty() {
             return Err(TrainError::Checkpoint {
                 path: run_dir.to_path_buf(),
-                message: "no finished fold model (fold_*/model.bpk): has training completed?".into(),
+                message: "no finished fold model (fold_*/model.bpk): has training completed?"
+                    .into(),
             });
         }
         let models = fold_dirs
             .iter()
-            .map(|d| architecture.load(&d.join("model.bpk"), &device).map(|m| m.valid()))
+            .map(|d| {
+                architecture
+                    .load(&d.join("model.bpk"), &device)
+                    .map(|m| m.valid())
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let s = spec(config.model.backbone);
         let (mean, std) = if config.model.in_channels == 1 {
-            (vec![s.mean.iter().sum::<f32>() / 3.0], vec![s.std.iter().sum::<f32>() / 3.0])
+            (
+                vec![s.mean.iter().sum::<f32>() / 3.0],
+                vec![s.std.iter().sum::<f32>() / 3.0],
+            )
         } else {
             (s.mean.to_vec(), s.std.to_vec())
         };
@@ -106,7 +115,10 @@ impl RunPredictor {
         for chunk in indices.chunks(32) {
             let x = image_batch(&cache, chunk, &self.input, None, &self.device);
             for model in &self.models {
-                let probs: Vec<f32> = softmax(model.forward(x.clone()), 1).into_data().iter::<f32>().collect();
+                let probs: Vec<f32> = softmax(model.forward(x.clone()), 1)
+                    .into_data()
+                    .iter::<f32>()
+                    .collect();
                 for (j, p) in probs.iter().enumerate() {
                     sums[chunk[0] * k + j] += *p as f64;
                 }
@@ -117,7 +129,8 @@ impl RunPredictor {
             .iter()
             .enumerate()
             .map(|(i, path)| {
-                let probabilities: Vec<f64> = sums[i * k..(i + 1) * k].iter().map(|s| s / m).collect();
+                let probabilities: Vec<f64> =
+                    sums[i * k..(i + 1) * k].iter().map(|s| s / m).collect();
                 let best = crate::scoring::argmax(&probabilities);
                 ImagePrediction {
                     path: path.clone(),

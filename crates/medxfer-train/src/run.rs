@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use burn::prelude::*;
 use medxfer_data::augment::Augmenter;
-use medxfer_data::dataset::{Dataset, SplitName};
 use medxfer_data::cache::ImageCache;
+use medxfer_data::dataset::{Dataset, SplitName};
 use medxfer_data::preprocess::PreprocessSpec;
 use medxfer_data::split::{stratified_holdout, stratified_kfold, stratified_split};
 use medxfer_eval::predictions::{PredictionRow, Predictions, Split, TaskInfo};
@@ -183,7 +183,10 @@ pub fn run(config: &TrainConfig, show_progress: bool) -> Result<RunSummary, Trai
                     fold: fold.fold,
                     split,
                     label: dataset.class_names[labels[i]].clone(),
-                    scores: probs[row * k..(row + 1) * k].iter().map(|&p| p as f64).collect(),
+                    scores: probs[row * k..(row + 1) * k]
+                        .iter()
+                        .map(|&p| p as f64)
+                        .collect(),
                 });
             }
         }
@@ -215,7 +218,8 @@ pub fn run(config: &TrainConfig, show_progress: bool) -> Result<RunSummary, Trai
         exact_duplicates: &duplicates,
         folds: fold_records,
     };
-    let text = serde_json::to_string_pretty(&record).map_err(|e| TrainError::Other(e.to_string()))?;
+    let text =
+        serde_json::to_string_pretty(&record).map_err(|e| TrainError::Other(e.to_string()))?;
     write_atomic(&out_dir.join("run.json"), text.as_bytes())?;
     Ok(RunSummary {
         out_dir,
@@ -235,7 +239,10 @@ fn guard_same_config(config: &TrainConfig, out_dir: &Path) -> Result<(), TrainEr
                 message: "this run folder was started with a different configuration; choose another out_dir (or delete the folder to start over)".into(),
             });
         }
-        eprintln!("run folder {} exists with the same configuration: resuming", out_dir.display());
+        eprintln!(
+            "run folder {} exists with the same configuration: resuming",
+            out_dir.display()
+        );
         return Ok(());
     }
     write_atomic(&path, resolved.as_bytes())
@@ -258,10 +265,14 @@ fn report_duplicates(
     let mut lines = Vec::new();
     for group in &groups {
         let line = match group.warning() {
-            Some(w) if group.crosses_parts(&test_fold) => format!("{w}; they fall in different test folds"),
+            Some(w) if group.crosses_parts(&test_fold) => {
+                format!("{w}; they fall in different test folds")
+            }
             Some(w) => w,
             None if group.crosses_parts(&test_fold) => {
-                format!("exact duplicate images fall in different test folds (train/test leak): {group}")
+                format!(
+                    "exact duplicate images fall in different test folds (train/test leak): {group}"
+                )
             }
             None => format!("exact duplicate images: {group}"),
         };
@@ -271,19 +282,31 @@ fn report_duplicates(
     Ok(lines)
 }
 
-pub(crate) fn make_folds(config: &TrainConfig, dataset: &Dataset, labels: &[usize]) -> Result<Vec<FoldIndices>, TrainError> {
+pub(crate) fn make_folds(
+    config: &TrainConfig,
+    dataset: &Dataset,
+    labels: &[usize],
+) -> Result<Vec<FoldIndices>, TrainError> {
     let groups = dataset.groups();
     let groups = groups.as_deref();
     let seed = config.seed;
     match &config.split {
-        SplitConfig::Kfold { folds, val_fraction } => {
+        SplitConfig::Kfold {
+            folds,
+            val_fraction,
+        } => {
             let kfold = stratified_kfold(labels, groups, *folds, seed)?;
             Ok(kfold
                 .into_iter()
                 .enumerate()
                 .map(|(k, fold)| {
-                    let (train, val) =
-                        stratified_holdout(&fold.train, labels, groups, *val_fraction, seed.wrapping_add(k as u64));
+                    let (train, val) = stratified_holdout(
+                        &fold.train,
+                        labels,
+                        groups,
+                        *val_fraction,
+                        seed.wrapping_add(k as u64),
+                    );
                     FoldIndices {
                         fold: k,
                         train,
@@ -300,7 +323,11 @@ pub(crate) fn make_folds(config: &TrainConfig, dataset: &Dataset, labels: &[usiz
             let s = stratified_split(
                 labels,
                 groups,
-                [1.0 - val_fraction - test_fraction, *val_fraction, *test_fraction],
+                [
+                    1.0 - val_fraction - test_fraction,
+                    *val_fraction,
+                    *test_fraction,
+                ],
                 seed,
             )?;
             Ok(vec![FoldIndices {

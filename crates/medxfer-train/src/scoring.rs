@@ -16,12 +16,21 @@ pub struct ValScore {
 impl ValScore {
     /// The number early stopping maximises: AUC when defined, else minus the loss.
     pub fn monitor(&self) -> f64 {
-        if self.auc.is_finite() { self.auc } else { -self.loss }
+        if self.auc.is_finite() {
+            self.auc
+        } else {
+            -self.loss
+        }
     }
 }
 
 /// `probs` is row-major n x k (softmax outputs) for the samples whose true labels are `labels`.
-pub fn score(probs: &[f32], labels: &[usize], num_classes: usize, positive: Option<usize>) -> ValScore {
+pub fn score(
+    probs: &[f32],
+    labels: &[usize],
+    num_classes: usize,
+    positive: Option<usize>,
+) -> ValScore {
     let n = labels.len();
     let k = num_classes;
     let mut loss = 0.0;

@@ -78,8 +78,14 @@ mod tests {
             1e-4,
         );
         assert_eq!(p.len(), 2);
-        assert_eq!((p[0].epochs, p[0].trainable, p[0].on_cached_features), (5, Trainable::HeadOnly, true));
-        assert_eq!((p[1].epochs, p[1].trainable, p[1].on_cached_features), (15, Trainable::All, false));
+        assert_eq!(
+            (p[0].epochs, p[0].trainable, p[0].on_cached_features),
+            (5, Trainable::HeadOnly, true)
+        );
+        assert_eq!(
+            (p[1].epochs, p[1].trainable, p[1].on_cached_features),
+            (15, Trainable::All, false)
+        );
         assert_eq!(p[1].lr, 1e-4);
     }
 

@@ -4,11 +4,16 @@
 //! errors to a one-line message and a non-zero exit code.
 
 mod commands;
+mod dicom_decoder;
 
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "medxfer", version, about = "Transfer learning for medical images")]
+#[command(
+    name = "medxfer",
+    version,
+    about = "Transfer learning for medical images"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -43,6 +48,7 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    dicom_decoder::register();
     let result = match cli.command {
         Command::Train(args) => commands::train::run(args),
         Command::Evaluate(args) => commands::evaluate::run(args),

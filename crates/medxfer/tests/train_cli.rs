@@ -101,7 +101,11 @@ fn killed_run_resumes_to_the_same_result() {
 
     let straight = dir.path().join("straight");
     let config = write_config(dir.path(), &data, &straight, 4);
-    let out = medxfer().args(["train", "--no-progress", "--config"]).arg(&config).output().unwrap();
+    let out = medxfer()
+        .args(["train", "--no-progress", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
     assert_success(&out);
     let expected = std::fs::read_to_string(straight.join("predictions.csv")).unwrap();
     assert!(straight.join("fold_1/model.bpk").exists());
@@ -128,22 +132,38 @@ fn killed_run_resumes_to_the_same_result() {
             break;
         }
         assert!(Instant::now() < deadline, "no checkpoint appeared");
-        assert!(child.try_wait().unwrap().is_none(), "the run ended before it could be killed");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it could be killed"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     assert!(!resumed.join("predictions.csv").exists());
 
-    let out = medxfer().args(["train", "--no-progress", "--config"]).arg(&config).output().unwrap();
+    let out = medxfer()
+        .args(["train", "--no-progress", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
     assert_success(&out);
     assert!(String::from_utf8_lossy(&out.stderr).contains("resuming"));
     let got = std::fs::read_to_string(resumed.join("predictions.csv")).unwrap();
-    assert_eq!(got, expected, "resumed run differs from the uninterrupted one");
+    assert_eq!(
+        got, expected,
+        "resumed run differs from the uninterrupted one"
+    );
 
     // The finished run predicts new images with its fold ensemble.
     let image = data.join("left/left (0).png");
-    let out = medxfer().arg("predict").arg(&resumed).arg(&image).arg("--json").output().unwrap();
+    let out = medxfer()
+        .arg("predict")
+        .arg(&resumed)
+        .arg(&image)
+        .arg("--json")
+        .output()
+        .unwrap();
     assert_success(&out);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let probs = &json[0]["probabilities"];
@@ -157,11 +177,20 @@ fn unknown_config_key_is_a_one_line_error_naming_it() {
     let data = dir.path().join("data");
     write_toy_dataset(&data, 2);
     let config = write_config(dir.path(), &data, &dir.path().join("out"), 1);
-    let text = std::fs::read_to_string(&config).unwrap().replace("epochs = 1", "epochs = 1\nlearning_rate = 3");
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("epochs = 1", "epochs = 1\nlearning_rate = 3");
     std::fs::write(&config, text).unwrap();
-    let out = medxfer().args(["train", "--config"]).arg(&config).output().unwrap();
+    let out = medxfer()
+        .args(["train", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
     let err = one_line_error(&out);
-    assert!(err.contains("learning_rate") && err.contains("toy.toml"), "{err}");
+    assert!(
+        err.contains("learning_rate") && err.contains("toy.toml"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -173,7 +202,11 @@ fn corrupt_png_is_a_one_line_error_naming_the_file() {
     let bytes = std::fs::read(&bad).unwrap();
     std::fs::write(&bad, &bytes[..bytes.len() / 3]).unwrap();
     let config = write_config(dir.path(), &data, &dir.path().join("out"), 1);
-    let out = medxfer().args(["train", "--config"]).arg(&config).output().unwrap();
+    let out = medxfer()
+        .args(["train", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
     let err = one_line_error(&out);
     assert!(err.contains("left (1).png"), "{err}");
 }
@@ -185,7 +218,11 @@ fn empty_label_folder_is_a_one_line_error_naming_it() {
     write_toy_dataset(&data, 3);
     std::fs::create_dir_all(data.join("empty_class")).unwrap();
     let config = write_config(dir.path(), &data, &dir.path().join("out"), 1);
-    let out = medxfer().args(["train", "--config"]).arg(&config).output().unwrap();
+    let out = medxfer()
+        .args(["train", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
     let err = one_line_error(&out);
     assert!(err.contains("empty_class"), "{err}");
 }
@@ -207,7 +244,10 @@ fn mismatched_weights_file_is_a_one_line_error_naming_it() {
         .output()
         .unwrap();
     let err = one_line_error(&out);
-    assert!(err.contains("wrong.safetensors") && err.contains("conv1"), "{err}");
+    assert!(
+        err.contains("wrong.safetensors") && err.contains("conv1"),
+        "{err}"
+    );
 }
 
 /// A minimal safetensors writer (8-byte header length, JSON header, raw little-endian f32).

@@ -44,7 +44,12 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
     );
     for p in &predictions {
         let probs: Vec<String> = p.probabilities.iter().map(|x| format!("{x:.4}")).collect();
-        println!("{}\t{}\t{}", p.path.display(), p.predicted_class, probs.join("\t"));
+        println!(
+            "{}\t{}\t{}",
+            p.path.display(),
+            p.predicted_class,
+            probs.join("\t")
+        );
     }
     Ok(())
 }

@@ -24,7 +24,11 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let metrics = medxfer_eval::report::evaluate_run(&summary.out_dir)
         .with_context(|| format!("evaluating {}", summary.out_dir.display()))?;
     println!("{metrics}");
-    let seconds: Vec<String> = summary.fold_seconds.iter().map(|s| format!("{s:.0}")).collect();
+    let seconds: Vec<String> = summary
+        .fold_seconds
+        .iter()
+        .map(|s| format!("{s:.0}"))
+        .collect();
     println!(
         "wall time per fold (s): {}   run folder: {}",
         seconds.join(", "),
