@@ -72,7 +72,10 @@ impl ModuleVisitor for ValueCollector {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
         let data = param.val().into_data();
         let shape = data.shape().as_slice().to_vec();
-        let values = data.convert::<f32>().into_vec::<f32>().unwrap_or_default();
+        let values = data
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .unwrap_or_default();
         self.values.insert(
             self.path.current(),
             Array {
