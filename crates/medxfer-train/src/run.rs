@@ -94,11 +94,11 @@ pub fn load_dataset(config: &TrainConfig) -> Result<Dataset, TrainError> {
 pub fn run(config: &TrainConfig, show_progress: bool) -> Result<RunSummary, TrainError> {
     let out_dir = config.out_dir.clone();
     std::fs::create_dir_all(&out_dir).map_err(|e| TrainError::io(&out_dir, e))?;
-    guard_same_config(config, &out_dir)?;
-
     let dataset = load_dataset(config)?;
     let labels = dataset.labels();
     let positive = dataset.positive_class(config.data.positive.as_deref())?;
+    // Only a configuration whose data loaded claims the folder, so a typo can be corrected.
+    guard_same_config(config, &out_dir)?;
     let manifest = medxfer_data::manifest::manifest_hash(&dataset)?;
     let backbone_spec = spec(config.model.backbone);
     let started = Instant::now();
