@@ -135,7 +135,13 @@ fn download(url: &str, destination: &Path) -> Result<(), ModelError> {
         url: url.to_string(),
         message,
     };
-    let response = ureq::get(url).call().map_err(|e| failed(e.to_string()))?;
+    // The platform's trust store, not a bundled one: networks with an egress CA (as in many
+    // hospitals) are only trusted through it.
+    let tls = ureq::tls::TlsConfig::builder()
+        .root_certs(ureq::tls::RootCerts::PlatformVerifier)
+        .build();
+    let agent: ureq::Agent = ureq::Agent::config_builder().tls_config(tls).build().into();
+    let response = agent.get(url).call().map_err(|e| failed(e.to_string()))?;
     let mut reader = response.into_body().into_reader();
     let mut file = File::create(destination).map_err(|e| ModelError::io(destination, e))?;
     std::io::copy(&mut reader, &mut file).map_err(|e| failed(e.to_string()))?;
