@@ -249,21 +249,11 @@ impl TrainConfig {
     /// Read a TOML file, apply `key=value` overrides (dotted keys, TOML values; bare words
     /// are strings), deserialize and validate. Errors name the file and the key.
     pub fn load(path: &Path, overrides: &[String]) -> Result<Self, TrainError> {
-        let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
-        Self::from_toml_str(&text, overrides).map_err(|message| TrainError::Config {
-            path: path.to_path_buf(),
-            message,
-        })
+        load_toml_file(path, overrides, Self::from_toml_str)
     }
 
     pub fn from_toml_str(text: &str, overrides: &[String]) -> Result<Self, String> {
-        let mut value: toml::Table = toml::from_str(text).map_err(|e| one_line(&e.to_string()))?;
-        for item in overrides {
-            apply_override(&mut value, item)?;
-        }
-        let config: TrainConfig = toml::Value::Table(value)
-            .try_into()
-            .map_err(|e: toml::de::Error| one_line(&e.to_string()))?;
+        let config: TrainConfig = parse_with_overrides(text, overrides)?;
         config.validate().map_err(|e| e.to_string())?;
         Ok(config)
     }
@@ -364,6 +354,34 @@ impl TrainConfig {
     pub fn device(&self) -> Result<DeviceChoice, TrainError> {
         DeviceChoice::parse(&self.device)
     }
+}
+
+/// Read a TOML config file through `parse`, naming the file in any error.
+pub(crate) fn load_toml_file<T>(
+    path: &Path,
+    overrides: &[String],
+    parse: impl FnOnce(&str, &[String]) -> Result<T, String>,
+) -> Result<T, TrainError> {
+    let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
+    parse(&text, overrides).map_err(|message| TrainError::Config {
+        path: path.to_path_buf(),
+        message,
+    })
+}
+
+/// Parse TOML, apply `key=value` overrides, deserialize (unknown keys are errors); one-line
+/// messages.
+pub(crate) fn parse_with_overrides<T: serde::de::DeserializeOwned>(
+    text: &str,
+    overrides: &[String],
+) -> Result<T, String> {
+    let mut table: toml::Table = toml::from_str(text).map_err(|e| one_line(&e.to_string()))?;
+    for item in overrides {
+        apply_override(&mut table, item)?;
+    }
+    toml::Value::Table(table)
+        .try_into()
+        .map_err(|e: toml::de::Error| one_line(&e.to_string()))
 }
 
 fn check_fraction(key: &str, value: f64) -> Result<(), TrainError> {

@@ -10,7 +10,7 @@ use medxfer_models::BackboneKind;
 use serde::{Deserialize, Serialize};
 
 use crate::TrainError;
-use crate::config::{DeviceChoice, ScheduleConfig, apply_override, one_line};
+use crate::config::{DeviceChoice, ScheduleConfig, load_toml_file, parse_with_overrides};
 use crate::ssl::views::ViewConfig;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -299,21 +299,11 @@ fn default_tsne_iterations() -> usize {
 impl PretrainConfig {
     /// Read a TOML file and apply `key=value` overrides; errors name the file and the key.
     pub fn load(path: &Path, overrides: &[String]) -> Result<Self, TrainError> {
-        let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
-        Self::from_toml_str(&text, overrides).map_err(|message| TrainError::Config {
-            path: path.to_path_buf(),
-            message,
-        })
+        load_toml_file(path, overrides, Self::from_toml_str)
     }
 
     pub fn from_toml_str(text: &str, overrides: &[String]) -> Result<Self, String> {
-        let mut table: toml::Table = toml::from_str(text).map_err(|e| one_line(&e.to_string()))?;
-        for item in overrides {
-            apply_override(&mut table, item)?;
-        }
-        let config: PretrainConfig = toml::Value::Table(table)
-            .try_into()
-            .map_err(|e: toml::de::Error| one_line(&e.to_string()))?;
+        let config: PretrainConfig = parse_with_overrides(text, overrides)?;
         config.validate().map_err(|e| e.to_string())?;
         Ok(config)
     }
