@@ -29,7 +29,8 @@ fi
 missing=0
 for pin in "${pins[@]}"; do
   name="${pin%%==*}"; want="${pin##*==}"
-  have="$("$py" -m pip show "$name" 2>/dev/null | sed -n 's/^Version: //p')"
+  # `pip show` exits 1 for a package that is not installed yet (a fresh machine): not an error.
+  have="$("$py" -m pip show "$name" 2>/dev/null | sed -n 's/^Version: //p' || true)"
   [ "$have" = "$want" ] || missing=1
 done
 if [ "$missing" = 1 ]; then
