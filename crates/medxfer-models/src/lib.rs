@@ -4,6 +4,7 @@
 mod backbone;
 mod classifier;
 mod conv_bn;
+pub mod fast_cpu;
 pub mod efficientnet;
 mod error;
 mod head;

@@ -7,6 +7,7 @@ use burn::tensor::activation::relu;
 
 use super::{Downsample, ResidualUnit};
 use crate::conv_bn::{batch_norm, conv};
+use crate::fast_cpu::forward_batch_norm;
 
 #[derive(Module, Debug)]
 pub struct BasicBlock {
@@ -37,8 +38,8 @@ impl ResidualUnit for BasicBlock {
             Some(downsample) => downsample.forward(x.clone()),
             None => x.clone(),
         };
-        let out = relu(self.bn1.forward(self.conv1.forward(x)));
-        let out = self.bn2.forward(self.conv2.forward(out));
+        let out = relu(forward_batch_norm(&self.bn1, self.conv1.forward(x)));
+        let out = forward_batch_norm(&self.bn2, self.conv2.forward(out));
         relu(out + identity)
     }
 }

@@ -7,6 +7,7 @@ use burn::tensor::activation::relu;
 
 use super::{Downsample, ResidualUnit};
 use crate::conv_bn::{batch_norm, conv};
+use crate::fast_cpu::{forward_batch_norm, forward_pointwise_conv2d};
 
 #[derive(Module, Debug)]
 pub struct Bottleneck {
@@ -42,9 +43,9 @@ impl ResidualUnit for Bottleneck {
             Some(downsample) => downsample.forward(x.clone()),
             None => x.clone(),
         };
-        let out = relu(self.bn1.forward(self.conv1.forward(x)));
-        let out = relu(self.bn2.forward(self.conv2.forward(out)));
-        let out = self.bn3.forward(self.conv3.forward(out));
+        let out = relu(forward_batch_norm(&self.bn1, forward_pointwise_conv2d(&self.conv1, x)));
+        let out = relu(forward_batch_norm(&self.bn2, self.conv2.forward(out)));
+        let out = forward_batch_norm(&self.bn3, forward_pointwise_conv2d(&self.conv3, out));
         relu(out + identity)
     }
 }

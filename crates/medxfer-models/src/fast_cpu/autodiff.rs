@@ -1,0 +1,188 @@
+//! Autodiff over a backend with [`FastCpuGradients`]: each operation is one graph node whose
+//! backward pass calls the inner backend's gradient kernels.
+
+use burn::backend::{AutodiffBackend, Backend};
+use burn::backend::ops::ConvOptions;
+use burn::backend::tensor::FloatTensor;
+use burn_autodiff::checkpoint::base::Checkpointer;
+use burn_autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn_autodiff::grads::Gradients;
+use burn_autodiff::ops::{Backward, Ops, OpsKind};
+use burn_autodiff::{Autodiff, NodeId};
+
+use super::extension::{FastCpuGradients, FastCpuOps};
+
+impl<B, C> FastCpuOps for Autodiff<B, C>
+where
+    B: Backend + FastCpuOps + FastCpuGradients,
+    C: CheckpointStrategy,
+{
+    fn depthwise_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct DepthwiseConv2dBackward;
+
+        impl<B: Backend + FastCpuGradients> Backward<B, 2> for DepthwiseConv2dBackward {
+            type State = (NodeId, NodeId, ConvOptions<2>);
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 2>,
+                grads: &mut Gradients,
+                checkpointer: &mut Checkpointer,
+            ) {
+                let [node_x, node_weight] = ops.parents;
+                let output_grad = grads.consume::<B>(&ops.node);
+                let (x_state, weight_state, options) = ops.state;
+                let x = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(x_state);
+                let weight =
+                    checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(weight_state);
+                if let Some(node) = node_x {
+                    let grad = B::depthwise_conv2d_x_grad(
+                        x.clone(),
+                        weight.clone(),
+                        output_grad.clone(),
+                        options.clone(),
+                    );
+                    grads.register::<B>(node.id, grad);
+                }
+                if let Some(node) = node_weight {
+                    let grad = B::depthwise_conv2d_weight_grad(x, weight, output_grad, options);
+                    grads.register::<B>(node.id, grad);
+                }
+            }
+        }
+
+        match DepthwiseConv2dBackward
+            .prepare::<C>([x.node(), weight.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(mut prep) => {
+                let x_state = prep.checkpoint(&x);
+                let weight_state = prep.checkpoint(&weight);
+                let output =
+                    B::depthwise_conv2d(x.into_primitive(), weight.into_primitive(), options.clone());
+                prep.finish((x_state, weight_state, options), output)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::depthwise_conv2d(
+                x.into_primitive(),
+                weight.into_primitive(),
+                options,
+            )),
+        }
+    }
+
+    fn relu6(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct Relu6Backward;
+
+        impl<B: Backend + FastCpuGradients> Backward<B, 1> for Relu6Backward {
+            type State = NodeId;
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 1>,
+                grads: &mut Gradients,
+                checkpointer: &mut Checkpointer,
+            ) {
+                let [node_x] = ops.parents;
+                let output_grad = grads.consume::<B>(&ops.node);
+                let x = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(ops.state);
+                if let Some(node) = node_x {
+                    grads.register::<B>(node.id, B::relu6_grad(x, output_grad));
+                }
+            }
+        }
+
+        match Relu6Backward.prepare::<C>([x.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(mut prep) => {
+                let x_state = prep.checkpoint(&x);
+                prep.finish(x_state, B::relu6(x.into_primitive()))
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::relu6(x.into_primitive())),
+        }
+    }
+
+    fn fused_batch_norm_train(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        #[derive(Debug)]
+        struct BatchNormTrainBackward;
+
+        impl<B: Backend + FastCpuGradients> Backward<B, 3> for BatchNormTrainBackward {
+            // Input and gamma are checkpointed; the batch statistics are kept as computed.
+            type State = (
+                NodeId,
+                NodeId,
+                B::FloatTensorPrimitive,
+                B::FloatTensorPrimitive,
+                f64,
+            );
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 3>,
+                grads: &mut Gradients,
+                checkpointer: &mut Checkpointer,
+            ) {
+                let [node_x, node_gamma, node_beta] = ops.parents;
+                let output_grad = grads.consume::<B>(&ops.node);
+                let (x_state, gamma_state, mean, variance, epsilon) = ops.state;
+                let x = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(x_state);
+                let gamma =
+                    checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(gamma_state);
+                let (x_grad, gamma_grad, beta_grad) =
+                    B::fused_batch_norm_train_grad(x, gamma, mean, variance, epsilon, output_grad);
+                for (node, grad) in [(node_x, x_grad), (node_gamma, gamma_grad), (node_beta, beta_grad)]
+                {
+                    if let Some(node) = node {
+                        grads.register::<B>(node.id, grad);
+                    }
+                }
+            }
+        }
+
+        match BatchNormTrainBackward
+            .prepare::<C>([x.node(), gamma.node(), beta.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(mut prep) => {
+                let x_state = prep.checkpoint(&x);
+                let gamma_state = prep.checkpoint(&gamma);
+                let (output, mean, variance) = B::fused_batch_norm_train(
+                    x.into_primitive(),
+                    gamma.into_primitive(),
+                    beta.into_primitive(),
+                    epsilon,
+                );
+                let state = (x_state, gamma_state, mean.clone(), variance.clone(), epsilon);
+                (
+                    prep.finish(state, output),
+                    Self::from_inner(mean),
+                    Self::from_inner(variance),
+                )
+            }
+            OpsKind::UnTracked(prep) => {
+                let (output, mean, variance) = B::fused_batch_norm_train(
+                    x.into_primitive(),
+                    gamma.into_primitive(),
+                    beta.into_primitive(),
+                    epsilon,
+                );
+                (
+                    prep.finish(output),
+                    Self::from_inner(mean),
+                    Self::from_inner(variance),
+                )
+            }
+        }
+    }
+}

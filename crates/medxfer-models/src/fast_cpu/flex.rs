@@ -1,0 +1,192 @@
+//! Flex (CPU) implementation of [`FastCpuOps`] and [`FastCpuGradients`]. The kernels handle
+//! contiguous-able `f32`; any other dtype (or a dilated convolution) takes burn's generic ops.
+
+use burn::backend::Flex;
+use burn::backend::{TensorMetadata, get_or_init_device_settings};
+use burn::backend::ops::{ConvOptions, FloatTensorOps, ModuleOps};
+use burn::backend::tensor::FloatTensor;
+use burn::tensor::{DType, Shape, TensorData};
+use burn_flex::FlexTensor;
+
+use super::batch_norm_kernels::{ChannelLayout, batch_norm_backward, batch_norm_forward};
+use super::depthwise_kernels::{DepthwiseGeometry, input_gradient, weight_gradient};
+use super::extension::{FastCpuGradients, FastCpuOps};
+use super::relu6_kernels::relu6_gradient;
+
+impl FastCpuOps for Flex {
+    fn depthwise_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        // Flex's own forward already has a depthwise fast path.
+        <Flex as ModuleOps<Flex>>::conv2d(x, weight, None, options)
+    }
+
+    fn relu6(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        <Flex as FloatTensorOps<Flex>>::float_clamp(x, 0.0f32.into(), 6.0f32.into())
+    }
+
+    fn fused_batch_norm_train(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        if !all_f32(&[&x, &gamma, &beta]) {
+            let result = <Flex as ModuleOps<Flex>>::batch_norm_train(x, gamma, beta, epsilon);
+            return (result.output, result.mean, result.variance);
+        }
+        let shape = x.shape();
+        let layout = channel_layout(&shape);
+        let (x, gamma, beta) = (x.to_contiguous(), gamma.to_contiguous(), beta.to_contiguous());
+        let (output, mean, variance) =
+            batch_norm_forward(f32s(&x), f32s(&gamma), f32s(&beta), epsilon, &layout);
+        let channels = Shape::new([layout.channels]);
+        (tensor(output, shape), tensor(mean, channels.clone()), tensor(variance, channels))
+    }
+}
+
+impl FastCpuGradients for Flex {
+    fn depthwise_conv2d_x_grad(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        output_grad: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        match depthwise_geometry(&x, &weight, &output_grad, &options) {
+            Some(geo) => {
+                let (weight, output_grad) = (weight.to_contiguous(), output_grad.to_contiguous());
+                tensor(input_gradient(f32s(&weight), f32s(&output_grad), &geo), x.shape())
+            }
+            None => <Flex as ModuleOps<Flex>>::conv2d_x_backward(x, weight, output_grad, options),
+        }
+    }
+
+    fn depthwise_conv2d_weight_grad(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        output_grad: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        match depthwise_geometry(&x, &weight, &output_grad, &options) {
+            Some(geo) => {
+                let (x, output_grad) = (x.to_contiguous(), output_grad.to_contiguous());
+                tensor(weight_gradient(f32s(&x), f32s(&output_grad), &geo), weight.shape())
+            }
+            None => {
+                <Flex as ModuleOps<Flex>>::conv2d_weight_backward(x, weight, output_grad, options)
+            }
+        }
+    }
+
+    fn relu6_grad(x: FloatTensor<Self>, output_grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        let shape = x.shape();
+        if all_f32(&[&x, &output_grad]) && output_grad.shape() == shape {
+            let (x, output_grad) = (x.to_contiguous(), output_grad.to_contiguous());
+            return tensor(relu6_gradient(f32s(&x), f32s(&output_grad)), shape);
+        }
+        // Generic: zero the gradient where x <= 0 or x >= 6.
+        let bool_dtype = get_or_init_device_settings::<Flex>(&x.device()).bool_dtype;
+        let low = <Flex as FloatTensorOps<Flex>>::float_lower_equal_elem(
+            x.clone(),
+            0.0f32.into(),
+            bool_dtype,
+        );
+        let high =
+            <Flex as FloatTensorOps<Flex>>::float_greater_equal_elem(x, 6.0f32.into(), bool_dtype);
+        let grad = <Flex as FloatTensorOps<Flex>>::float_mask_fill(output_grad, low, 0.0f32.into());
+        <Flex as FloatTensorOps<Flex>>::float_mask_fill(grad, high, 0.0f32.into())
+    }
+
+    fn fused_batch_norm_train_grad(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        variance: FloatTensor<Self>,
+        epsilon: f64,
+        output_grad: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        if !all_f32(&[&x, &gamma, &mean, &variance, &output_grad]) {
+            let grads = <Flex as ModuleOps<Flex>>::batch_norm_train_backward(
+                x,
+                gamma,
+                mean,
+                variance,
+                epsilon,
+                output_grad,
+            );
+            return (grads.x_grad, grads.gamma_grad, grads.beta_grad);
+        }
+        let shape = x.shape();
+        let layout = channel_layout(&shape);
+        let [x, gamma, mean, variance, output_grad] =
+            [x, gamma, mean, variance, output_grad].map(|t| t.to_contiguous());
+        let (x_grad, gamma_grad, beta_grad) = batch_norm_backward(
+            f32s(&x),
+            f32s(&gamma),
+            f32s(&mean),
+            f32s(&variance),
+            epsilon,
+            f32s(&output_grad),
+            &layout,
+        );
+        let channels = Shape::new([layout.channels]);
+        (
+            tensor(x_grad, shape),
+            tensor(gamma_grad, channels.clone()),
+            tensor(beta_grad, channels),
+        )
+    }
+}
+
+fn all_f32(tensors: &[&FlexTensor]) -> bool {
+    tensors.iter().all(|t| t.dtype() == DType::F32)
+}
+
+/// The data of a contiguous `f32` tensor (callers check the dtype and call `to_contiguous`).
+fn f32s(tensor: &FlexTensor) -> &[f32] {
+    tensor
+        .as_slice::<f32>()
+        .expect("a contiguous f32 tensor (checked by the caller)")
+}
+
+fn tensor(values: Vec<f32>, shape: Shape) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, shape))
+}
+
+/// `[batch, channels, spatial...]` as batch x channels x (product of the rest).
+fn channel_layout(shape: &Shape) -> ChannelLayout {
+    let dims = shape.as_slice();
+    ChannelLayout {
+        batch: dims[0],
+        channels: dims[1],
+        spatial: dims[2..].iter().product(),
+    }
+}
+
+/// The geometry when the depthwise kernels apply: f32, one filter per channel, dilation 1.
+fn depthwise_geometry(
+    x: &FlexTensor,
+    weight: &FlexTensor,
+    output_grad: &FlexTensor,
+    options: &ConvOptions<2>,
+) -> Option<DepthwiseGeometry> {
+    let [batch, channels, height, width] = x.shape().dims();
+    let [filters, per_group, kernel_h, kernel_w] = weight.shape().dims();
+    let [_, _, out_height, out_width] = output_grad.shape().dims();
+    let depthwise = options.groups == channels && filters == channels && per_group == 1;
+    (all_f32(&[x, weight, output_grad]) && depthwise && options.dilation == [1, 1]).then(|| {
+        DepthwiseGeometry {
+            batch,
+            channels,
+            height,
+            width,
+            kernel: [kernel_h, kernel_w],
+            stride: options.stride,
+            pad_begin: options.padding_begin(),
+            out_height,
+            out_width,
+        }
+    })
+}
