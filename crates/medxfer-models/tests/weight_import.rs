@@ -279,3 +279,28 @@ fn imagenet_init_explains_how_to_get_the_weights() {
     .to_string();
     assert!(err.contains("file:PATH"), "{err}");
 }
+
+/// An encoder pretrained on gray images (1-channel stem) initialises a 3-channel backbone: the
+/// stem is spread over RGB, so a gray image replicated to RGB gives the encoder's own features.
+#[test]
+fn gray_ssl_encoder_initialises_an_rgb_backbone_with_identical_features() {
+    let dir = tempfile::tempdir().unwrap();
+    let device = Device::flex();
+    let gray = Backbone::new(BackboneKind::Resnet18, 1, &device);
+    let checkpoint = dir.path().join("encoder.bpk");
+    gray.save_into(&mut BurnpackStore::from_file(&checkpoint)).unwrap();
+
+    let rgb = load_init(
+        Backbone::new(BackboneKind::Resnet18, 3, &device),
+        BackboneKind::Resnet18,
+        &Init::Ssl(checkpoint),
+        dir.path(),
+    )
+    .unwrap();
+    assert_eq!(module_state(&rgb)["conv1.weight"].shape, [64, 3, 7, 7]);
+
+    let image = Tensor::<4>::random([2, 1, 32, 32], burn::tensor::Distribution::Default, &device);
+    let expected = gray.forward_features(image.clone()).into_data();
+    let got = rgb.forward_features(image.repeat_dim(1, 3)).into_data();
+    got.assert_approx_eq(&expected, burn::tensor::Tolerance::<f32>::absolute(1e-4));
+}

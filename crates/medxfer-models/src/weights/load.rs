@@ -42,7 +42,8 @@ pub(crate) const CLASSIFIER_PREFIX: &str = "fc.";
 ///   variant name (`EfficientnetLite0.conv_stem.weight`, `Resnet18.layer1.0.bn1.gamma`,
 ///   `...running_mean`); `.safetensors` with the same keys also works.
 ///
-/// A 1-channel backbone takes 3-channel weights with the first convolution summed over RGB.
+/// A 1-channel backbone takes 3-channel weights with the first convolution summed over RGB, and
+/// a 3-channel backbone takes 1-channel weights spread over RGB (see `adapt_first_conv`).
 pub fn load_init(
     backbone: Backbone,
     kind: BackboneKind,
@@ -61,7 +62,7 @@ pub fn load_init(
         Init::Scratch => Ok(backbone),
         Init::Imagenet => {
             let mut state = read_cached_imagenet(kind, cache_dir)?;
-            sum_first_conv_if_gray(&mut state, first_conv_path(kind), in_channels);
+            adapt_first_conv(&mut state, first_conv_path(kind), in_channels);
             load_state(
                 backbone,
                 &state,
@@ -73,7 +74,7 @@ pub fn load_init(
         Init::File(path) => {
             let mut state = StateDict::read(path)?;
             let spec = spec(kind);
-            sum_first_conv_if_gray(&mut state, spec.first_conv_key, in_channels);
+            adapt_first_conv(&mut state, spec.first_conv_key, in_channels);
             load_state(
                 backbone,
                 &state,
@@ -85,7 +86,7 @@ pub fn load_init(
         Init::Ssl(path) => {
             let mut state = StateDict::read(path)?;
             strip_variant_prefix(&mut state, kind)?;
-            sum_first_conv_if_gray(&mut state, first_conv_path(kind), in_channels);
+            adapt_first_conv(&mut state, first_conv_path(kind), in_channels);
             load_state(
                 backbone,
                 &state,
@@ -159,12 +160,39 @@ fn read_cached_imagenet(kind: BackboneKind, cache_dir: &Path) -> Result<StateDic
 
 /// Gray input: sum the first convolution's RGB filters, so a gray image x gives the response
 /// the RGB image (x, x, x) gave.
-fn sum_first_conv_if_gray(state: &mut StateDict, key: &str, in_channels: usize) {
+/// Fit the first convolution's input channels to the backbone: 3-channel (RGB) weights into a
+/// 1-channel backbone are summed over RGB; 1-channel weights (e.g. an SSL encoder pretrained on
+/// gray images) into a 3-channel backbone are copied to each channel and divided by 3. Either way
+/// a gray image (replicated to RGB for the 3-channel backbone) gives the same activations.
+fn adapt_first_conv(state: &mut StateDict, key: &str, in_channels: usize) {
     let Some(weight) = state.tensors.get_mut(key) else {
         return;
     };
-    if in_channels == 1 && weight.shape.len() == 4 && weight.shape[1] == 3 {
-        *weight = sum_input_channels(weight);
+    if weight.shape.len() != 4 {
+        return;
+    }
+    match (weight.shape[1], in_channels) {
+        (3, 1) => *weight = sum_input_channels(weight),
+        (1, 3) => *weight = spread_input_channel(weight, 3),
+        _ => {}
+    }
+}
+
+/// O x 1 x kH x kW -> O x `channels` x kH x kW, each channel the input divided by `channels`.
+fn spread_input_channel(weight: &Array, channels: usize) -> Array {
+    let plane = weight.shape[2] * weight.shape[3];
+    let data = weight
+        .data
+        .chunks(plane)
+        .flat_map(|filter| {
+            std::iter::repeat_n(filter, channels)
+                .flatten()
+                .map(move |value| value / channels as f32)
+        })
+        .collect();
+    Array {
+        shape: vec![weight.shape[0], channels, weight.shape[2], weight.shape[3]],
+        data,
     }
 }
 
