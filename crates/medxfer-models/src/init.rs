@@ -21,6 +21,22 @@ pub enum Init {
     Ssl(PathBuf),
 }
 
+impl Init {
+    /// The init for cross-validation fold `fold`: `{fold}` in a `file:`/`ssl:` path becomes the
+    /// fold number, so each fold can start from an encoder pretrained without its test images
+    /// (`ssl:runs/simclr-fold{fold}/encoder.bpk`).
+    pub fn for_fold(&self, fold: usize) -> Init {
+        let substitute = |path: &PathBuf| {
+            PathBuf::from(path.to_string_lossy().replace("{fold}", &fold.to_string()))
+        };
+        match self {
+            Init::File(path) => Init::File(substitute(path)),
+            Init::Ssl(path) => Init::Ssl(substitute(path)),
+            other => other.clone(),
+        }
+    }
+}
+
 impl FromStr for Init {
     type Err = ModelError;
 
@@ -75,6 +91,15 @@ impl<'de> Deserialize<'de> for Init {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fold_placeholder_becomes_the_fold_number() {
+        let init: Init = "ssl:runs/simclr-fold{fold}/encoder.bpk".parse().unwrap();
+        assert_eq!(init.for_fold(3), Init::Ssl("runs/simclr-fold3/encoder.bpk".into()));
+        let file: Init = "file:w/{fold}/{fold}.pth".parse().unwrap();
+        assert_eq!(file.for_fold(0), Init::File("w/0/0.pth".into()));
+        assert_eq!(Init::Imagenet.for_fold(2), Init::Imagenet);
+    }
 
     #[test]
     fn parses_every_form_and_round_trips() {

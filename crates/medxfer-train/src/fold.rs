@@ -84,7 +84,7 @@ pub fn train_fold(
     ctx.device
         .seed(mix_seed(&[config.seed, fold.fold as u64, INIT_STREAM]));
     let mut model = ctx.architecture.build_initialised(
-        &config.model.init,
+        &config.model.init.for_fold(fold.fold),
         &default_cache_dir(),
         &ctx.device,
     )?;

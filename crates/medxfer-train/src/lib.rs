@@ -7,6 +7,7 @@ pub mod config;
 mod error;
 pub mod fold;
 pub mod model_setup;
+pub mod normalisation;
 pub mod predict;
 mod progress;
 pub mod run;

@@ -9,7 +9,7 @@ use medxfer_data::cache::ImageCache;
 use medxfer_data::decode::decode_luma_file;
 use medxfer_data::preprocess::{PreprocessSpec, prepare_image};
 use medxfer_eval::predictions::TaskInfo;
-use medxfer_models::spec;
+use crate::normalisation::Normalisation;
 
 use crate::TrainError;
 use crate::batches::{InputSpec, image_batch};
@@ -71,15 +71,7 @@ impl RunPredictor {
                     .map(|m| m.valid())
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let s = spec(config.model.backbone);
-        let (mean, std) = if config.model.in_channels == 1 {
-            (
-                vec![s.mean.iter().sum::<f32>() / 3.0],
-                vec![s.std.iter().sum::<f32>() / 3.0],
-            )
-        } else {
-            (s.mean.to_vec(), s.std.to_vec())
-        };
+        let Normalisation { mean, std, .. } = Normalisation::read(run_dir, &config)?;
         Ok(RunPredictor {
             class_names: task.class_names,
             models,

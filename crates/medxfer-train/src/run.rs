@@ -11,7 +11,6 @@ use medxfer_data::dataset::{Dataset, SplitName};
 use medxfer_data::preprocess::PreprocessSpec;
 use medxfer_data::split::{stratified_holdout, stratified_kfold, stratified_split};
 use medxfer_eval::predictions::{PredictionRow, Predictions, Split, TaskInfo};
-use medxfer_models::spec;
 use serde::Serialize;
 
 use crate::TrainError;
@@ -19,6 +18,7 @@ use crate::atomic_file::write_atomic;
 use crate::batches::InputSpec;
 use crate::config::{DeviceChoice, SplitConfig, TrainConfig};
 use crate::fold::{FoldIndices, RunContext, train_fold};
+use crate::normalisation::{Normalisation, input_normalisation};
 use crate::model_setup::Architecture;
 
 /// What a finished run produced.
@@ -100,7 +100,6 @@ pub fn run(config: &TrainConfig, show_progress: bool) -> Result<RunSummary, Trai
     // Only a configuration whose data loaded claims the folder, so a typo can be corrected.
     guard_same_config(config, &out_dir)?;
     let manifest = medxfer_data::manifest::manifest_hash(&dataset)?;
-    let backbone_spec = spec(config.model.backbone);
     let started = Instant::now();
     let cache = ImageCache::build(
         &dataset,
@@ -125,14 +124,11 @@ pub fn run(config: &TrainConfig, show_progress: bool) -> Result<RunSummary, Trai
     let folds = make_folds(config, &dataset, &labels)?;
     let duplicates = report_duplicates(&dataset, &cache, &folds)?;
     let device = resolve_device(config.device()?)?.autodiff();
-    let (mean, std) = if config.model.in_channels == 1 {
-        // One channel: the luma statistics of the RGB normalisation.
-        let m = backbone_spec.mean.iter().sum::<f32>() / 3.0;
-        let s = backbone_spec.std.iter().sum::<f32>() / 3.0;
-        (vec![m], vec![s])
-    } else {
-        (backbone_spec.mean.to_vec(), backbone_spec.std.to_vec())
-    };
+    let fold_numbers: Vec<usize> = folds.iter().map(|fold| fold.fold).collect();
+    let normalisation = input_normalisation(config, &fold_numbers)?;
+    normalisation.write(&out_dir)?;
+    let Normalisation { mean, std, source } = normalisation;
+    eprintln!("input normalisation: mean {mean:?}, std {std:?} ({source})");
     let ctx = RunContext {
         config,
         cache: &cache,

@@ -409,3 +409,62 @@ fn collapse_and_bad_config_are_one_line_errors() {
         "{stderr}"
     );
 }
+
+/// Per-fold encoders through `{fold}` in the init path: a gray (1-channel) encoder initialises
+/// a 3-channel classifier, the run takes the encoder's normalisation (recorded in `input.json`
+/// for `medxfer predict`), and a missing fold's encoder is a one-line error naming it.
+#[test]
+fn per_fold_gray_encoders_initialise_an_rgb_run_with_their_normalisation() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    write_toy_dataset(&data, 12);
+    let out = dir.path().join("simclr");
+    assert_success(&pretrain(&write_ssl_config(dir.path(), &data, &out, "simclr", 1, "")));
+    let info: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("encoder.json")).unwrap()).unwrap();
+    let encoder_mean = info["mean"][0].as_f64().unwrap();
+    let encoders = dir.path().join("encoders");
+    std::fs::create_dir_all(&encoders).unwrap();
+    let copy_fold = |fold: usize| {
+        for ext in ["bpk", "json"] {
+            std::fs::copy(
+                out.join(format!("encoder.{ext}")),
+                encoders.join(format!("enc-fold{fold}.{ext}")),
+            )
+            .unwrap();
+        }
+    };
+    copy_fold(0);
+
+    let run = dir.path().join("train-rgb");
+    let init = format!("ssl:{}/enc-fold{{fold}}.bpk", encoders.display());
+    let train = write_train_config(dir.path(), &data, &run, &init);
+    let text = std::fs::read_to_string(&train).unwrap().replace("in_channels = 1", "in_channels = 3");
+    std::fs::write(&train, text).unwrap();
+    let train_command = || {
+        medxfer()
+            .args(["train", "--no-progress", "--config"])
+            .arg(&train)
+            .output()
+            .unwrap()
+    };
+
+    let missing = train_command();
+    assert!(!missing.status.success());
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    let last = stderr.trim().lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("error:") && last.contains("enc-fold1.bpk") && last.contains("fold 1"),
+        "{stderr}"
+    );
+
+    copy_fold(1);
+    let result = train_command();
+    assert_success(&result);
+    assert!(run.join("predictions.csv").exists());
+    let input: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("input.json")).unwrap()).unwrap();
+    let mean: Vec<f64> = input["mean"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    assert_eq!(mean, vec![encoder_mean; 3]);
+    assert!(String::from_utf8_lossy(&result.stderr).contains("enc-fold0.json"));
+}
