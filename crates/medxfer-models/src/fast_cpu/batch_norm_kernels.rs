@@ -7,6 +7,8 @@
 
 use rayon::prelude::*;
 
+use super::lanes;
+
 /// `[batch, channels, spatial]` sizes of one activation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ChannelLayout {
@@ -41,11 +43,12 @@ pub(crate) fn batch_norm_forward(
     let stats: Vec<(f64, f64)> = (0..layout.channels)
         .into_par_iter()
         .map(|c| {
-            let sum: f64 = layout.planes(x, c).map(|p| p.iter().map(|&v| v as f64).sum::<f64>()).sum();
-            let mean = sum / layout.count();
+            // Two passes (mean, then squared deviations) for a variance free of cancellation.
+            let total: f64 = layout.planes(x, c).map(|p| lanes::sum(p) as f64).sum();
+            let mean = total / layout.count();
             let squares: f64 = layout
                 .planes(x, c)
-                .map(|p| p.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>())
+                .map(|p| lanes::squared_deviation(p, mean as f32) as f64)
                 .sum();
             (mean, squares / layout.count())
         })
@@ -89,16 +92,14 @@ pub(crate) fn batch_norm_backward(
     let sums: Vec<(f64, f64)> = (0..layout.channels)
         .into_par_iter()
         .map(|c| {
-            let m = mean[c];
-            layout
+            // sum(g * (x - mean)) = sum(g * x) - mean * sum(g), per plane in f32 lanes, then f64.
+            let (sum_g, sum_gx) = layout
                 .planes(output_grad, c)
                 .zip(layout.planes(x, c))
-                .fold((0.0, 0.0), |(sg, sgx), (g, x)| {
-                    let (a, b) = g.iter().zip(x).fold((0.0f32, 0.0f32), |(a, b), (&g, &x)| {
-                        (a + g, b + g * (x - m))
-                    });
-                    (sg + a as f64, sgx + b as f64)
-                })
+                .fold((0.0f64, 0.0f64), |(sg, sgx), (g, x)| {
+                    (sg + lanes::sum(g) as f64, sgx + lanes::dot(g, x) as f64)
+                });
+            (sum_g, sum_gx - mean[c] as f64 * sum_g)
         })
         .collect();
     let inv_std: Vec<f64> = variance.iter().map(|&v| 1.0 / (v as f64 + epsilon).sqrt()).collect();

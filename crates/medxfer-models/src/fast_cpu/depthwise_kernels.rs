@@ -8,6 +8,8 @@
 
 use rayon::prelude::*;
 
+use super::lanes;
+
 /// Shapes and geometry of one depthwise convolution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct DepthwiseGeometry {
@@ -86,11 +88,7 @@ pub(crate) fn weight_gradient(x: &[f32], output_grad: &[f32], geo: &DepthwiseGeo
                             let columns = column_ranges[kx].clone();
                             let row_sum: f32 = if geo.stride[1] == 1 {
                                 let start = geo.input_column(columns.start, kx);
-                                g_row[columns.clone()]
-                                    .iter()
-                                    .zip(&x_row[start..start + columns.len()])
-                                    .map(|(g, x)| g * x)
-                                    .sum()
+                                lanes::dot(&g_row[columns.clone()], &x_row[start..start + columns.len()])
                             } else {
                                 columns
                                     .map(|ox| g_row[ox] * x_row[geo.input_column(ox, kx)])

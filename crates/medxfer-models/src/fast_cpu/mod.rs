@@ -13,6 +13,7 @@ mod batch_norm_kernels;
 mod depthwise_kernels;
 mod extension;
 mod flex;
+mod lanes;
 mod relu6_kernels;
 
 use std::sync::atomic::{AtomicBool, Ordering};
