@@ -332,28 +332,9 @@ fn write_cache_file(
     write_atomically(path, &bytes)
 }
 
-/// Writes to a temporary file in the same folder, then renames it over `path`.
+/// Writes `bytes` to `path` atomically (see `medxfer_atomic`).
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), DataError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy())
-        .unwrap_or_default();
-    // Unique per process and per call, so concurrent writers never share a temp file.
-    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let serial = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let temp = dir.join(format!(".{file_name}.{}-{serial}.tmp", std::process::id()));
-    let result = std::fs::File::create(&temp)
-        .and_then(|mut file| {
-            file.write_all(bytes)?;
-            file.sync_all()
-        })
-        .and_then(|()| std::fs::rename(&temp, path));
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&temp);
-        return Err(DataError::io(path, e));
-    }
-    Ok(())
+    medxfer_atomic::write_atomic(path, bytes).map_err(|e| DataError::io(path, e))
 }
 
 fn read_cache_file(

@@ -1,4 +1,4 @@
-//! Atomic output: write to a temporary file in the destination folder, then rename.
+//! Atomic output (see `medxfer_atomic`), creating parent folders, with errors naming the file.
 
 use std::io::Write;
 use std::path::Path;
@@ -14,17 +14,9 @@ pub fn write_atomically(
         path: path.into(),
         message,
     };
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    std::fs::create_dir_all(dir).map_err(|e| fail(e.to_string()))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| fail(e.to_string()))?;
-    {
-        let mut writer = std::io::BufWriter::new(tmp.as_file_mut());
-        fill(&mut writer).map_err(fail)?;
-        writer.flush().map_err(|e| fail(e.to_string()))?;
+    if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| fail(e.to_string()))?;
     }
-    tmp.persist(path).map_err(|e| fail(e.error.to_string()))?;
-    Ok(())
+    medxfer_atomic::write_atomic_with(path, |writer| fill(writer).map_err(std::io::Error::other))
+        .map_err(|e| fail(e.to_string()))
 }

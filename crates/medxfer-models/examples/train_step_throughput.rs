@@ -2,7 +2,7 @@
 //! medxfer's CPU fast paths (`medxfer_models::fast_cpu`) and with burn's generic layers, side by
 //! side, so the ratio is measured on the same machine in the same run.
 //!
-//! `cargo run --release -p medxfer-models --example train_step_throughput [SIZE] [BATCH] [ROUNDS] [BACKBONE]`
+//! `cargo run --release --example train_step_throughput [SIZE] [BATCH] [ROUNDS] [BACKBONE]`
 //! (defaults: 128 px, batch 32, 2 timed rounds after one warm-up, every backbone).
 
 use std::time::Instant;
