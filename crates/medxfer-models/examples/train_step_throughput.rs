@@ -52,7 +52,11 @@ fn main() {
             continue;
         }
         let backbone = Backbone::new(kind, 3, &device);
-        let x = Tensor::<4>::random([batch, 3, size, size], Distribution::Normal(0.0, 1.0), &device);
+        let x = Tensor::<4>::random(
+            [batch, 3, size, size],
+            Distribution::Normal(0.0, 1.0),
+            &device,
+        );
         let mut rates = Vec::new();
         for (label, fast) in [("medxfer", true), ("burn", false)] {
             set_fast_paths(fast);
@@ -64,7 +68,11 @@ fn main() {
                 kind.name()
             );
         }
-        println!("{:<20} medxfer / burn = {:.2}x", kind.name(), rates[0] / rates[1]);
+        println!(
+            "{:<20} medxfer / burn = {:.2}x",
+            kind.name(),
+            rates[0] / rates[1]
+        );
     }
     set_fast_paths(true);
 }

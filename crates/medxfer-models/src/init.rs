@@ -95,7 +95,10 @@ mod tests {
     #[test]
     fn fold_placeholder_becomes_the_fold_number() {
         let init: Init = "ssl:runs/simclr-fold{fold}/encoder.bpk".parse().unwrap();
-        assert_eq!(init.for_fold(3), Init::Ssl("runs/simclr-fold3/encoder.bpk".into()));
+        assert_eq!(
+            init.for_fold(3),
+            Init::Ssl("runs/simclr-fold3/encoder.bpk".into())
+        );
         let file: Init = "file:w/{fold}/{fold}.pth".parse().unwrap();
         assert_eq!(file.for_fold(0), Init::File("w/0/0.pth".into()));
         assert_eq!(Init::Imagenet.for_fold(2), Init::Imagenet);

@@ -4,9 +4,9 @@
 mod backbone;
 mod classifier;
 mod conv_bn;
-pub mod fast_cpu;
 pub mod efficientnet;
 mod error;
+pub mod fast_cpu;
 mod head;
 mod init;
 mod kind;

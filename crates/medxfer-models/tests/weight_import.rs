@@ -288,7 +288,8 @@ fn gray_ssl_encoder_initialises_an_rgb_backbone_with_identical_features() {
     let device = Device::flex();
     let gray = Backbone::new(BackboneKind::Resnet18, 1, &device);
     let checkpoint = dir.path().join("encoder.bpk");
-    gray.save_into(&mut BurnpackStore::from_file(&checkpoint)).unwrap();
+    gray.save_into(&mut BurnpackStore::from_file(&checkpoint))
+        .unwrap();
 
     let rgb = load_init(
         Backbone::new(BackboneKind::Resnet18, 3, &device),

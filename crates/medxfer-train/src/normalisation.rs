@@ -43,7 +43,10 @@ pub fn input_normalisation(
             continue;
         };
         match &chosen {
-            Some(first) if (first.mean.as_slice(), first.std.as_slice()) != (found.mean.as_slice(), found.std.as_slice()) => {
+            Some(first)
+                if (first.mean.as_slice(), first.std.as_slice())
+                    != (found.mean.as_slice(), found.std.as_slice()) =>
+            {
                 return Err(TrainError::Config {
                     path,
                     message: format!(
@@ -63,7 +66,8 @@ impl Normalisation {
     pub const FILE: &'static str = "input.json";
 
     pub fn write(&self, run_dir: &Path) -> Result<(), TrainError> {
-        let text = serde_json::to_string_pretty(self).map_err(|e| TrainError::Other(e.to_string()))?;
+        let text =
+            serde_json::to_string_pretty(self).map_err(|e| TrainError::Other(e.to_string()))?;
         write_atomic(&run_dir.join(Self::FILE), text.as_bytes())
     }
 
@@ -84,7 +88,11 @@ impl Normalisation {
 /// The backbone's statistics; a 1-channel input takes their mean over RGB.
 fn backbone_normalisation(config: &TrainConfig) -> Normalisation {
     let backbone = spec(config.model.backbone);
-    let (mean, std) = fit_channels(backbone.mean.to_vec(), backbone.std.to_vec(), config.model.in_channels);
+    let (mean, std) = fit_channels(
+        backbone.mean.to_vec(),
+        backbone.std.to_vec(),
+        config.model.in_channels,
+    );
     Normalisation {
         mean,
         std,
@@ -150,9 +158,15 @@ mod tests {
 
     #[test]
     fn statistics_fit_the_input_channels() {
-        assert_eq!(fit_channels(vec![0.5], vec![0.5], 3), (vec![0.5; 3], vec![0.5; 3]));
+        assert_eq!(
+            fit_channels(vec![0.5], vec![0.5], 3),
+            (vec![0.5; 3], vec![0.5; 3])
+        );
         let (mean, std) = fit_channels(vec![0.1, 0.2, 0.3], vec![0.3, 0.3, 0.6], 1);
         assert!((mean[0] - 0.2).abs() < 1e-6 && (std[0] - 0.4).abs() < 1e-6);
-        assert_eq!(fit_channels(vec![0.1, 0.2, 0.3], vec![1.0; 3], 3).0, vec![0.1, 0.2, 0.3]);
+        assert_eq!(
+            fit_channels(vec![0.1, 0.2, 0.3], vec![1.0; 3], 3).0,
+            vec![0.1, 0.2, 0.3]
+        );
     }
 }

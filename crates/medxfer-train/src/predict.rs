@@ -3,13 +3,13 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::normalisation::Normalisation;
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
 use medxfer_data::cache::ImageCache;
 use medxfer_data::decode::decode_luma_file;
 use medxfer_data::preprocess::{PreprocessSpec, prepare_image};
 use medxfer_eval::predictions::TaskInfo;
-use crate::normalisation::Normalisation;
 
 use crate::TrainError;
 use crate::batches::{InputSpec, image_batch};

@@ -18,8 +18,8 @@ use crate::atomic_file::write_atomic;
 use crate::batches::InputSpec;
 use crate::config::{DeviceChoice, SplitConfig, TrainConfig};
 use crate::fold::{FoldIndices, RunContext, train_fold};
-use crate::normalisation::{Normalisation, input_normalisation};
 use crate::model_setup::Architecture;
+use crate::normalisation::{Normalisation, input_normalisation};
 
 /// What a finished run produced.
 #[derive(Debug)]

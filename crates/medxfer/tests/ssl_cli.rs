@@ -419,7 +419,14 @@ fn per_fold_gray_encoders_initialise_an_rgb_run_with_their_normalisation() {
     let data = dir.path().join("data");
     write_toy_dataset(&data, 12);
     let out = dir.path().join("simclr");
-    assert_success(&pretrain(&write_ssl_config(dir.path(), &data, &out, "simclr", 1, "")));
+    assert_success(&pretrain(&write_ssl_config(
+        dir.path(),
+        &data,
+        &out,
+        "simclr",
+        1,
+        "",
+    )));
     let info: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("encoder.json")).unwrap()).unwrap();
     let encoder_mean = info["mean"][0].as_f64().unwrap();
@@ -439,7 +446,9 @@ fn per_fold_gray_encoders_initialise_an_rgb_run_with_their_normalisation() {
     let run = dir.path().join("train-rgb");
     let init = format!("ssl:{}/enc-fold{{fold}}.bpk", encoders.display());
     let train = write_train_config(dir.path(), &data, &run, &init);
-    let text = std::fs::read_to_string(&train).unwrap().replace("in_channels = 1", "in_channels = 3");
+    let text = std::fs::read_to_string(&train)
+        .unwrap()
+        .replace("in_channels = 1", "in_channels = 3");
     std::fs::write(&train, text).unwrap();
     let train_command = || {
         medxfer()
@@ -464,7 +473,12 @@ fn per_fold_gray_encoders_initialise_an_rgb_run_with_their_normalisation() {
     assert!(run.join("predictions.csv").exists());
     let input: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("input.json")).unwrap()).unwrap();
-    let mean: Vec<f64> = input["mean"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    let mean: Vec<f64> = input["mean"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
     assert_eq!(mean, vec![encoder_mean; 3]);
     assert!(String::from_utf8_lossy(&result.stderr).contains("enc-fold0.json"));
 }

@@ -60,7 +60,10 @@ impl MbConvBlock {
         if let (Some(expand), Some(bn)) = (&self.expand_conv, &self.bn0) {
             x = relu6(forward_batch_norm(bn, forward_pointwise_conv2d(expand, x)));
         }
-        x = relu6(forward_batch_norm(&self.bn1, forward_depthwise_conv2d(&self.depthwise_conv, x)));
+        x = relu6(forward_batch_norm(
+            &self.bn1,
+            forward_depthwise_conv2d(&self.depthwise_conv, x),
+        ));
         x = forward_batch_norm(&self.bn2, forward_pointwise_conv2d(&self.project_conv, x));
         if self.skip { x + input } else { x }
     }

@@ -83,7 +83,10 @@ impl EfficientNetLite0 {
         for block in &self.blocks {
             x = block.forward(x);
         }
-        x = relu6(forward_batch_norm(&self.bn1, forward_pointwise_conv2d(&self.conv_head, x)));
+        x = relu6(forward_batch_norm(
+            &self.bn1,
+            forward_pointwise_conv2d(&self.conv_head, x),
+        ));
         global_average_pool(x)
     }
 

@@ -1,9 +1,9 @@
 //! Autodiff over a backend with [`FastCpuGradients`]: each operation is one graph node whose
 //! backward pass calls the inner backend's gradient kernels.
 
-use burn::backend::{AutodiffBackend, Backend};
 use burn::backend::ops::ConvOptions;
 use burn::backend::tensor::FloatTensor;
+use burn::backend::{AutodiffBackend, Backend};
 use burn_autodiff::checkpoint::base::Checkpointer;
 use burn_autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn_autodiff::grads::Gradients;
@@ -64,8 +64,11 @@ where
             OpsKind::Tracked(mut prep) => {
                 let x_state = prep.checkpoint(&x);
                 let weight_state = prep.checkpoint(&weight);
-                let output =
-                    B::depthwise_conv2d(x.into_primitive(), weight.into_primitive(), options.clone());
+                let output = B::depthwise_conv2d(
+                    x.into_primitive(),
+                    weight.into_primitive(),
+                    options.clone(),
+                );
                 prep.finish((x_state, weight_state, options), output)
             }
             OpsKind::UnTracked(prep) => prep.finish(B::depthwise_conv2d(
@@ -98,7 +101,11 @@ where
             }
         }
 
-        match Relu6Backward.prepare::<C>([x.node()]).compute_bound().stateful() {
+        match Relu6Backward
+            .prepare::<C>([x.node()])
+            .compute_bound()
+            .stateful()
+        {
             OpsKind::Tracked(mut prep) => {
                 let x_state = prep.checkpoint(&x);
                 prep.finish(x_state, B::relu6(x.into_primitive()))
@@ -140,8 +147,11 @@ where
                     checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(gamma_state);
                 let (x_grad, gamma_grad, beta_grad) =
                     B::fused_batch_norm_train_grad(x, gamma, mean, variance, epsilon, output_grad);
-                for (node, grad) in [(node_x, x_grad), (node_gamma, gamma_grad), (node_beta, beta_grad)]
-                {
+                for (node, grad) in [
+                    (node_x, x_grad),
+                    (node_gamma, gamma_grad),
+                    (node_beta, beta_grad),
+                ] {
                     if let Some(node) = node {
                         grads.register::<B>(node.id, grad);
                     }
@@ -163,7 +173,13 @@ where
                     beta.into_primitive(),
                     epsilon,
                 );
-                let state = (x_state, gamma_state, mean.clone(), variance.clone(), epsilon);
+                let state = (
+                    x_state,
+                    gamma_state,
+                    mean.clone(),
+                    variance.clone(),
+                    epsilon,
+                );
                 (
                     prep.finish(state, output),
                     Self::from_inner(mean),

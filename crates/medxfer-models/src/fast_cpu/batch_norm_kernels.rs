@@ -102,7 +102,10 @@ pub(crate) fn batch_norm_backward(
             (sum_g, sum_gx - mean[c] as f64 * sum_g)
         })
         .collect();
-    let inv_std: Vec<f64> = variance.iter().map(|&v| 1.0 / (v as f64 + epsilon).sqrt()).collect();
+    let inv_std: Vec<f64> = variance
+        .iter()
+        .map(|&v| 1.0 / (v as f64 + epsilon).sqrt())
+        .collect();
     let beta_grad: Vec<f32> = sums.iter().map(|s| s.0 as f32).collect();
     let gamma_grad: Vec<f32> = sums
         .iter()
@@ -124,7 +127,10 @@ pub(crate) fn batch_norm_backward(
     let mut x_grad = vec![0.0f32; x.len()];
     x_grad
         .par_chunks_mut(layout.spatial)
-        .zip(x.par_chunks(layout.spatial).zip(output_grad.par_chunks(layout.spatial)))
+        .zip(
+            x.par_chunks(layout.spatial)
+                .zip(output_grad.par_chunks(layout.spatial)),
+        )
         .enumerate()
         .for_each(|(plane, (dx, (x, g)))| {
             let (a, b, c, m) = coefficients[plane % layout.channels];
@@ -140,23 +146,38 @@ mod tests {
     use super::*;
 
     fn pseudo_random(n: usize, seed: u64) -> Vec<f32> {
-        let mut state = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        let mut state = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         (0..n)
             .map(|_| {
-                state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
                 ((state >> 33) % 2001) as f32 / 500.0 - 2.0
             })
             .collect()
     }
 
     /// Loss = sum(output * probe) in f64, from the definition of batch norm.
-    fn loss(x: &[f32], gamma: &[f32], beta: &[f32], probe: &[f32], eps: f64, layout: &ChannelLayout) -> f64 {
+    fn loss(
+        x: &[f32],
+        gamma: &[f32],
+        beta: &[f32],
+        probe: &[f32],
+        eps: f64,
+        layout: &ChannelLayout,
+    ) -> f64 {
         let mut total = 0.0;
         for c in 0..layout.channels {
             let values: Vec<f64> = layout.planes(x, c).flatten().map(|&v| v as f64).collect();
             let mean = values.iter().sum::<f64>() / values.len() as f64;
             let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / values.len() as f64;
-            let probes: Vec<f64> = layout.planes(probe, c).flatten().map(|&v| v as f64).collect();
+            let probes: Vec<f64> = layout
+                .planes(probe, c)
+                .flatten()
+                .map(|&v| v as f64)
+                .collect();
             for (v, p) in values.iter().zip(probes) {
                 total += ((v - mean) / (var + eps).sqrt() * gamma[c] as f64 + beta[c] as f64) * p;
             }
@@ -166,7 +187,11 @@ mod tests {
 
     #[test]
     fn forward_normalises_and_backward_matches_finite_differences() {
-        let layout = ChannelLayout { batch: 3, channels: 4, spatial: 5 };
+        let layout = ChannelLayout {
+            batch: 3,
+            channels: 4,
+            spatial: 5,
+        };
         let n = layout.batch * layout.channels * layout.spatial;
         let eps = 1e-3;
         let x = pseudo_random(n, 1);
@@ -182,10 +207,15 @@ mod tests {
             let v = values.iter().map(|v| (v - m).powi(2)).sum::<f64>() / values.len() as f64;
             assert!((var[c] as f64 - v).abs() < 1e-6);
         }
-        let direct: f64 = out.iter().zip(&probe).map(|(o, p)| *o as f64 * *p as f64).sum();
+        let direct: f64 = out
+            .iter()
+            .zip(&probe)
+            .map(|(o, p)| *o as f64 * *p as f64)
+            .sum();
         assert!((direct - loss(&x, &gamma, &beta, &probe, eps, &layout)).abs() < 1e-4);
 
-        let (dx, dgamma, dbeta) = batch_norm_backward(&x, &gamma, &mean, &var, eps, &probe, &layout);
+        let (dx, dgamma, dbeta) =
+            batch_norm_backward(&x, &gamma, &mean, &var, eps, &probe, &layout);
         // Central differences in f64 (the loss is smooth); step 1e-3, tolerance 1e-3 relative.
         let h = 1e-3f32;
         let check = |analytic: f32, plus: f64, minus: f64, what: &str| {
@@ -199,17 +229,32 @@ mod tests {
             let (mut xp, mut xm) = (x.clone(), x.clone());
             xp[i] += h;
             xm[i] -= h;
-            check(dx[i], loss(&xp, &gamma, &beta, &probe, eps, &layout), loss(&xm, &gamma, &beta, &probe, eps, &layout), "dx");
+            check(
+                dx[i],
+                loss(&xp, &gamma, &beta, &probe, eps, &layout),
+                loss(&xm, &gamma, &beta, &probe, eps, &layout),
+                "dx",
+            );
         }
         for c in 0..layout.channels {
             let (mut gp, mut gm) = (gamma.clone(), gamma.clone());
             gp[c] += h;
             gm[c] -= h;
-            check(dgamma[c], loss(&x, &gp, &beta, &probe, eps, &layout), loss(&x, &gm, &beta, &probe, eps, &layout), "dgamma");
+            check(
+                dgamma[c],
+                loss(&x, &gp, &beta, &probe, eps, &layout),
+                loss(&x, &gm, &beta, &probe, eps, &layout),
+                "dgamma",
+            );
             let (mut bp, mut bm) = (beta.clone(), beta.clone());
             bp[c] += h;
             bm[c] -= h;
-            check(dbeta[c], loss(&x, &gamma, &bp, &probe, eps, &layout), loss(&x, &gamma, &bm, &probe, eps, &layout), "dbeta");
+            check(
+                dbeta[c],
+                loss(&x, &gamma, &bp, &probe, eps, &layout),
+                loss(&x, &gamma, &bm, &probe, eps, &layout),
+                "dbeta",
+            );
         }
     }
 }

@@ -56,7 +56,9 @@ impl DepthwiseGeometry {
 
     /// [`Self::valid_out_columns`] for every filter column.
     fn column_ranges(&self) -> Vec<std::ops::Range<usize>> {
-        (0..self.kernel[1]).map(|kx| self.valid_out_columns(kx)).collect()
+        (0..self.kernel[1])
+            .map(|kx| self.valid_out_columns(kx))
+            .collect()
     }
 
     /// Input column of output column `ox` under filter column `kx` (only for valid columns).
@@ -81,14 +83,19 @@ pub(crate) fn weight_gradient(x: &[f32], output_grad: &[f32], geo: &DepthwiseGeo
                 let g_plane = &output_grad[plane * geo.out_plane()..(plane + 1) * geo.out_plane()];
                 for ky in 0..geo.kernel[0] {
                     for oy in 0..geo.out_height {
-                        let Some(iy) = geo.input_row(oy, ky) else { continue };
+                        let Some(iy) = geo.input_row(oy, ky) else {
+                            continue;
+                        };
                         let x_row = &x_plane[iy * geo.width..(iy + 1) * geo.width];
                         let g_row = &g_plane[oy * geo.out_width..(oy + 1) * geo.out_width];
                         for kx in 0..geo.kernel[1] {
                             let columns = column_ranges[kx].clone();
                             let row_sum: f32 = if geo.stride[1] == 1 {
                                 let start = geo.input_column(columns.start, kx);
-                                lanes::dot(&g_row[columns.clone()], &x_row[start..start + columns.len()])
+                                lanes::dot(
+                                    &g_row[columns.clone()],
+                                    &x_row[start..start + columns.len()],
+                                )
                             } else {
                                 columns
                                     .map(|ox| g_row[ox] * x_row[geo.input_column(ox, kx)])
@@ -123,7 +130,9 @@ pub(crate) fn input_gradient(
             let g_plane = &output_grad[plane * geo.out_plane()..(plane + 1) * geo.out_plane()];
             for ky in 0..geo.kernel[0] {
                 for oy in 0..geo.out_height {
-                    let Some(iy) = geo.input_row(oy, ky) else { continue };
+                    let Some(iy) = geo.input_row(oy, ky) else {
+                        continue;
+                    };
                     let g_row = &g_plane[oy * geo.out_width..(oy + 1) * geo.out_width];
                     let dx_row = &mut dx_plane[iy * geo.width..(iy + 1) * geo.width];
                     for kx in 0..geo.kernel[1] {
@@ -164,16 +173,25 @@ mod tests {
                         let mut sum = 0.0;
                         for ky in 0..geo.kernel[0] {
                             for kx in 0..geo.kernel[1] {
-                                let iy = (oy * geo.stride[0] + ky) as isize - geo.pad_begin[0] as isize;
-                                let ix = (ox * geo.stride[1] + kx) as isize - geo.pad_begin[1] as isize;
-                                if iy < 0 || ix < 0 || iy >= geo.height as isize || ix >= geo.width as isize {
+                                let iy =
+                                    (oy * geo.stride[0] + ky) as isize - geo.pad_begin[0] as isize;
+                                let ix =
+                                    (ox * geo.stride[1] + kx) as isize - geo.pad_begin[1] as isize;
+                                if iy < 0
+                                    || ix < 0
+                                    || iy >= geo.height as isize
+                                    || ix >= geo.width as isize
+                                {
                                     continue;
                                 }
-                                let xv = x[((b * geo.channels + c) * geo.height + iy as usize) * geo.width + ix as usize];
+                                let xv = x[((b * geo.channels + c) * geo.height + iy as usize)
+                                    * geo.width
+                                    + ix as usize];
                                 sum += xv * w[(c * geo.kernel[0] + ky) * geo.kernel[1] + kx];
                             }
                         }
-                        out[((b * geo.channels + c) * geo.out_height + oy) * geo.out_width + ox] = sum;
+                        out[((b * geo.channels + c) * geo.out_height + oy) * geo.out_width + ox] =
+                            sum;
                     }
                 }
             }
@@ -193,7 +211,12 @@ mod tests {
             .collect()
     }
 
-    fn geometry(size: [usize; 2], kernel: usize, stride: usize, pad: [usize; 4]) -> DepthwiseGeometry {
+    fn geometry(
+        size: [usize; 2],
+        kernel: usize,
+        stride: usize,
+        pad: [usize; 4],
+    ) -> DepthwiseGeometry {
         let [top, bottom, left, right] = pad;
         DepthwiseGeometry {
             batch: 2,
@@ -222,8 +245,14 @@ mod tests {
         ];
         for (case, geo) in cases.iter().enumerate() {
             let x = pseudo_random(geo.batch * geo.channels * geo.plane(), case as u32);
-            let w = pseudo_random(geo.channels * geo.kernel[0] * geo.kernel[1], 100 + case as u32);
-            let probe = pseudo_random(geo.batch * geo.channels * geo.out_plane(), 200 + case as u32);
+            let w = pseudo_random(
+                geo.channels * geo.kernel[0] * geo.kernel[1],
+                100 + case as u32,
+            );
+            let probe = pseudo_random(
+                geo.batch * geo.channels * geo.out_plane(),
+                200 + case as u32,
+            );
             let loss = |x: &[f32], w: &[f32]| -> f64 {
                 forward_reference(x, w, geo)
                     .iter()
@@ -237,14 +266,22 @@ mod tests {
                 let mut bumped = w.clone();
                 bumped[i] += 1.0;
                 let expected = loss(&x, &bumped) - base;
-                assert!((dw[i] as f64 - expected).abs() < 1e-3, "case {case} dw[{i}]: {} vs {expected}", dw[i]);
+                assert!(
+                    (dw[i] as f64 - expected).abs() < 1e-3,
+                    "case {case} dw[{i}]: {} vs {expected}",
+                    dw[i]
+                );
             }
             let dx = input_gradient(&w, &probe, geo);
             for i in 0..x.len() {
                 let mut bumped = x.clone();
                 bumped[i] += 1.0;
                 let expected = loss(&bumped, &w) - base;
-                assert!((dx[i] as f64 - expected).abs() < 1e-3, "case {case} dx[{i}]: {} vs {expected}", dx[i]);
+                assert!(
+                    (dx[i] as f64 - expected).abs() < 1e-3,
+                    "case {case} dx[{i}]: {} vs {expected}",
+                    dx[i]
+                );
             }
         }
     }

@@ -2,9 +2,9 @@
 //! contiguous-able `f32`; any other dtype (or a dilated convolution) takes burn's generic ops.
 
 use burn::backend::Flex;
-use burn::backend::{TensorMetadata, get_or_init_device_settings};
 use burn::backend::ops::{ConvOptions, FloatTensorOps, ModuleOps};
 use burn::backend::tensor::FloatTensor;
+use burn::backend::{TensorMetadata, get_or_init_device_settings};
 use burn::tensor::{DType, Shape, TensorData};
 use burn_flex::FlexTensor;
 
@@ -39,11 +39,19 @@ impl FastCpuOps for Flex {
         }
         let shape = x.shape();
         let layout = channel_layout(&shape);
-        let (x, gamma, beta) = (x.to_contiguous(), gamma.to_contiguous(), beta.to_contiguous());
+        let (x, gamma, beta) = (
+            x.to_contiguous(),
+            gamma.to_contiguous(),
+            beta.to_contiguous(),
+        );
         let (output, mean, variance) =
             batch_norm_forward(f32s(&x), f32s(&gamma), f32s(&beta), epsilon, &layout);
         let channels = Shape::new([layout.channels]);
-        (tensor(output, shape), tensor(mean, channels.clone()), tensor(variance, channels))
+        (
+            tensor(output, shape),
+            tensor(mean, channels.clone()),
+            tensor(variance, channels),
+        )
     }
 }
 
@@ -57,7 +65,10 @@ impl FastCpuGradients for Flex {
         match depthwise_geometry(&x, &weight, &output_grad, &options) {
             Some(geo) => {
                 let (weight, output_grad) = (weight.to_contiguous(), output_grad.to_contiguous());
-                tensor(input_gradient(f32s(&weight), f32s(&output_grad), &geo), x.shape())
+                tensor(
+                    input_gradient(f32s(&weight), f32s(&output_grad), &geo),
+                    x.shape(),
+                )
             }
             None => <Flex as ModuleOps<Flex>>::conv2d_x_backward(x, weight, output_grad, options),
         }
@@ -72,7 +83,10 @@ impl FastCpuGradients for Flex {
         match depthwise_geometry(&x, &weight, &output_grad, &options) {
             Some(geo) => {
                 let (x, output_grad) = (x.to_contiguous(), output_grad.to_contiguous());
-                tensor(weight_gradient(f32s(&x), f32s(&output_grad), &geo), weight.shape())
+                tensor(
+                    weight_gradient(f32s(&x), f32s(&output_grad), &geo),
+                    weight.shape(),
+                )
             }
             None => {
                 <Flex as ModuleOps<Flex>>::conv2d_weight_backward(x, weight, output_grad, options)

@@ -41,7 +41,11 @@ pub(crate) fn sum(a: &[f32]) -> f32 {
 pub(crate) fn squared_deviation(a: &[f32], center: f32) -> f32 {
     let mut acc = [0.0f32; LANES];
     let chunks = a.chunks_exact(LANES);
-    let tail: f32 = chunks.remainder().iter().map(|x| (x - center) * (x - center)).sum();
+    let tail: f32 = chunks
+        .remainder()
+        .iter()
+        .map(|x| (x - center) * (x - center))
+        .sum();
     for x in chunks {
         for lane in 0..LANES {
             let d = x[lane] - center;
@@ -60,12 +64,19 @@ mod tests {
         for n in [0, 1, 7, 8, 9, 31, 100] {
             let a: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37).sin()).collect();
             let b: Vec<f32> = (0..n).map(|i| (i as f32 * 0.11).cos()).collect();
-            let plain_dot: f64 = a.iter().zip(&b).map(|(x, y)| (*x as f64) * (*y as f64)).sum();
+            let plain_dot: f64 = a
+                .iter()
+                .zip(&b)
+                .map(|(x, y)| (*x as f64) * (*y as f64))
+                .sum();
             let plain_sum: f64 = a.iter().map(|x| *x as f64).sum();
             let plain_sq: f64 = a.iter().map(|x| (*x as f64 - 0.25).powi(2)).sum();
             assert!((dot(&a, &b) as f64 - plain_dot).abs() < 1e-4, "dot n={n}");
             assert!((sum(&a) as f64 - plain_sum).abs() < 1e-4, "sum n={n}");
-            assert!((squared_deviation(&a, 0.25) as f64 - plain_sq).abs() < 1e-4, "sq n={n}");
+            assert!(
+                (squared_deviation(&a, 0.25) as f64 - plain_sq).abs() < 1e-4,
+                "sq n={n}"
+            );
         }
     }
 }

@@ -36,7 +36,10 @@ pub fn set_fast_paths(enabled: bool) {
 
 fn on_flex(device: &Device) -> bool {
     FAST_PATHS.load(Ordering::Relaxed)
-        && matches!(device.clone().inner().as_dispatch(), DispatchDevice::Flex(_))
+        && matches!(
+            device.clone().inner().as_dispatch(),
+            DispatchDevice::Flex(_)
+        )
 }
 
 /// `conv.forward(x)` for a bias-free depthwise `conv` (groups == channels).
@@ -121,12 +124,10 @@ pub fn forward_batch_norm(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
     let momentum = bn.momentum;
     let running_mean = bn.running_mean.value_sync().to_device(&device);
     let running_var = bn.running_var.value_sync().to_device(&device);
-    bn.running_mean.update(
-        (running_mean.mul_scalar(1.0 - momentum) + mean.mul_scalar(momentum)).detach(),
-    );
-    bn.running_var.update(
-        (running_var.mul_scalar(1.0 - momentum) + variance.mul_scalar(momentum)).detach(),
-    );
+    bn.running_mean
+        .update((running_mean.mul_scalar(1.0 - momentum) + mean.mul_scalar(momentum)).detach());
+    bn.running_var
+        .update((running_var.mul_scalar(1.0 - momentum) + variance.mul_scalar(momentum)).detach());
     Tensor::from_dispatch(output)
 }
 
@@ -179,15 +180,27 @@ mod tests {
             let channels = 6;
             let conv = conv_same([channels, channels], kernel, stride, channels, &device);
             let x = random([2, channels, size, size], &device);
-            assert!(depthwise_takes_fast_path(&conv, &x), "must exercise the extension");
+            assert!(
+                depthwise_takes_fast_path(&conv, &x),
+                "must exercise the extension"
+            );
             let out = size.div_ceil(stride);
             let probe = random([2, channels, out, out], &device);
             let [fast, generic] = both_paths(&x, &probe, |x, fast| {
-                if fast { forward_depthwise_conv2d(&conv, x) } else { conv.forward(x) }
+                if fast {
+                    forward_depthwise_conv2d(&conv, x)
+                } else {
+                    conv.forward(x)
+                }
             });
             fast.0.assert_approx_eq(&generic.0, tolerance);
             fast.1.assert_approx_eq(&generic.1, tolerance);
-            let weight_grad = |grads| conv.weight.grad(grads).expect("weight gradient").into_data();
+            let weight_grad = |grads| {
+                conv.weight
+                    .grad(grads)
+                    .expect("weight gradient")
+                    .into_data()
+            };
             weight_grad(&fast.2).assert_approx_eq(&weight_grad(&generic.2), tolerance);
         }
     }
@@ -202,20 +215,35 @@ mod tests {
                 .with_bias(bias)
                 .init(&device);
             let x = random([3, 6, 5, 7], &device);
-            assert!(pointwise_takes_fast_path(&conv, &x), "must exercise the fast path");
+            assert!(
+                pointwise_takes_fast_path(&conv, &x),
+                "must exercise the fast path"
+            );
             let probe = random([3, 4, 5, 7], &device);
             let [fast, generic] = both_paths(&x, &probe, |x, fast| {
-                if fast { forward_pointwise_conv2d(&conv, x) } else { conv.forward(x) }
+                if fast {
+                    forward_pointwise_conv2d(&conv, x)
+                } else {
+                    conv.forward(x)
+                }
             });
             fast.0.assert_approx_eq(&generic.0, tolerance);
             fast.1.assert_approx_eq(&generic.1, tolerance);
-            let weight_grad = |grads| conv.weight.grad(grads).expect("weight gradient").into_data();
+            let weight_grad = |grads| {
+                conv.weight
+                    .grad(grads)
+                    .expect("weight gradient")
+                    .into_data()
+            };
             weight_grad(&fast.2).assert_approx_eq(&weight_grad(&generic.2), tolerance);
             if let Some(b) = &conv.bias {
                 b.grad(&fast.2)
                     .expect("bias gradient")
                     .into_data()
-                    .assert_approx_eq(&b.grad(&generic.2).expect("bias gradient").into_data(), tolerance);
+                    .assert_approx_eq(
+                        &b.grad(&generic.2).expect("bias gradient").into_data(),
+                        tolerance,
+                    );
             }
         }
     }
@@ -226,9 +254,14 @@ mod tests {
         device.seed(3);
         let x = random([2, 3, 5, 7], &device) * 3.0;
         let probe = random([2, 3, 5, 7], &device);
-        let [fast, generic] = both_paths(&x, &probe, |x, fast| {
-            if fast { relu6(x) } else { x.clamp(0.0, 6.0) }
-        });
+        let [fast, generic] =
+            both_paths(
+                &x,
+                &probe,
+                |x, fast| {
+                    if fast { relu6(x) } else { x.clamp(0.0, 6.0) }
+                },
+            );
         fast.0.assert_eq(&generic.0, true);
         // Random normal inputs never hit exactly 0 or 6, where the conventions differ.
         fast.1.assert_eq(&generic.1, true);
@@ -243,14 +276,22 @@ mod tests {
         let probe = random([4, 5, 6, 3], &device);
         let fast_bn = batch_norm_tf(5, &device);
         let generic_bn = fast_bn.clone();
-        assert!(batch_norm_takes_fast_path(&fast_bn, &x), "must exercise the extension");
+        assert!(
+            batch_norm_takes_fast_path(&fast_bn, &x),
+            "must exercise the extension"
+        );
         let [fast, generic] = both_paths(&x, &probe, |x, fast| {
-            if fast { forward_batch_norm(&fast_bn, x) } else { generic_bn.forward(x) }
+            if fast {
+                forward_batch_norm(&fast_bn, x)
+            } else {
+                generic_bn.forward(x)
+            }
         });
         fast.0.assert_approx_eq(&generic.0, tolerance);
         fast.1.assert_approx_eq(&generic.1, tolerance);
         let param_tolerance = Tolerance::<f32>::absolute(1e-3);
-        let gamma = |bn: &BatchNorm, grads| bn.gamma.grad(grads).expect("gamma gradient").into_data();
+        let gamma =
+            |bn: &BatchNorm, grads| bn.gamma.grad(grads).expect("gamma gradient").into_data();
         let beta = |bn: &BatchNorm, grads| bn.beta.grad(grads).expect("beta gradient").into_data();
         gamma(&fast_bn, &fast.2).assert_approx_eq(&gamma(&generic_bn, &generic.2), param_tolerance);
         beta(&fast_bn, &fast.2).assert_approx_eq(&beta(&generic_bn, &generic.2), param_tolerance);

@@ -43,7 +43,10 @@ impl ResidualUnit for Bottleneck {
             Some(downsample) => downsample.forward(x.clone()),
             None => x.clone(),
         };
-        let out = relu(forward_batch_norm(&self.bn1, forward_pointwise_conv2d(&self.conv1, x)));
+        let out = relu(forward_batch_norm(
+            &self.bn1,
+            forward_pointwise_conv2d(&self.conv1, x),
+        ));
         let out = relu(forward_batch_norm(&self.bn2, self.conv2.forward(out)));
         let out = forward_batch_norm(&self.bn3, forward_pointwise_conv2d(&self.conv3, out));
         relu(out + identity)
