@@ -3,7 +3,6 @@
 //! preprocessing spec, so later runs skip decoding entirely.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;

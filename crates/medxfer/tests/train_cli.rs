@@ -2,36 +2,11 @@
 //! restarted ends exactly like an uninterrupted one, and bad input gives one-line errors.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
-fn medxfer() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_medxfer"));
-    // Rayon reductions are deterministic for a fixed thread count; pin it for the comparison.
-    cmd.env("RAYON_NUM_THREADS", "2");
-    cmd
-}
-
-/// Two classes a tiny CNN can separate: bright disc on the left vs on the right, with noise.
-fn write_toy_dataset(root: &Path, per_class: usize) {
-    for (class, left) in [("left", true), ("right", false)] {
-        let dir = root.join(class);
-        std::fs::create_dir_all(&dir).unwrap();
-        for i in 0..per_class {
-            let mut img = image::GrayImage::new(40, 32);
-            let cx = if left { 10.0 } else { 30.0 };
-            let mut state = (i as u32 + 1) * if left { 7919 } else { 104_729 };
-            for (x, y, p) in img.enumerate_pixels_mut() {
-                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-                let noise = (state >> 24) as f32 / 8.0;
-                let d = ((x as f32 - cx).powi(2) + (y as f32 - 16.0).powi(2)).sqrt();
-                let v = if d < 7.0 { 200.0 } else { 40.0 } + noise;
-                p.0 = [v.min(255.0) as u8];
-            }
-            img.save(dir.join(format!("{class} ({i}).png"))).unwrap();
-        }
-    }
-}
+mod support;
+use support::{assert_success, medxfer, write_toy_dataset};
 
 fn write_config(dir: &Path, data: &Path, out: &Path, epochs: usize) -> PathBuf {
     let path = dir.join("toy.toml");
@@ -70,15 +45,6 @@ rotation_degrees = 5.0
     )
     .unwrap();
     path
-}
-
-fn assert_success(output: &Output) {
-    assert!(
-        output.status.success(),
-        "medxfer failed:\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
 }
 
 /// The run failed with exactly one `error:` line (the last), naming the culprit; progress
