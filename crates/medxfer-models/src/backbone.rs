@@ -1,5 +1,6 @@
 //! One `Backbone` module over the architectures of the registry.
 
+use burn::nn::BatchNorm;
 use burn::prelude::*;
 
 use crate::efficientnet::{self, EfficientNetLite0};
@@ -99,6 +100,15 @@ impl Backbone {
         (0..stages).fold(self, |backbone, stage| {
             backbone.set_stage_trainable(stage, stage >= first_trainable)
         })
+    }
+
+    /// Every batch norm, in forward order.
+    pub fn batch_norms_mut(&mut self) -> Vec<&mut BatchNorm> {
+        match self {
+            Backbone::Resnet18(net) => net.batch_norms_mut(),
+            Backbone::Resnet50(net) => net.batch_norms_mut(),
+            Backbone::EfficientnetLite0(net) => net.batch_norms_mut(),
+        }
     }
 
     /// Freeze every stage (linear probing).

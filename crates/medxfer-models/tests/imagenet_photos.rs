@@ -138,8 +138,8 @@ fn imagenet_classifier_recognises_real_photos() {
         );
         let probabilities = softmax(model.forward(x), 1)
             .into_data()
-            .to_vec::<f32>()
-            .unwrap();
+            .iter::<f32>()
+            .collect::<Vec<f32>>();
         let mut ranked: Vec<(usize, f32)> = probabilities.iter().copied().enumerate().collect();
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
         let top3 = &ranked[..3];

@@ -43,6 +43,9 @@ pub struct FoldProgress {
     pub best_score: Option<f64>,
     pub curve: Vec<CurveRow>,
     pub finished: bool,
+    /// Wall time spent training this fold so far, summed over resumptions.
+    #[serde(default)]
+    pub train_seconds: f64,
 }
 
 impl FoldProgress {

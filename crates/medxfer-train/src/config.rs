@@ -149,6 +149,23 @@ pub struct OptimConfig {
     /// Stop a phase after this many epochs without a better validation score (0 = never).
     #[serde(default)]
     pub early_stopping_patience: usize,
+    /// Where evaluation-mode batch-norm statistics come from.
+    #[serde(default)]
+    pub batch_norm_stats: BatchNormStats,
+}
+
+/// The running statistics a model is validated, selected and saved with.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum BatchNormStats {
+    /// The exponential moving average kept during training (each layer's own momentum).
+    #[default]
+    Running,
+    /// Before every validation of an image phase, recompute them as the average over up to
+    /// `images` unaugmented training images ("precise BN"); costs one forward pass over those
+    /// images. Use it when the moving average trails the weights: training from scratch, or
+    /// EfficientNet's slow TensorFlow momentum (0.01) over few steps.
+    Precise { images: usize },
 }
 
 fn default_batch_size() -> usize {
@@ -276,6 +293,12 @@ impl TrainConfig {
         }
         if t.epochs == 0 && !matches!(t.strategy, Strategy::TwoPhase { .. }) {
             return Err(TrainError::invalid("train.epochs", "must be at least 1"));
+        }
+        if t.batch_norm_stats == (BatchNormStats::Precise { images: 0 }) {
+            return Err(TrainError::invalid(
+                "train.batch_norm_stats.images",
+                "must be at least 1",
+            ));
         }
         match &t.strategy {
             Strategy::Scratch if self.model.init != Init::Scratch => {
@@ -522,6 +545,26 @@ lr = 1e-3
         let config = TrainConfig::from_toml_str(MINIMAL, &[]).unwrap();
         let again = TrainConfig::from_toml_str(&config.to_toml_string(), &[]).unwrap();
         assert_eq!(config, again);
+    }
+
+    #[test]
+    fn batch_norm_statistics_default_to_running_and_precise_needs_images() {
+        let config = TrainConfig::from_toml_str(MINIMAL, &[]).unwrap();
+        assert_eq!(config.train.batch_norm_stats, BatchNormStats::Running);
+        let precise = |images: usize| {
+            TrainConfig::from_toml_str(
+                MINIMAL,
+                &[format!(
+                    "train.batch_norm_stats={{kind=\"precise\",images={images}}}"
+                )],
+            )
+        };
+        assert_eq!(
+            precise(200).unwrap().train.batch_norm_stats,
+            BatchNormStats::Precise { images: 200 }
+        );
+        let err = precise(0).unwrap_err();
+        assert!(err.contains("train.batch_norm_stats.images"), "{err}");
     }
 
     #[test]

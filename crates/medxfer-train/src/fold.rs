@@ -13,14 +13,14 @@ use burn::prelude::*;
 use burn::tensor::activation::softmax;
 use medxfer_data::augment::Augmenter;
 use medxfer_data::cache::ImageCache;
-use medxfer_models::Classifier;
+use medxfer_models::{Classifier, recompute_batch_norm_statistics};
 
 use crate::TrainError;
 use crate::batches::{
     AugmentStream, InputSpec, feature_batch, image_batch, label_tensor, mix_seed, shuffled_batches,
 };
 use crate::checkpoint::{CurveRow, FoldProgress, checkpoint_name, model_file, optimizer_file};
-use crate::config::{ClassWeights, OptimizerConfig, TrainConfig};
+use crate::config::{BatchNormStats, ClassWeights, OptimizerConfig, TrainConfig};
 use crate::model_setup::{Architecture, save_model, set_trainable};
 use crate::progress::EpochProgress;
 use crate::schedule::learning_rate;
@@ -56,6 +56,7 @@ pub struct FoldIndices {
 pub struct FoldOutcome {
     pub val_probs: Vec<f32>,
     pub test_probs: Vec<f32>,
+    /// Wall time spent training the fold (over all resumptions), without final prediction.
     pub seconds: f64,
 }
 
@@ -71,13 +72,15 @@ pub fn train_fold(
 ) -> Result<FoldOutcome, TrainError> {
     std::fs::create_dir_all(fold_dir).map_err(|e| TrainError::io(fold_dir, e))?;
     let started = Instant::now();
+    // Start of the wall time not yet added to `progress.train_seconds`.
+    let mut unrecorded_since = started;
     let config = ctx.config;
     let final_model = fold_dir.join("model.bpk");
     let mut progress = FoldProgress::load(fold_dir)?.unwrap_or_default();
 
     if progress.finished && final_model.exists() {
         let model = ctx.architecture.load(&final_model, &ctx.device)?;
-        return Ok(predict_outcome(ctx, &model, fold, started));
+        return Ok(predict_outcome(ctx, &model, fold, progress.train_seconds));
     }
 
     let all_phases = phases(&config.train.strategy, config.train.epochs, config.train.lr);
@@ -223,6 +226,11 @@ pub fn train_fold(
             }
             bar.finish();
 
+            if let (None, BatchNormStats::Precise { images }) =
+                (&features, config.train.batch_norm_stats)
+            {
+                recompute_statistics(ctx, &mut model, &fold.train, images);
+            }
             let val_probs = match &features {
                 Some(features) => features.predict(&model, &fold.val, ctx),
                 None => predict_images(ctx, &model, &fold.val),
@@ -268,6 +276,8 @@ pub fn train_fold(
             if stop {
                 progress.epochs_done = phase.epochs;
             }
+            progress.train_seconds += unrecorded_since.elapsed().as_secs_f64();
+            unrecorded_since = Instant::now();
             progress.commit(fold_dir)?;
             report_epoch(
                 fold.fold,
@@ -299,20 +309,26 @@ pub fn train_fold(
     progress.finished = true;
     progress.current = None;
     progress.best = None;
+    progress.train_seconds += unrecorded_since.elapsed().as_secs_f64();
     progress.commit(fold_dir)?;
-    Ok(predict_outcome(ctx, &best_model, fold, started))
+    Ok(predict_outcome(
+        ctx,
+        &best_model,
+        fold,
+        progress.train_seconds,
+    ))
 }
 
 fn predict_outcome(
     ctx: &RunContext,
     model: &Classifier,
     fold: &FoldIndices,
-    started: Instant,
+    train_seconds: f64,
 ) -> FoldOutcome {
     FoldOutcome {
         val_probs: predict_images(ctx, model, &fold.val),
         test_probs: predict_images(ctx, model, &fold.test),
-        seconds: started.elapsed().as_secs_f64(),
+        seconds: train_seconds,
     }
 }
 
@@ -390,6 +406,20 @@ fn class_weights(
             )
         }
     }
+}
+
+/// Precise BN: the backbone's running statistics from up to `images` unaugmented training
+/// images, spread evenly over the fold's training list.
+fn recompute_statistics(ctx: &RunContext, model: &mut Classifier, train: &[usize], images: usize) {
+    let count = images.min(train.len());
+    if count == 0 {
+        return;
+    }
+    let subset: Vec<usize> = (0..count).map(|k| train[k * train.len() / count]).collect();
+    let batches = subset
+        .chunks(ctx.config.train.batch_size.max(1))
+        .map(|chunk| image_batch(ctx.cache, chunk, &ctx.input, None, &ctx.device));
+    recompute_batch_norm_statistics(&mut model.backbone, batches);
 }
 
 /// Softmax probabilities of `model` on the (unaugmented) images at `indices`.

@@ -21,11 +21,28 @@ use crate::fold::{FoldIndices, RunContext, train_fold};
 use crate::model_setup::Architecture;
 use crate::normalisation::{Normalisation, input_normalisation};
 
-/// What a finished run produced.
+/// What a run produced.
 #[derive(Debug)]
-pub struct RunSummary {
-    pub out_dir: PathBuf,
-    pub fold_seconds: Vec<f64>,
+pub enum RunSummary {
+    /// Every fold is trained; predictions, task and run record are written.
+    Complete {
+        out_dir: PathBuf,
+        fold_seconds: Vec<f64>,
+    },
+    /// Only the requested folds were trained (e.g. one process per fold); running again
+    /// without a fold selection assembles the predictions from the finished folds.
+    Partial {
+        out_dir: PathBuf,
+        trained: Vec<usize>,
+    },
+}
+
+/// How to run: progress display and which folds to train.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub show_progress: bool,
+    /// Train only these folds (empty: all of them).
+    pub only_folds: Vec<usize>,
 }
 
 /// Facts about the run kept beside its outputs (`run.json`).
@@ -91,7 +108,8 @@ pub fn load_dataset(config: &TrainConfig) -> Result<Dataset, TrainError> {
 }
 
 /// Train (or resume) the run a config describes.
-pub fn run(config: &TrainConfig, show_progress: bool) -> Result<RunSummary, TrainError> {
+pub fn run(config: &TrainConfig, options: &RunOptions) -> Result<RunSummary, TrainError> {
+    let show_progress = options.show_progress;
     let out_dir = config.out_dir.clone();
     std::fs::create_dir_all(&out_dir).map_err(|e| TrainError::io(&out_dir, e))?;
     let dataset = load_dataset(config)?;
@@ -122,6 +140,19 @@ pub fn run(config: &TrainConfig, show_progress: bool) -> Result<RunSummary, Trai
         started.elapsed().as_secs_f64()
     );
     let folds = make_folds(config, &dataset, &labels)?;
+    if let Some(&missing) = options
+        .only_folds
+        .iter()
+        .find(|&&k| !folds.iter().any(|fold| fold.fold == k))
+    {
+        return Err(TrainError::invalid(
+            "--fold",
+            format!(
+                "fold {missing} does not exist: this split has folds 0..{}",
+                folds.len()
+            ),
+        ));
+    }
     let duplicates = report_duplicates(&dataset, &cache, &folds)?;
     let device = resolve_device(config.device()?)?.autodiff();
     let fold_numbers: Vec<usize> = folds.iter().map(|fold| fold.fold).collect();
@@ -159,6 +190,17 @@ pub fn run(config: &TrainConfig, show_progress: bool) -> Result<RunSummary, Trai
         rows: Vec::new(),
     };
     let mut fold_records = Vec::new();
+    if !options.only_folds.is_empty() {
+        let mut trained = Vec::new();
+        for fold in folds
+            .iter()
+            .filter(|fold| options.only_folds.contains(&fold.fold))
+        {
+            train_fold(&ctx, fold, &out_dir.join(format!("fold_{}", fold.fold)))?;
+            trained.push(fold.fold);
+        }
+        return Ok(RunSummary::Partial { out_dir, trained });
+    }
     for fold in &folds {
         eprintln!(
             "fold {}: {} train / {} val / {} test",
@@ -217,7 +259,7 @@ pub fn run(config: &TrainConfig, show_progress: bool) -> Result<RunSummary, Trai
     let text =
         serde_json::to_string_pretty(&record).map_err(|e| TrainError::Other(e.to_string()))?;
     write_atomic(&out_dir.join("run.json"), text.as_bytes())?;
-    Ok(RunSummary {
+    Ok(RunSummary::Complete {
         out_dir,
         fold_seconds: record.folds.iter().map(|f| f.seconds).collect(),
     })

@@ -137,6 +137,45 @@ fn killed_run_resumes_to_the_same_result() {
     assert!((total - 1.0).abs() < 1e-5);
 }
 
+/// One process per fold (`--fold K`), then a plain run that only assembles: the same
+/// predictions as one process training every fold. Precise batch-norm statistics are on, so
+/// their re-estimation is covered by the same determinism check.
+#[test]
+fn folds_trained_in_separate_processes_assemble_to_the_same_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    write_toy_dataset(&data, 8);
+    let precise = "train.batch_norm_stats={kind=\"precise\",images=6}";
+    let train = |out: &Path, extra: &[&str]| {
+        let config = write_config(dir.path(), &data, out, 2);
+        medxfer()
+            .args(["train", "--no-progress", "--set", precise, "--config"])
+            .arg(&config)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+
+    let together = dir.path().join("together");
+    assert_success(&train(&together, &[]));
+    let expected = std::fs::read_to_string(together.join("predictions.csv")).unwrap();
+
+    let apart = dir.path().join("apart");
+    for fold in ["1", "0"] {
+        let out = train(&apart, &["--fold", fold]);
+        assert_success(&out);
+        assert!(String::from_utf8_lossy(&out.stdout).contains("run again without --fold"));
+        assert!(!apart.join("predictions.csv").exists());
+    }
+    let out = train(&apart, &[]);
+    assert_success(&out);
+    let got = std::fs::read_to_string(apart.join("predictions.csv")).unwrap();
+    assert_eq!(got, expected, "per-fold processes differ from one process");
+
+    let message = one_line_error(&train(&apart, &["--fold", "2"]));
+    assert!(message.contains("fold 2 does not exist"), "{message}");
+}
+
 #[test]
 fn unknown_config_key_is_a_one_line_error_naming_it() {
     let dir = tempfile::tempdir().unwrap();

@@ -67,4 +67,12 @@ impl MbConvBlock {
         x = forward_batch_norm(&self.bn2, forward_pointwise_conv2d(&self.project_conv, x));
         if self.skip { x + input } else { x }
     }
+
+    /// Every batch norm of the block, in forward order.
+    pub fn batch_norms_mut(&mut self) -> Vec<&mut BatchNorm> {
+        let mut norms: Vec<&mut BatchNorm> = self.bn0.iter_mut().collect();
+        norms.push(&mut self.bn1);
+        norms.push(&mut self.bn2);
+        norms
+    }
 }

@@ -90,6 +90,16 @@ impl EfficientNetLite0 {
         global_average_pool(x)
     }
 
+    /// Every batch norm, in forward order.
+    pub fn batch_norms_mut(&mut self) -> Vec<&mut BatchNorm> {
+        let mut norms = vec![&mut self.bn0];
+        for block in &mut self.blocks {
+            norms.extend(block.batch_norms_mut());
+        }
+        norms.push(&mut self.bn1);
+        norms
+    }
+
     /// Set gradients / training behaviour of one stage (index into `STAGE_NAMES`).
     pub fn set_stage_trainable(mut self, stage: usize, trainable: bool) -> Self {
         match stage {

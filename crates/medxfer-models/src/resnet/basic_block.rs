@@ -42,4 +42,15 @@ impl ResidualUnit for BasicBlock {
         let out = forward_batch_norm(&self.bn2, self.conv2.forward(out));
         relu(out + identity)
     }
+
+    fn batch_norms_mut(&mut self) -> Vec<&mut BatchNorm> {
+        let mut norms: Vec<&mut BatchNorm> = self
+            .downsample
+            .iter_mut()
+            .map(|downsample| &mut downsample.bn)
+            .collect();
+        norms.push(&mut self.bn1);
+        norms.push(&mut self.bn2);
+        norms
+    }
 }

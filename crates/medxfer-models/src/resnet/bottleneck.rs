@@ -51,4 +51,14 @@ impl ResidualUnit for Bottleneck {
         let out = forward_batch_norm(&self.bn3, forward_pointwise_conv2d(&self.conv3, out));
         relu(out + identity)
     }
+
+    fn batch_norms_mut(&mut self) -> Vec<&mut BatchNorm> {
+        let mut norms: Vec<&mut BatchNorm> = self
+            .downsample
+            .iter_mut()
+            .map(|downsample| &mut downsample.bn)
+            .collect();
+        norms.extend([&mut self.bn1, &mut self.bn2, &mut self.bn3]);
+        norms
+    }
 }

@@ -24,6 +24,8 @@ pub trait ResidualUnit: Module {
     const EXPANSION: usize;
     fn new(in_channels: usize, planes: usize, stride: usize, device: &Device) -> Self;
     fn forward(&self, x: Tensor<4>) -> Tensor<4>;
+    /// Every batch norm of the block, in forward order.
+    fn batch_norms_mut(&mut self) -> Vec<&mut BatchNorm>;
 }
 
 /// Stem plus four stages of residual blocks.
@@ -82,6 +84,22 @@ impl<B: ResidualUnit> ResNet<B> {
             }
         }
         global_average_pool(x)
+    }
+
+    /// Every batch norm, in forward order.
+    pub fn batch_norms_mut(&mut self) -> Vec<&mut BatchNorm> {
+        let mut norms = vec![&mut self.bn1];
+        for layer in [
+            &mut self.layer1,
+            &mut self.layer2,
+            &mut self.layer3,
+            &mut self.layer4,
+        ] {
+            for block in layer.iter_mut() {
+                norms.extend(block.batch_norms_mut());
+            }
+        }
+        norms
     }
 
     /// Set gradients / training behaviour of one stage (index into `STAGE_NAMES`).

@@ -3,6 +3,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use medxfer_train::TrainConfig;
+use medxfer_train::run::{RunOptions, RunSummary};
 
 #[derive(clap::Args, Debug)]
 pub struct TrainArgs {
@@ -12,6 +13,10 @@ pub struct TrainArgs {
     /// Override a setting: `--set train.epochs=3 --set model.init=scratch` (dotted keys).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     overrides: Vec<String>,
+    /// Train only this fold (repeatable), e.g. one process per fold; a final run without
+    /// `--fold` skips the finished folds and writes predictions and metrics.
+    #[arg(long = "fold", value_name = "K")]
+    folds: Vec<usize>,
     /// Do not draw progress bars (one line per epoch is still printed).
     #[arg(long)]
     no_progress: bool,
@@ -20,19 +25,33 @@ pub struct TrainArgs {
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let config = TrainConfig::load(&args.config, &args.overrides)?;
     let show_progress = !args.no_progress && std::io::stderr().is_terminal();
-    let summary = medxfer_train::run::run(&config, show_progress)?;
-    let metrics = medxfer_eval::report::evaluate_run(&summary.out_dir)
-        .with_context(|| format!("evaluating {}", summary.out_dir.display()))?;
+    let options = RunOptions {
+        show_progress,
+        only_folds: args.folds,
+    };
+    let (out_dir, fold_seconds) = match medxfer_train::run::run(&config, &options)? {
+        RunSummary::Complete {
+            out_dir,
+            fold_seconds,
+        } => (out_dir, fold_seconds),
+        RunSummary::Partial { out_dir, trained } => {
+            let trained: Vec<String> = trained.iter().map(usize::to_string).collect();
+            println!(
+                "trained fold(s) {} in {}; run again without --fold to write predictions and metrics",
+                trained.join(", "),
+                out_dir.display()
+            );
+            return Ok(());
+        }
+    };
+    let metrics = medxfer_eval::report::evaluate_run(&out_dir)
+        .with_context(|| format!("evaluating {}", out_dir.display()))?;
     println!("{metrics}");
-    let seconds: Vec<String> = summary
-        .fold_seconds
-        .iter()
-        .map(|s| format!("{s:.0}"))
-        .collect();
+    let seconds: Vec<String> = fold_seconds.iter().map(|s| format!("{s:.0}")).collect();
     println!(
         "wall time per fold (s): {}   run folder: {}",
         seconds.join(", "),
-        summary.out_dir.display()
+        out_dir.display()
     );
     Ok(())
 }
