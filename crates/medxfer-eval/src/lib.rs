@@ -23,6 +23,7 @@ pub mod paired_t;
 pub mod predictions;
 mod ranking;
 pub mod report;
+pub mod run_comparison;
 pub mod score_reports;
 pub mod score_table;
 pub mod segmentation;

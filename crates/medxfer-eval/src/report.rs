@@ -139,7 +139,7 @@ pub fn evaluate_run(run_dir: &Path) -> Result<RunMetrics, EvalError> {
 }
 
 /// The class each test row is predicted as.
-fn decide(row: &PredictionRow, positive: Option<usize>) -> usize {
+pub(crate) fn decide(row: &PredictionRow, positive: Option<usize>) -> usize {
     match positive {
         Some(p) if row.scores.len() == 2 => {
             if row.scores[p] >= 0.5 {

@@ -25,6 +25,8 @@ enum Command {
     Train(commands::train::TrainArgs),
     /// Compute metrics (with confidence intervals) from a run folder's predictions.
     Evaluate(commands::evaluate::EvaluateArgs),
+    /// Test whether two runs differ on the same test images (paired DeLong, McNemar).
+    Compare(commands::compare::CompareArgs),
     /// Classify images with a trained run.
     Predict(commands::predict::PredictArgs),
     /// Self-supervised pretraining (SimCLR, MoCo v2, BYOL) of an encoder on unlabelled images.
@@ -52,6 +54,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Train(args) => commands::train::run(args),
         Command::Evaluate(args) => commands::evaluate::run(args),
+        Command::Compare(args) => commands::compare::run(args),
         Command::Predict(args) => commands::predict::run(args),
         Command::Pretrain(args) => commands::pretrain::run(args),
         Command::SslEval(args) => commands::ssl_eval::run(args),

@@ -260,6 +260,90 @@ fn evaluate_writes_metrics_json() {
     );
 }
 
+/// `compare RUN_A RUN_B` pairs two run folders by image id and gives the same paired DeLong
+/// result as `stats compare` on one table holding both scores.
+#[test]
+fn compare_two_runs_agrees_with_stats_compare_on_the_joined_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = write_scores(dir.path());
+    let text = std::fs::read_to_string(&table).unwrap();
+    for (run, column) in [("run_a", 2), ("run_b", 3)] {
+        let run_dir = dir.path().join(run);
+        std::fs::create_dir_all(&run_dir).unwrap();
+        let mut csv = String::from("image_id,fold,split,label,score_benign,score_malignant\n");
+        let mut rows: Vec<&str> = text.lines().skip(1).collect();
+        if run == "run_b" {
+            rows.reverse(); // pairing is by id, not by row order
+        }
+        for line in &rows {
+            let cells: Vec<&str> = line.split(',').collect();
+            let p: f64 = cells[column].parse().unwrap();
+            let fold = cells[0]
+                .trim_start_matches("case")
+                .parse::<usize>()
+                .unwrap()
+                % 4;
+            csv.push_str(&format!(
+                "{},{fold},test,{},{},{p}\n",
+                cells[0],
+                cells[1],
+                1.0 - p
+            ));
+        }
+        std::fs::write(run_dir.join("predictions.csv"), csv).unwrap();
+        std::fs::write(
+            run_dir.join("task.json"),
+            r#"{"class_names":["benign","malignant"],"positive_class":"malignant"}"#,
+        )
+        .unwrap();
+    }
+    let (a, b) = (dir.path().join("run_a"), dir.path().join("run_b"));
+    let runs = stdout_json(&medxfer(&[
+        "compare",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--json",
+    ]));
+    let joined = stdout_json(&medxfer(&[
+        "stats",
+        "compare",
+        "--csv",
+        table.to_str().unwrap(),
+        "--label",
+        "diagnosis",
+        "--positive",
+        "malignant",
+        "--score-a",
+        "model_a",
+        "--score-b",
+        "model_b",
+        "--json",
+    ]));
+    for key in [
+        "auc_a",
+        "auc_b",
+        "difference",
+        "p_value",
+        "ci_low",
+        "ci_high",
+    ] {
+        let (x, y) = (
+            runs["auc"][key].as_f64().unwrap(),
+            joined[key].as_f64().unwrap(),
+        );
+        assert!((x - y).abs() < 1e-12, "{key}: {x} vs {y}");
+    }
+    assert_eq!(runs["n"], 40);
+    assert_eq!(runs["per_fold"]["folds"].as_array().unwrap().len(), 4);
+    let table_out = medxfer(&["compare", a.to_str().unwrap(), b.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&table_out.stdout).contains("McNemar"));
+
+    let missing = medxfer(&["compare", a.to_str().unwrap(), dir.path().to_str().unwrap()]);
+    assert!(
+        !missing.status.success() && String::from_utf8_lossy(&missing.stderr).contains("task.json")
+    );
+}
+
 #[test]
 fn bench_stats_small_without_reference() {
     let out = medxfer(&[

@@ -1,6 +1,7 @@
 //! One module per subcommand: each defines its clap arguments and a `run` function.
 
 pub mod bench;
+pub mod compare;
 pub mod convert;
 pub mod deid;
 pub mod evaluate;
