@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::TrainError;
 use crate::atomic_file::write_atomic;
+use crate::run_folder::{commit_progress, load_progress};
 
 /// One row of the per-epoch learning curve.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -50,36 +51,17 @@ pub struct FoldProgress {
 
 impl FoldProgress {
     pub fn load(fold_dir: &Path) -> Result<Option<Self>, TrainError> {
-        let path = fold_dir.join("progress.json");
-        if !path.exists() {
-            return Ok(None);
-        }
-        let text = std::fs::read_to_string(&path).map_err(|e| TrainError::io(&path, e))?;
-        serde_json::from_str(&text)
-            .map(Some)
-            .map_err(|e| TrainError::Checkpoint {
-                path,
-                message: format!("unreadable progress file: {e}"),
-            })
+        load_progress(fold_dir)
     }
 
     /// Commit this progress, then delete checkpoint folders it no longer names.
     pub fn commit(&self, fold_dir: &Path) -> Result<(), TrainError> {
-        let path = fold_dir.join("progress.json");
-        let text =
-            serde_json::to_string_pretty(self).map_err(|e| TrainError::Other(e.to_string()))?;
-        write_atomic(&path, text.as_bytes())?;
-        self.write_curve_csv(&fold_dir.join("curves.csv"))?;
-        let keep = [self.current.as_deref(), self.best.as_deref()];
-        if let Ok(entries) = std::fs::read_dir(fold_dir) {
-            for entry in entries.flatten() {
-                let name = entry.file_name().to_string_lossy().to_string();
-                if name.starts_with("ckpt-") && !keep.contains(&Some(name.as_str())) {
-                    let _ = std::fs::remove_dir_all(entry.path());
-                }
-            }
-        }
-        Ok(())
+        commit_progress(
+            fold_dir,
+            self,
+            &[self.current.as_deref(), self.best.as_deref()],
+        )?;
+        self.write_curve_csv(&fold_dir.join("curves.csv"))
     }
 
     fn write_curve_csv(&self, path: &Path) -> Result<(), TrainError> {

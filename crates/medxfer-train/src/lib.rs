@@ -11,6 +11,7 @@ pub mod normalisation;
 pub mod predict;
 mod progress;
 pub mod run;
+pub mod run_folder;
 pub mod schedule;
 pub mod scoring;
 pub mod ssl;

@@ -20,6 +20,7 @@ use crate::config::{DeviceChoice, SplitConfig, TrainConfig};
 use crate::fold::{FoldIndices, RunContext, train_fold};
 use crate::model_setup::Architecture;
 use crate::normalisation::{Normalisation, input_normalisation};
+use crate::run_folder;
 
 /// What a run produced.
 #[derive(Debug)]
@@ -267,23 +268,9 @@ pub fn run(config: &TrainConfig, options: &RunOptions) -> Result<RunSummary, Tra
 
 /// A run folder belongs to one configuration: resuming with a different one would mix runs.
 fn guard_same_config(config: &TrainConfig, out_dir: &Path) -> Result<(), TrainError> {
-    let path = out_dir.join("config.toml");
-    let resolved = config.to_toml_string();
-    if path.exists() {
-        let previous = TrainConfig::load(&path, &[])?;
-        if &previous != config {
-            return Err(TrainError::Config {
-                path,
-                message: "this run folder was started with a different configuration; choose another out_dir (or delete the folder to start over)".into(),
-            });
-        }
-        eprintln!(
-            "run folder {} exists with the same configuration: resuming",
-            out_dir.display()
-        );
-        return Ok(());
-    }
-    write_atomic(&path, resolved.as_bytes())
+    run_folder::guard_same_config(out_dir, &config.to_toml_string(), |path| {
+        Ok(&TrainConfig::load(path, &[])? == config)
+    })
 }
 
 /// Warn about identical images: with conflicting labels, or landing in different test folds

@@ -20,6 +20,7 @@ use crate::atomic_file::write_atomic;
 use crate::batches::mix_seed;
 use crate::progress::EpochProgress;
 use crate::run::{CODE_VERSION, resolve_device};
+use crate::run_folder::{self, commit_progress, load_progress};
 use crate::schedule::learning_rate;
 use crate::ssl::config::PretrainConfig;
 use crate::ssl::curves::{SslCurveRow, write_curves};
@@ -49,33 +50,12 @@ pub struct PretrainProgress {
 
 impl PretrainProgress {
     fn load(dir: &Path) -> Result<Option<Self>, TrainError> {
-        let path = dir.join("progress.json");
-        if !path.exists() {
-            return Ok(None);
-        }
-        let text = std::fs::read_to_string(&path).map_err(|e| TrainError::io(&path, e))?;
-        serde_json::from_str(&text)
-            .map(Some)
-            .map_err(|e| TrainError::Checkpoint {
-                path,
-                message: format!("unreadable progress file: {e}"),
-            })
+        load_progress(dir)
     }
 
     /// Write atomically, then remove checkpoint folders other than the current one.
     fn commit(&self, dir: &Path) -> Result<(), TrainError> {
-        let text =
-            serde_json::to_string_pretty(self).map_err(|e| TrainError::Other(e.to_string()))?;
-        write_atomic(&dir.join("progress.json"), text.as_bytes())?;
-        if let Ok(entries) = std::fs::read_dir(dir) {
-            for entry in entries.flatten() {
-                let name = entry.file_name().to_string_lossy().to_string();
-                if name.starts_with("ckpt-") && self.current.as_deref() != Some(name.as_str()) {
-                    let _ = std::fs::remove_dir_all(entry.path());
-                }
-            }
-        }
-        Ok(())
+        commit_progress(dir, self, &[self.current.as_deref()])
     }
 }
 
@@ -480,20 +460,7 @@ fn plot_tsne(
 
 /// A run folder belongs to one configuration.
 fn guard_same_config(config: &PretrainConfig, out_dir: &Path) -> Result<(), TrainError> {
-    let path = out_dir.join("config.toml");
-    if path.exists() {
-        let previous = PretrainConfig::load(&path, &[])?;
-        if &previous != config {
-            return Err(TrainError::Config {
-                path,
-                message: "this run folder was started with a different configuration; choose another out_dir (or delete the folder to start over)".into(),
-            });
-        }
-        eprintln!(
-            "run folder {} exists with the same configuration: resuming",
-            out_dir.display()
-        );
-        return Ok(());
-    }
-    write_atomic(&path, config.to_toml_string().as_bytes())
+    run_folder::guard_same_config(out_dir, &config.to_toml_string(), |path| {
+        Ok(&PretrainConfig::load(path, &[])? == config)
+    })
 }
