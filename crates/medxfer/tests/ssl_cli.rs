@@ -197,6 +197,8 @@ fn every_method_pretrains_and_its_encoder_fine_tunes_and_evaluates() {
             .as_f64()
             .unwrap();
         assert!((0.0..=1.0).contains(&bal), "{bal}");
+        let f1 = report["mean_linear_probe"]["f1_weighted"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&f1), "{f1}");
     }
 
     // The random-initialisation baseline of the same evaluation.

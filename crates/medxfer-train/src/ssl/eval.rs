@@ -50,6 +50,8 @@ pub struct Scores {
     pub accuracy: f64,
     pub balanced_accuracy: f64,
     pub mcc: f64,
+    /// F1 averaged over classes weighted by support (paper 003's Table 6.1 reports it).
+    pub f1_weighted: f64,
 }
 
 impl Scores {
@@ -59,6 +61,7 @@ impl Scores {
             accuracy: cm.accuracy(),
             balanced_accuracy: cm.balanced_accuracy(),
             mcc: cm.mcc(),
+            f1_weighted: cm.f1_weighted(),
         })
     }
 
@@ -68,6 +71,7 @@ impl Scores {
             accuracy: all.iter().map(|s| s.accuracy).sum::<f64>() / n,
             balanced_accuracy: all.iter().map(|s| s.balanced_accuracy).sum::<f64>() / n,
             mcc: all.iter().map(|s| s.mcc).sum::<f64>() / n,
+            f1_weighted: all.iter().map(|s| s.f1_weighted).sum::<f64>() / n,
         }
     }
 }
@@ -101,13 +105,20 @@ impl fmt::Display for SslEvalReport {
         )?;
         writeln!(
             f,
-            "fold  n_train n_test | kNN acc  bal.acc  MCC    | probe acc  bal.acc  MCC"
+            "fold  n_train n_test | kNN acc  bal.acc  MCC    F1w    | probe acc  bal.acc  MCC    F1w"
         )?;
         let line = |f: &mut fmt::Formatter<'_>, name: &str, n: String, k: &Scores, p: &Scores| {
             writeln!(
                 f,
-                "{name:<5} {n:<14} | {:.4}   {:.4}   {:>6.3} | {:.4}     {:.4}   {:>6.3}",
-                k.accuracy, k.balanced_accuracy, k.mcc, p.accuracy, p.balanced_accuracy, p.mcc
+                "{name:<5} {n:<14} | {:.4}   {:.4}   {:>6.3} {:.4} | {:.4}     {:.4}   {:>6.3} {:.4}",
+                k.accuracy,
+                k.balanced_accuracy,
+                k.mcc,
+                k.f1_weighted,
+                p.accuracy,
+                p.balanced_accuracy,
+                p.mcc,
+                p.f1_weighted
             )
         };
         for fold in &self.folds {
