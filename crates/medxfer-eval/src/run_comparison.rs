@@ -315,6 +315,15 @@ fn per_fold(
     })
 }
 
+/// Four decimals, or scientific notation where that would print 0.0000.
+fn format_p(p: f64) -> String {
+    if p < 1e-4 {
+        format!("{p:.1e}")
+    } else {
+        format!("{p:.4}")
+    }
+}
+
 impl fmt::Display for RunComparison {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "a: {}", self.run_a)?;
@@ -337,7 +346,7 @@ impl fmt::Display for RunComparison {
             auc.ci_low,
             auc.ci_high,
             auc.p_value
-                .map(|p| format!("  p = {p:.4}"))
+                .map(|p| format!("  p = {}", format_p(p)))
                 .unwrap_or_default(),
             auc.method
         )?;
@@ -359,8 +368,10 @@ impl fmt::Display for RunComparison {
         )?;
         writeln!(
             f,
-            "McNemar (exact): only a right {}, only b right {}, p = {:.4}",
-            self.mcnemar.only_a_correct, self.mcnemar.only_b_correct, self.mcnemar.p_value
+            "McNemar (exact): only a right {}, only b right {}, p = {}",
+            self.mcnemar.only_a_correct,
+            self.mcnemar.only_b_correct,
+            format_p(self.mcnemar.p_value)
         )?;
         if let Some(per_fold) = &self.per_fold {
             let list = |get: fn(&FoldAucs) -> f64| -> String {
@@ -384,7 +395,7 @@ impl fmt::Display for RunComparison {
                 per_fold.mean_b
             )?;
             if let Some(p) = per_fold.paired_t_p_value {
-                writeln!(f, "paired t-test over folds: p = {p:.4}")?;
+                writeln!(f, "paired t-test over folds: p = {}", format_p(p))?;
             }
         } else {
             writeln!(f, "the runs' folds differ: no per-fold comparison")?;
