@@ -139,7 +139,7 @@ pub fn evaluate_run(run_dir: &Path) -> Result<RunMetrics, EvalError> {
 }
 
 /// The class each test row is predicted as.
-pub(crate) fn decide(row: &PredictionRow, positive: Option<usize>) -> usize {
+fn decide(row: &PredictionRow, positive: Option<usize>) -> usize {
     match positive {
         Some(p) if row.scores.len() == 2 => {
             if row.scores[p] >= 0.5 {
@@ -160,38 +160,52 @@ pub(crate) fn decide(row: &PredictionRow, positive: Option<usize>) -> usize {
     }
 }
 
-struct Cases {
-    labels: Vec<usize>,
-    predicted: Vec<usize>,
+/// Test rows as class indices, decisions and a score matrix: what every metric of a set of
+/// rows is computed from (here and in `run_comparison`).
+pub(crate) struct Cases {
+    pub(crate) labels: Vec<usize>,
+    pub(crate) predicted: Vec<usize>,
     /// Row-major n x k.
-    scores: Vec<f64>,
+    pub(crate) scores: Vec<f64>,
 }
 
 impl Cases {
-    fn new(rows: &[&PredictionRow], predictions: &Predictions, positive: Option<usize>) -> Self {
+    /// `class_names` in score order; row labels were validated against them when read.
+    pub(crate) fn new(
+        rows: &[&PredictionRow],
+        class_names: &[String],
+        positive: Option<usize>,
+    ) -> Self {
         let mut cases = Cases {
             labels: Vec::with_capacity(rows.len()),
             predicted: Vec::with_capacity(rows.len()),
-            scores: Vec::with_capacity(rows.len() * predictions.class_names.len()),
+            scores: Vec::with_capacity(rows.len() * class_names.len()),
         };
         for row in rows {
             // Labels were validated against the class names when the file was read.
-            cases
-                .labels
-                .push(predictions.class_index(&row.label).unwrap_or(0));
+            cases.labels.push(
+                class_names
+                    .iter()
+                    .position(|c| *c == row.label)
+                    .unwrap_or(0),
+            );
             cases.predicted.push(decide(row, positive));
             cases.scores.extend_from_slice(&row.scores);
         }
         cases
     }
 
-    fn positive_flags_and_scores(&self, positive: usize, k: usize) -> (Vec<bool>, Vec<f64>) {
+    pub(crate) fn positive_flags_and_scores(
+        &self,
+        positive: usize,
+        k: usize,
+    ) -> (Vec<bool>, Vec<f64>) {
         let flags = self.labels.iter().map(|&l| l == positive).collect();
         let scores = self.scores.chunks(k).map(|s| s[positive]).collect();
         (flags, scores)
     }
 
-    fn auc(&self, positive: Option<usize>, k: usize) -> Option<f64> {
+    pub(crate) fn auc(&self, positive: Option<usize>, k: usize) -> Option<f64> {
         match positive {
             Some(p) if k == 2 => {
                 let (flags, scores) = self.positive_flags_and_scores(p, k);
@@ -235,7 +249,7 @@ pub fn compute_run_metrics(
     }
     let mut folds = Vec::with_capacity(by_fold.len());
     for (&fold, rows) in &by_fold {
-        let cases = Cases::new(rows, predictions, positive);
+        let cases = Cases::new(rows, &predictions.class_names, positive);
         let cm = ConfusionMatrix::new(&cases.labels, &cases.predicted, k)?;
         folds.push(FoldMetrics {
             fold,
@@ -256,7 +270,7 @@ pub fn compute_run_metrics(
         mcc: collect(|f| Some(f.classification.mcc)),
     };
     let pooled = pooled_metrics(
-        &Cases::new(&test_rows, predictions, positive),
+        &Cases::new(&test_rows, &predictions.class_names, positive),
         positive,
         k,
         &predictions.class_names,

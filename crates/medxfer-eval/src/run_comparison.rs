@@ -15,7 +15,7 @@ use std::fmt;
 use std::path::Path;
 
 use crate::EvalError;
-use crate::auc::{roc_auc, roc_auc_ovr_macro};
+use crate::auc::roc_auc_ovr_macro;
 use crate::bootstrap::{BootstrapConfig, CiMethod, stratified_bootstrap_ci};
 use crate::classification::ClassificationMetrics;
 use crate::confusion::ConfusionMatrix;
@@ -23,7 +23,7 @@ use crate::delong::delong_paired;
 use crate::mcnemar::{McNemarResult, mcnemar_from_correctness};
 use crate::paired_t::paired_t_test;
 use crate::predictions::{PredictionRow, Predictions, Split, TaskInfo};
-use crate::report::{PREDICTIONS_FILE, TASK_FILE, decide};
+use crate::report::{Cases, PREDICTIONS_FILE, TASK_FILE};
 
 const LEVEL: f64 = 0.95;
 
@@ -167,38 +167,35 @@ pub fn compare_runs(dir_a: &Path, dir_b: &Path) -> Result<RunComparison, EvalErr
 
     let k = a.class_names.len();
     let positive = a.task.positive_index().filter(|_| k == 2);
-    let class_index = |name: &str| a.class_names.iter().position(|c| c == name).unwrap_or(0);
     let ids: Vec<&String> = a.rows.keys().collect();
-    let labels: Vec<usize> = ids
-        .iter()
-        .map(|id| class_index(&a.rows[*id].label))
-        .collect();
-    let scores = |run: &RunTest| -> Vec<f64> {
-        ids.iter()
-            .flat_map(|id| run.rows[*id].scores.iter().copied())
-            .collect()
+    let cases = |run: &RunTest| {
+        let rows: Vec<&PredictionRow> = ids.iter().map(|id| &run.rows[*id]).collect();
+        Cases::new(&rows, &a.class_names, positive)
     };
-    let (scores_a, scores_b) = (scores(&a), scores(&b));
-    let decisions = |run: &RunTest| -> Vec<usize> {
-        ids.iter()
-            .map(|id| decide(&run.rows[*id], positive))
-            .collect()
-    };
-    let (pred_a, pred_b) = (decisions(&a), decisions(&b));
-    let metrics = |pred: &[usize]| -> Result<ClassificationMetrics, EvalError> {
-        let cm = ConfusionMatrix::new(&labels, pred, k)?;
+    let (cases_a, cases_b) = (cases(&a), cases(&b));
+    // Labels were checked equal image by image above.
+    let labels = &cases_a.labels;
+    let metrics = |cases: &Cases| -> Result<ClassificationMetrics, EvalError> {
+        let cm = ConfusionMatrix::new(labels, &cases.predicted, k)?;
         Ok(ClassificationMetrics::from_confusion(&cm, &a.class_names))
     };
-    let (metrics_a, metrics_b) = (metrics(&pred_a)?, metrics(&pred_b)?);
-    let correct =
-        |pred: &[usize]| -> Vec<bool> { pred.iter().zip(&labels).map(|(p, l)| p == l).collect() };
-    let mcnemar = mcnemar_from_correctness(&correct(&pred_a), &correct(&pred_b))?;
+    let (metrics_a, metrics_b) = (metrics(&cases_a)?, metrics(&cases_b)?);
+    let correct = |cases: &Cases| -> Vec<bool> {
+        cases
+            .predicted
+            .iter()
+            .zip(labels)
+            .map(|(p, l)| p == l)
+            .collect()
+    };
+    let mcnemar = mcnemar_from_correctness(&correct(&cases_a), &correct(&cases_b))?;
+    let (scores_a, scores_b) = (&cases_a.scores, &cases_b.scores);
 
     let auc = match positive {
         Some(p) => {
-            let flags: Vec<bool> = labels.iter().map(|&l| l == p).collect();
-            let column = |s: &[f64]| -> Vec<f64> { s.chunks(k).map(|row| row[p]).collect() };
-            let c = delong_paired(&flags, &column(&scores_a), &column(&scores_b), LEVEL)?;
+            let (flags, column_a) = cases_a.positive_flags_and_scores(p, k);
+            let (_, column_b) = cases_b.positive_flags_and_scores(p, k);
+            let c = delong_paired(&flags, &column_a, &column_b, LEVEL)?;
             AucDifference {
                 auc_a: c.auc_a,
                 auc_b: c.auc_b,
@@ -220,8 +217,8 @@ pub fn compare_runs(dir_a: &Path, dir_b: &Path) -> Result<RunComparison, EvalErr
                 (y, x)
             };
             let difference = |cases: &[usize]| -> Result<f64, EvalError> {
-                let (y, sa) = subset(&scores_a, cases);
-                let (_, sb) = subset(&scores_b, cases);
+                let (y, sa) = subset(scores_a, cases);
+                let (_, sb) = subset(scores_b, cases);
                 Ok(roc_auc_ovr_macro(&y, &sa, k)? - roc_auc_ovr_macro(&y, &sb, k)?)
             };
             let config = BootstrapConfig {
@@ -230,9 +227,9 @@ pub fn compare_runs(dir_a: &Path, dir_b: &Path) -> Result<RunComparison, EvalErr
                 seed: 0,
                 method: CiMethod::Percentile,
             };
-            let ci = stratified_bootstrap_ci(&labels, &config, difference)?;
-            let auc_a = roc_auc_ovr_macro(&labels, &scores_a, k)?;
-            let auc_b = roc_auc_ovr_macro(&labels, &scores_b, k)?;
+            let ci = stratified_bootstrap_ci(labels, &config, difference)?;
+            let auc_a = roc_auc_ovr_macro(labels, scores_a, k)?;
+            let auc_b = roc_auc_ovr_macro(labels, scores_b, k)?;
             AucDifference {
                 auc_a,
                 auc_b,
@@ -258,7 +255,7 @@ pub fn compare_runs(dir_a: &Path, dir_b: &Path) -> Result<RunComparison, EvalErr
         mcc_a: metrics_a.mcc,
         mcc_b: metrics_b.mcc,
         mcnemar,
-        per_fold: per_fold(&a, &b, &ids, &labels, positive, k),
+        per_fold: per_fold(&a, &b, &ids, positive),
     })
 }
 
@@ -267,38 +264,26 @@ fn per_fold(
     a: &RunTest,
     b: &RunTest,
     ids: &[&String],
-    labels: &[usize],
     positive: Option<usize>,
-    k: usize,
 ) -> Option<PerFoldComparison> {
     if ids.iter().any(|id| a.rows[*id].fold != b.rows[*id].fold) {
         return None;
     }
-    let mut members: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-    for (i, id) in ids.iter().enumerate() {
-        members.entry(a.rows[*id].fold).or_default().push(i);
+    let mut members: BTreeMap<usize, Vec<&String>> = BTreeMap::new();
+    for id in ids {
+        members.entry(a.rows[*id].fold).or_default().push(id);
     }
-    let auc_of = |run: &RunTest, cases: &[usize]| -> Option<f64> {
-        let y: Vec<usize> = cases.iter().map(|&i| labels[i]).collect();
-        let s: Vec<f64> = cases
-            .iter()
-            .flat_map(|&i| run.rows[ids[i]].scores.iter().copied())
-            .collect();
-        match positive {
-            Some(p) => {
-                let flags: Vec<bool> = y.iter().map(|&l| l == p).collect();
-                let column: Vec<f64> = s.chunks(k).map(|row| row[p]).collect();
-                roc_auc(&flags, &column).ok()
-            }
-            None => roc_auc_ovr_macro(&y, &s, k).ok(),
-        }
+    let k = a.class_names.len();
+    let auc_of = |run: &RunTest, fold_ids: &[&String]| -> Option<f64> {
+        let rows: Vec<&PredictionRow> = fold_ids.iter().map(|id| &run.rows[*id]).collect();
+        Cases::new(&rows, &a.class_names, positive).auc(positive, k)
     };
     let mut folds = Vec::new();
-    for (&fold, cases) in &members {
+    for (&fold, fold_ids) in &members {
         folds.push(FoldAucs {
             fold,
-            auc_a: auc_of(a, cases)?,
-            auc_b: auc_of(b, cases)?,
+            auc_a: auc_of(a, fold_ids)?,
+            auc_b: auc_of(b, fold_ids)?,
         });
     }
     let column = |get: fn(&FoldAucs) -> f64| -> Vec<f64> { folds.iter().map(get).collect() };
