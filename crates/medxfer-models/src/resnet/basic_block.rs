@@ -44,13 +44,9 @@ impl ResidualUnit for BasicBlock {
     }
 
     fn batch_norms_mut(&mut self) -> Vec<&mut BatchNorm> {
-        let mut norms: Vec<&mut BatchNorm> = self
-            .downsample
-            .iter_mut()
-            .map(|downsample| &mut downsample.bn)
-            .collect();
-        norms.push(&mut self.bn1);
-        norms.push(&mut self.bn2);
+        let mut norms: Vec<&mut BatchNorm> =
+            self.downsample.iter_mut().map(|d| &mut d.bn).collect();
+        norms.extend([&mut self.bn1, &mut self.bn2]);
         norms
     }
 }

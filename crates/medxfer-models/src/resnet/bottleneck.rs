@@ -53,11 +53,8 @@ impl ResidualUnit for Bottleneck {
     }
 
     fn batch_norms_mut(&mut self) -> Vec<&mut BatchNorm> {
-        let mut norms: Vec<&mut BatchNorm> = self
-            .downsample
-            .iter_mut()
-            .map(|downsample| &mut downsample.bn)
-            .collect();
+        let mut norms: Vec<&mut BatchNorm> =
+            self.downsample.iter_mut().map(|d| &mut d.bn).collect();
         norms.extend([&mut self.bn1, &mut self.bn2, &mut self.bn3]);
         norms
     }
