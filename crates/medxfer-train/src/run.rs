@@ -156,7 +156,13 @@ pub fn run(config: &TrainConfig, options: &RunOptions) -> Result<RunSummary, Tra
     }
     let duplicates = report_duplicates(&dataset, &cache, &folds)?;
     let device = resolve_device(config.device()?)?.autodiff();
-    let fold_numbers: Vec<usize> = folds.iter().map(|fold| fold.fold).collect();
+    // A `--fold` process needs only its own folds' encoders, so fine-tuning can start while
+    // the other folds still pretrain; the assembling run checks that all of them agree.
+    let fold_numbers: Vec<usize> = if options.only_folds.is_empty() {
+        folds.iter().map(|fold| fold.fold).collect()
+    } else {
+        options.only_folds.clone()
+    };
     let normalisation = input_normalisation(config, &fold_numbers)?;
     normalisation.write(&out_dir)?;
     let Normalisation { mean, std, source } = normalisation;
