@@ -57,7 +57,8 @@ pub struct MeanSd {
 }
 
 impl MeanSd {
-    fn of(values: &[f64]) -> Option<MeanSd> {
+    /// Mean and sample sd of `values`; None when empty.
+    pub fn of(values: &[f64]) -> Option<MeanSd> {
         if values.is_empty() {
             return None;
         }

@@ -33,6 +33,8 @@ enum Command {
     Pretrain(commands::pretrain::PretrainArgs),
     /// k-NN and linear-probe quality of a pretrained encoder's frozen embeddings.
     SslEval(commands::ssl_eval::SslEvalArgs),
+    /// A paper-style table (mean ± sd over folds) of finished runs and SSL evaluations.
+    Table(commands::table::TableArgs),
     /// Fetch or list pretrained weights.
     #[command(subcommand)]
     Weights(commands::weights::WeightsCommand),
@@ -58,6 +60,7 @@ fn main() -> std::process::ExitCode {
         Command::Predict(args) => commands::predict::run(args),
         Command::Pretrain(args) => commands::pretrain::run(args),
         Command::SslEval(args) => commands::ssl_eval::run(args),
+        Command::Table(args) => commands::table::run(args),
         Command::Weights(cmd) => commands::weights::run(cmd),
         Command::Stats(cmd) => commands::stats::run(cmd),
         Command::Bench(cmd) => commands::bench::run(cmd),

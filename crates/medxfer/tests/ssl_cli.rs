@@ -122,6 +122,7 @@ fn losses(out: &Path) -> Vec<String> {
 #[test]
 fn every_method_pretrains_and_its_encoder_fine_tunes_and_evaluates() {
     let dir = tempfile::tempdir().unwrap();
+    let mut tables = Vec::new();
     let data = dir.path().join("data");
     write_toy_dataset(&data, 12);
     for method in ["simclr", "moco", "byol"] {
@@ -199,6 +200,52 @@ fn every_method_pretrains_and_its_encoder_fine_tunes_and_evaluates() {
         assert!((0.0..=1.0).contains(&bal), "{bal}");
         let f1 = report["mean_linear_probe"]["f1_weighted"].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&f1), "{f1}");
+        tables.push((method, json, run, report));
+    }
+
+    // `medxfer table` lays the probes and fine-tuned runs side by side, mean ± sd over folds,
+    // from the very files the commands above wrote.
+    let mut table = medxfer();
+    table.args([
+        "table",
+        "--metrics",
+        "balanced_accuracy,mcc",
+        "--per-fold",
+        "--csv",
+    ]);
+    table.arg(dir.path().join("table.csv"));
+    for (method, json, run, _) in &tables {
+        table.arg(format!("{method}/probe={}", json.display()));
+        table.arg(format!("{method}/fine-tuned={}", run.display()));
+    }
+    let result = table.output().unwrap();
+    assert_success(&result);
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    assert!(
+        stdout.starts_with("| Arm | probe: Bal. acc. | probe: MCC | fine-tuned: Bal. acc. |"),
+        "{stdout}"
+    );
+    let csv = std::fs::read_to_string(dir.path().join("table.csv")).unwrap();
+    for (method, _, run, report) in &tables {
+        let mean_probe = report["mean_linear_probe"]["balanced_accuracy"]
+            .as_f64()
+            .unwrap();
+        let metrics: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(run.join("metrics.json")).unwrap())
+                .unwrap();
+        let mean_tuned = metrics["across_folds"]["mcc"]["mean"].as_f64().unwrap();
+        let value = |group: &str, metric: &str| -> f64 {
+            let prefix = format!("{method},{group},");
+            let suffix = format!(",{metric},mean,");
+            let line = csv
+                .lines()
+                .find(|l| l.starts_with(&prefix) && l.contains(&suffix))
+                .unwrap_or_else(|| panic!("{prefix}..{suffix} in {csv}"));
+            line.rsplit(',').next().unwrap().parse().unwrap()
+        };
+        assert!((value("probe", "balanced_accuracy") - mean_probe).abs() < 1e-12);
+        assert!((value("fine-tuned", "mcc") - mean_tuned).abs() < 1e-12);
+        assert!(stdout.contains(&format!("| {method} |")), "{stdout}");
     }
 
     // The random-initialisation baseline of the same evaluation.
@@ -380,7 +427,8 @@ fn collapse_and_bad_config_are_one_line_errors() {
 
 /// Per-fold encoders through `{fold}` in the init path: a gray (1-channel) encoder initialises
 /// a 3-channel classifier, the run takes the encoder's normalisation (recorded in `input.json`
-/// for `medxfer predict`), and a missing fold's encoder is a one-line error naming it.
+/// for `medxfer predict`), a missing fold's encoder is a one-line error naming it, and a
+/// `--fold` process needs only its own fold's encoder.
 #[test]
 fn per_fold_gray_encoders_initialise_an_rgb_run_with_their_normalisation() {
     let dir = tempfile::tempdir().unwrap();
@@ -434,6 +482,15 @@ fn per_fold_gray_encoders_initialise_an_rgb_run_with_their_normalisation() {
         last.starts_with("error:") && last.contains("enc-fold1.bpk") && last.contains("fold 1"),
         "{stderr}"
     );
+
+    // One fold's process needs only that fold's encoder.
+    let fold_zero = medxfer()
+        .args(["train", "--no-progress", "--fold", "0", "--config"])
+        .arg(&train)
+        .output()
+        .unwrap();
+    assert_success(&fold_zero);
+    assert!(!run.join("predictions.csv").exists());
 
     copy_fold(1);
     let result = train_command();

@@ -9,5 +9,6 @@ pub mod predict;
 pub mod pretrain;
 pub mod ssl_eval;
 pub mod stats;
+pub mod table;
 pub mod train;
 pub mod weights;

@@ -1,0 +1,9 @@
+//! Reports over finished runs. `study_table` lays several arms of a study side by side, as
+//! papers do (e.g. paper 003's Table 6.1: initialisations as rows, linear probe and fine-tuning
+//! as column groups, each cell a mean ± sd over cross-validation folds).
+
+pub mod arm_scores;
+pub mod error;
+pub mod study_table;
+
+pub use error::ReportError;
