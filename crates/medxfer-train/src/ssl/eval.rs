@@ -18,7 +18,9 @@ use crate::batches::mix_seed;
 use crate::run::{load_dataset, make_folds, resolve_device};
 use crate::ssl::embed::{EncoderInput, embed_images};
 use crate::ssl::encoder_file::read_encoder;
-use crate::ssl::probe::{LinearProbe, ProbeConfig, knn_predict};
+use crate::ssl::probe::{
+    LinearProbe, ProbeConfig, ProbeRegularisation, knn_predict, select_probe_c,
+};
 
 /// Which encoder to evaluate.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,6 +45,8 @@ pub struct SslEvalOptions {
     pub fold: Option<usize>,
     pub k: usize,
     pub probe: ProbeConfig,
+    /// Overrides `probe.c`.
+    pub probe_c: ProbeRegularisation,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq)]
@@ -84,6 +88,8 @@ pub struct FoldEval {
     pub n_test: usize,
     pub knn: Scores,
     pub linear_probe: Scores,
+    /// The linear probe's inverse L2 strength (chosen on the training rows when cross-validated).
+    pub probe_c: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -105,12 +111,17 @@ impl fmt::Display for SslEvalReport {
         )?;
         writeln!(
             f,
-            "fold  n_train n_test | kNN acc  bal.acc  MCC    F1w    | probe acc  bal.acc  MCC    F1w"
+            "fold  n_train n_test | kNN acc  bal.acc  MCC    F1w    | probe acc  bal.acc  MCC    F1w     C"
         )?;
-        let line = |f: &mut fmt::Formatter<'_>, name: &str, n: String, k: &Scores, p: &Scores| {
+        let line = |f: &mut fmt::Formatter<'_>,
+                    name: &str,
+                    n: String,
+                    k: &Scores,
+                    p: &Scores,
+                    c: String| {
             writeln!(
                 f,
-                "{name:<5} {n:<14} | {:.4}   {:.4}   {:>6.3} {:.4} | {:.4}     {:.4}   {:>6.3} {:.4}",
+                "{name:<5} {n:<14} | {:.4}   {:.4}   {:>6.3} {:.4} | {:.4}     {:.4}   {:>6.3} {:.4}  {c}",
                 k.accuracy,
                 k.balanced_accuracy,
                 k.mcc,
@@ -128,6 +139,7 @@ impl fmt::Display for SslEvalReport {
                 format!("{:>7} {:>6}", fold.n_train, fold.n_test),
                 &fold.knn,
                 &fold.linear_probe,
+                fold.probe_c.to_string(),
             )?;
         }
         line(
@@ -136,6 +148,7 @@ impl fmt::Display for SslEvalReport {
             String::new(),
             &self.mean_knn,
             &self.mean_linear_probe,
+            String::new(),
         )
     }
 }
@@ -189,8 +202,34 @@ pub fn ssl_eval(options: &SslEvalOptions) -> Result<SslEvalReport, TrainError> {
         let train_y: Vec<usize> = train.iter().map(|&i| labels[i]).collect();
         let test_y: Vec<usize> = fold.test.iter().map(|&i| labels[i]).collect();
         let knn = knn_predict(&train_x, &train_y, &test_x, dim, options.k, n_classes);
+        let c = match &options.probe_c {
+            ProbeRegularisation::Fixed(c) => *c,
+            ProbeRegularisation::CrossValidated { grid, folds } => {
+                let (c, scores) = select_probe_c(
+                    &train_x,
+                    &train_y,
+                    dim,
+                    n_classes,
+                    &options.probe,
+                    grid,
+                    *folds,
+                );
+                let listed: Vec<String> = grid
+                    .iter()
+                    .zip(&scores)
+                    .map(|(c, s)| format!("C={c}: {s:.4}"))
+                    .collect();
+                eprintln!(
+                    "fold {}: linear-probe C by {folds}-fold CV on the training rows (balanced accuracy): {}; chosen C = {c}",
+                    fold.fold,
+                    listed.join(", ")
+                );
+                c
+            }
+        };
+        let probe_config = ProbeConfig { c, ..options.probe };
         let probe =
-            LinearProbe::fit(&train_x, &train_y, dim, n_classes, &options.probe).predict(&test_x);
+            LinearProbe::fit(&train_x, &train_y, dim, n_classes, &probe_config).predict(&test_x);
         let row = FoldEval {
             fold: fold.fold,
             encoder: name,
@@ -198,6 +237,7 @@ pub fn ssl_eval(options: &SslEvalOptions) -> Result<SslEvalReport, TrainError> {
             n_test: fold.test.len(),
             knn: Scores::of(&test_y, &knn, n_classes)?,
             linear_probe: Scores::of(&test_y, &probe, n_classes)?,
+            probe_c: c,
         };
         eprintln!(
             "fold {}: k-NN bal.acc {:.4} MCC {:.3}; linear probe bal.acc {:.4} MCC {:.3}",

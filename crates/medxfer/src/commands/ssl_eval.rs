@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use medxfer_models::BackboneKind;
 use medxfer_train::ssl::eval::{EncoderChoice, SslEvalOptions, ssl_eval};
-use medxfer_train::ssl::probe::ProbeConfig;
+use medxfer_train::ssl::probe::{ProbeConfig, ProbeRegularisation};
 
 #[derive(clap::Args, Debug)]
 pub struct SslEvalArgs {
@@ -26,9 +26,10 @@ pub struct SslEvalArgs {
     /// Neighbours for k-NN.
     #[arg(long, default_value_t = 20)]
     k: usize,
-    /// Inverse L2 strength of the linear probe (scikit-learn's C).
-    #[arg(long, default_value_t = 1.0)]
-    c: f64,
+    /// Inverse L2 strength of the linear probe (scikit-learn's C), or `auto`: chosen per fold
+    /// from 1e-3, 1e-2, 0.1, 1, 10 by 3-fold CV on that fold's training rows.
+    #[arg(long, default_value = "auto")]
+    c: String,
     /// With `--encoder random`: the architecture, its input channels and image size.
     #[arg(long, value_enum, default_value_t = BackboneKind::Resnet18)]
     backbone: BackboneKind,
@@ -45,9 +46,14 @@ pub fn run(args: SslEvalArgs) -> anyhow::Result<()> {
     if args.k == 0 {
         anyhow::bail!("--k must be at least 1");
     }
-    if !(args.c > 0.0 && args.c.is_finite()) {
-        anyhow::bail!("--c must be a positive number");
-    }
+    let probe_c = if args.c == "auto" {
+        ProbeRegularisation::cross_validated()
+    } else {
+        match args.c.parse::<f64>() {
+            Ok(c) if c > 0.0 && c.is_finite() => ProbeRegularisation::Fixed(c),
+            _ => anyhow::bail!("--c must be a positive number or `auto`, not {:?}", args.c),
+        }
+    };
     if !matches!(args.in_channels, 1 | 3) {
         anyhow::bail!("--in-channels must be 1 or 3");
     }
@@ -69,10 +75,8 @@ pub fn run(args: SslEvalArgs) -> anyhow::Result<()> {
         overrides: args.overrides.clone(),
         fold: args.fold,
         k: args.k,
-        probe: ProbeConfig {
-            c: args.c,
-            ..ProbeConfig::default()
-        },
+        probe: ProbeConfig::default(),
+        probe_c,
     };
     let report = ssl_eval(&options)?;
     print!("{report}");
