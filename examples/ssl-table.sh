@@ -49,7 +49,6 @@ epochs_of() { # per-method override, e.g. MOCO_EPOCHS, else SSL_EPOCHS
   local var="${1^^}_EPOCHS"
   echo "${!var:-$SSL_EPOCHS}"
 }
-encoder_dir() { echo "$OUT/ssl-$1-e$(epochs_of "$1")-lr$SSL_LR-fold$2"; }
 finetune_dir() {
   if [[ $1 == random ]]; then echo "$OUT/random-ft$FT_EPOCHS-finetune"; else
     echo "$OUT/$1-e$(epochs_of "$1")-lr$SSL_LR-ft$FT_EPOCHS-finetune"; fi
@@ -96,9 +95,7 @@ run_job() {
   fi
   echo "$(date +%T) done  $kind $method fold $fold" >&2
 }
-export -f run_job epochs_of
-export FOLDS SSL_EPOCHS
-for method in $METHODS; do export "${method^^}_EPOCHS=$(epochs_of "$method")"; done
+export -f run_job
 
 # Each job learns its own method's folders through ENCODERS / FINETUNE_DIR.
 job_line() {
