@@ -8,6 +8,8 @@
 #   examples/ssl-table.sh                               # the paper's schedule (100 SSL epochs)
 #   JOBS=2 SSL_EPOCHS=30 SSL_LR=1e-3 FT_EPOCHS=8 examples/ssl-table.sh   # a CPU budget
 #   MOCO_EPOCHS=10 BYOL_EPOCHS=6 ...                    # per-method epochs (default SSL_EPOCHS)
+#   CONTINUE=1 SSL_EPOCHS=60 ...     # train the finished 30-epoch encoders on to 60 epochs
+#                                    # (`pretrain --continue-from`; constant schedule only)
 #
 # JOBS runs that many pretraining / fine-tuning folds at once, each single-threaded
 # (RAYON_NUM_THREADS=1); on a 2-core CPU, JOBS=2 finishes the table in about half the time of
@@ -71,7 +73,11 @@ run_job() {
   local log="$LOGS/$kind-$method-fold$fold.log"
   echo "$(date +%T) start $kind $method fold $fold" >&2
   if [[ $kind == pretrain ]]; then
-    "$MEDXFER" pretrain --no-progress --config "examples/ssl-$method.toml" \
+    local continue_args=() shorter
+    if [[ ${CONTINUE:-0} == 1 ]] && shorter=$(longest_shorter_run "$method" "$fold" "$epochs"); then
+      continue_args=(--continue-from "$shorter")
+    fi
+    "$MEDXFER" pretrain --no-progress --config "examples/ssl-$method.toml" "${continue_args[@]}" \
       --set exclude.fold="$fold" --set train.epochs="$epochs" --set train.lr="$SSL_LR" \
       --set out_dir="$OUT/ssl-$method-e$epochs-lr$SSL_LR-fold$fold" >"$log" 2>&1
   elif [[ $method == random ]]; then
@@ -96,6 +102,19 @@ run_job() {
   echo "$(date +%T) done  $kind $method fold $fold" >&2
 }
 export -f run_job
+
+# The finished run of this method, rate and fold with the most epochs below $3, if any.
+longest_shorter_run() {
+  local method=$1 fold=$2 epochs=$3 best="" best_epochs=0 dir e
+  for dir in "$OUT"/ssl-"$method"-e*-lr"$SSL_LR"-fold"$fold"; do
+    [[ -f $dir/encoder.bpk ]] || continue
+    e=${dir#"$OUT/ssl-$method-e"}
+    e=${e%%-*}
+    if (( e < epochs && e > best_epochs )); then best=$dir best_epochs=$e; fi
+  done
+  [[ -n $best ]] && echo "$best"
+}
+export -f longest_shorter_run
 
 # Each job learns its own method's folders through ENCODERS / FINETUNE_DIR.
 job_line() {

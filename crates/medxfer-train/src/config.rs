@@ -249,6 +249,17 @@ impl Default for ScheduleConfig {
     }
 }
 
+impl ScheduleConfig {
+    /// The `kind` as written in TOML.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ScheduleConfig::Constant { .. } => "constant",
+            ScheduleConfig::Cosine { .. } => "cosine",
+            ScheduleConfig::Step { .. } => "step",
+        }
+    }
+}
+
 fn default_gamma() -> f64 {
     0.1
 }

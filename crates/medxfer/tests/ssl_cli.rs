@@ -1,7 +1,8 @@
 //! Self-supervised pretraining from the command line at toy size: every method runs and writes
 //! its encoder, curves and t-SNE; the encoder fine-tunes through `medxfer train` with
 //! `init = "ssl:PATH"` and evaluates through `medxfer ssl-eval`; evaluation test images are
-//! excluded; a killed run resumes to the same result; a collapsed run is a clear error.
+//! excluded; a killed run resumes, and a shorter run continues, to the same result; a collapsed
+//! run is a clear error.
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -110,6 +111,16 @@ fn pretrain(config: &Path) -> Output {
         .unwrap()
 }
 
+fn pretrain_continuing(config: &Path, from: &Path) -> Output {
+    medxfer()
+        .args(["pretrain", "--no-progress", "--config"])
+        .arg(config)
+        .arg("--continue-from")
+        .arg(from)
+        .output()
+        .unwrap()
+}
+
 /// The curve without its timing column.
 fn losses(out: &Path) -> Vec<String> {
     std::fs::read_to_string(out.join("curves.csv"))
@@ -200,6 +211,20 @@ fn every_method_pretrains_and_its_encoder_fine_tunes_and_evaluates() {
         assert!((0.0..=1.0).contains(&bal), "{bal}");
         let f1 = report["mean_linear_probe"]["f1_weighted"].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&f1), "{f1}");
+        // Mean and sample sd (n - 1) of the two folds, to rounding.
+        let per_fold: Vec<f64> = report["folds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["linear_probe"]["balanced_accuracy"].as_f64().unwrap())
+            .collect();
+        let mean = (per_fold[0] + per_fold[1]) / 2.0;
+        let sd = (per_fold[0] - per_fold[1]).abs() / 2f64.sqrt();
+        assert!((bal - mean).abs() < 1e-12, "{bal} vs {mean}");
+        let reported_sd = report["sd_linear_probe"]["balanced_accuracy"]
+            .as_f64()
+            .unwrap();
+        assert!((reported_sd - sd).abs() < 1e-12, "{reported_sd} vs {sd}");
         tables.push((method, json, run, report));
     }
 
@@ -318,7 +343,7 @@ fn evaluation_test_images_are_excluded_and_counted() {
 }
 
 #[test]
-fn killed_pretraining_resumes_to_the_same_result() {
+fn killed_or_shorter_pretraining_resumes_or_continues_to_the_same_result() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     write_toy_dataset(&data, 12);
@@ -372,6 +397,57 @@ fn killed_pretraining_resumes_to_the_same_result() {
         "resumed run differs from the uninterrupted one"
     );
     assert!(resumed.join("encoder.bpk").exists());
+
+    // A finished shorter run trained on into a new folder (`--continue-from`) also ends as the
+    // uninterrupted run, and the shorter run is left as it was.
+    let short = dir.path().join("short");
+    assert_success(&pretrain(&write_ssl_config(
+        dir.path(),
+        &data,
+        &short,
+        "moco",
+        2,
+        "",
+    )));
+    let short_curve = losses(&short);
+    let short_encoder = std::fs::read(short.join("encoder.bpk")).unwrap();
+
+    let continued = dir.path().join("continued");
+    let config = write_ssl_config(dir.path(), &data, &continued, "moco", 4, "");
+    let result = pretrain_continuing(&config, &short);
+    assert_success(&result);
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(stderr.contains("after its epoch 2"), "{stderr}");
+    assert_eq!(
+        losses(&continued),
+        losses(&straight),
+        "the continued run differs from the uninterrupted 4-epoch one"
+    );
+    // (Encoder files are not compared byte for byte: burn stores per-process parameter ids.)
+    assert_eq!(losses(&short), short_curve, "the source run was changed");
+    assert_eq!(
+        std::fs::read(short.join("encoder.bpk")).unwrap(),
+        short_encoder,
+        "the source encoder was changed"
+    );
+    let progress = std::fs::read_to_string(continued.join("progress.json")).unwrap();
+    assert!(progress.contains("\"after_epoch\": 2"), "{progress}");
+
+    // Any other difference than the epochs is refused, naming the setting, and writes nothing.
+    let other = dir.path().join("other");
+    let bad = write_ssl_config(dir.path(), &data, &other, "moco", 4, "");
+    let text = std::fs::read_to_string(&bad)
+        .unwrap()
+        .replace("lr = 1e-3", "lr = 2e-3");
+    std::fs::write(&bad, text).unwrap();
+    let result = pretrain_continuing(&bad, &short);
+    assert!(!result.status.success());
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(
+        stderr.contains("train.lr") && stderr.contains("short") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+    assert!(!other.exists(), "a refused continuation claimed its folder");
 }
 
 #[test]

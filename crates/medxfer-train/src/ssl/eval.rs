@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use medxfer_data::{ImageCache, PreprocessSpec};
 use medxfer_eval::confusion::ConfusionMatrix;
+use medxfer_eval::report::MeanSd;
 use medxfer_models::{Backbone, BackboneKind};
 use serde::Serialize;
 
@@ -45,7 +46,7 @@ pub struct SslEvalOptions {
     pub fold: Option<usize>,
     pub k: usize,
     pub probe: ProbeConfig,
-    /// Overrides `probe.c`.
+    /// The linear probe's L2 strength: fixed, or chosen per fold by CV.
     pub probe_c: ProbeRegularisation,
 }
 
@@ -69,14 +70,35 @@ impl Scores {
         })
     }
 
-    fn mean(all: &[Scores]) -> Scores {
-        let n = all.len().max(1) as f64;
-        Scores {
-            accuracy: all.iter().map(|s| s.accuracy).sum::<f64>() / n,
-            balanced_accuracy: all.iter().map(|s| s.balanced_accuracy).sum::<f64>() / n,
-            mcc: all.iter().map(|s| s.mcc).sum::<f64>() / n,
-            f1_weighted: all.iter().map(|s| s.f1_weighted).sum::<f64>() / n,
-        }
+    /// Mean and sample sd over folds of every score, by the same [`MeanSd`] as a run's
+    /// `metrics.json`; the sd is None for a single fold.
+    fn mean_sd(all: &[Scores]) -> (Scores, Option<Scores>) {
+        let stat = |score: fn(&Scores) -> f64| {
+            MeanSd::of(&all.iter().map(score).collect::<Vec<_>>()).unwrap_or(MeanSd {
+                mean: f64::NAN,
+                sd: None,
+                n_folds: 0,
+            })
+        };
+        let acc = stat(|s| s.accuracy);
+        let bal = stat(|s| s.balanced_accuracy);
+        let mcc = stat(|s| s.mcc);
+        let f1 = stat(|s| s.f1_weighted);
+        let mean = Scores {
+            accuracy: acc.mean,
+            balanced_accuracy: bal.mean,
+            mcc: mcc.mean,
+            f1_weighted: f1.mean,
+        };
+        let sd = (|| {
+            Some(Scores {
+                accuracy: acc.sd?,
+                balanced_accuracy: bal.sd?,
+                mcc: mcc.sd?,
+                f1_weighted: f1.sd?,
+            })
+        })();
+        (mean, sd)
     }
 }
 
@@ -99,6 +121,11 @@ pub struct SslEvalReport {
     pub folds: Vec<FoldEval>,
     pub mean_knn: Scores,
     pub mean_linear_probe: Scores,
+    /// Sample sd over folds (absent for one fold).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sd_knn: Option<Scores>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sd_linear_probe: Option<Scores>,
 }
 
 impl fmt::Display for SslEvalReport {
@@ -149,7 +176,11 @@ impl fmt::Display for SslEvalReport {
             &self.mean_knn,
             &self.mean_linear_probe,
             String::new(),
-        )
+        )?;
+        if let (Some(knn), Some(probe)) = (&self.sd_knn, &self.sd_linear_probe) {
+            line(f, "sd", String::new(), knn, probe, String::new())?;
+        }
+        Ok(())
     }
 }
 
@@ -227,9 +258,8 @@ pub fn ssl_eval(options: &SslEvalOptions) -> Result<SslEvalReport, TrainError> {
                 c
             }
         };
-        let probe_config = ProbeConfig { c, ..options.probe };
-        let probe =
-            LinearProbe::fit(&train_x, &train_y, dim, n_classes, &probe_config).predict(&test_x);
+        let probe = LinearProbe::fit(&train_x, &train_y, dim, n_classes, c, &options.probe)
+            .predict(&test_x);
         let row = FoldEval {
             fold: fold.fold,
             encoder: name,
@@ -251,11 +281,15 @@ pub fn ssl_eval(options: &SslEvalOptions) -> Result<SslEvalReport, TrainError> {
     }
     let knn: Vec<Scores> = results.iter().map(|r| r.knn).collect();
     let probe: Vec<Scores> = results.iter().map(|r| r.linear_probe).collect();
+    let (mean_knn, sd_knn) = Scores::mean_sd(&knn);
+    let (mean_linear_probe, sd_linear_probe) = Scores::mean_sd(&probe);
     Ok(SslEvalReport {
         class_names: dataset.class_names.clone(),
         k: options.k,
-        mean_knn: Scores::mean(&knn),
-        mean_linear_probe: Scores::mean(&probe),
+        mean_knn,
+        mean_linear_probe,
+        sd_knn,
+        sd_linear_probe,
         folds: results,
     })
 }

@@ -7,6 +7,7 @@
 pub mod byol;
 pub mod collapse;
 pub mod config;
+pub mod continuation;
 pub mod curves;
 pub mod ema;
 pub mod embed;

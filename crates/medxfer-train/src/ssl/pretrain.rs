@@ -23,6 +23,7 @@ use crate::run::{CODE_VERSION, resolve_device};
 use crate::run_folder::{self, commit_progress, load_progress};
 use crate::schedule::learning_rate;
 use crate::ssl::config::PretrainConfig;
+use crate::ssl::continuation::check_continuable;
 use crate::ssl::curves::{SslCurveRow, write_curves};
 use crate::ssl::embed::{EncoderInput, embed_images};
 use crate::ssl::encoder_file::{ENCODER_FORMAT, EncoderInfo, write_encoder};
@@ -46,6 +47,15 @@ pub struct PretrainProgress {
     pub current: Option<String>,
     pub curve: Vec<SslCurveRow>,
     pub finished: bool,
+    /// The shorter run this one continued (`--continue-from`), and after which epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub continued_from: Option<ContinuedFrom>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ContinuedFrom {
+    pub run: PathBuf,
+    pub after_epoch: usize,
 }
 
 impl PretrainProgress {
@@ -79,12 +89,39 @@ pub struct PretrainSummary {
 }
 
 /// Pretrain (or resume) the run `config` describes; the error of a collapsed run comes after
-/// everything has been written.
+/// everything has been written. With `continue_from`, a run that has no epoch of its own yet
+/// starts from that shorter run's last checkpoint (see [`crate::ssl::continuation`]).
 pub fn pretrain(
     config: &PretrainConfig,
     show_progress: bool,
+    continue_from: Option<&Path>,
 ) -> Result<PretrainSummary, TrainError> {
     let out_dir = config.out_dir.clone();
+    let mut progress = PretrainProgress::load(&out_dir)?.unwrap_or_default();
+    // The folder the current checkpoint lives in: this run's, or the continued run's. A
+    // continuation is checked before the folder is claimed, so a refused one leaves nothing.
+    let mut state_root = out_dir.clone();
+    if let Some(source) = continue_from {
+        if progress.epochs_done > 0 {
+            eprintln!(
+                "{} already has {} epoch(s) of its own: resuming it (--continue-from {} is not used)",
+                out_dir.display(),
+                progress.epochs_done,
+                source.display()
+            );
+        } else {
+            progress = continuation_start(config, source)?;
+            state_root = source.to_path_buf();
+            eprintln!(
+                "continuing {} after its epoch {} (a {} schedule, so this equals an uninterrupted {}-epoch run); {} is not changed",
+                source.display(),
+                progress.epochs_done,
+                config.train.schedule.name(),
+                config.train.epochs,
+                source.display()
+            );
+        }
+    }
     std::fs::create_dir_all(&out_dir).map_err(|e| TrainError::io(&out_dir, e))?;
     guard_same_config(config, &out_dir)?;
 
@@ -122,16 +159,19 @@ pub fn pretrain(
     device.seed(mix_seed(&[config.seed, INIT_STREAM]));
     let mut method = build_method(config, pool_size, &device);
     let mut optimizer = new_adam(config.train.weight_decay);
-    let mut progress = PretrainProgress::load(&out_dir)?.unwrap_or_default();
     if let Some(current) = &progress.current {
-        let dir = out_dir.join(current);
+        let dir = state_root.join(current);
         method.load(&dir)?;
         let path = dir.join("optim.bpk");
         optimizer = optimizer.load(&path).map_err(|e| TrainError::Checkpoint {
             path: path.clone(),
             message: format!("cannot load optimizer state: {e}"),
         })?;
-        eprintln!("resuming after epoch {} ({current})", progress.epochs_done);
+        eprintln!(
+            "resuming after epoch {} ({})",
+            progress.epochs_done,
+            dir.display()
+        );
     }
 
     let draws = config.train.samples_per_epoch.unwrap_or(pool_size);
@@ -459,6 +499,27 @@ fn plot_tsne(
 }
 
 /// A run folder belongs to one configuration.
+/// The progress a continuation starts from: `source`'s curve and checkpoint, not finished.
+fn continuation_start(
+    config: &PretrainConfig,
+    source: &Path,
+) -> Result<PretrainProgress, TrainError> {
+    let recorded = PretrainConfig::load(&source.join("config.toml"), &[])?;
+    let progress = PretrainProgress::load(source)?.ok_or_else(|| TrainError::Config {
+        path: source.to_path_buf(),
+        message: "not a pretraining run folder (no progress.json)".into(),
+    })?;
+    check_continuable(&recorded, source, progress.epochs_done, config)?;
+    Ok(PretrainProgress {
+        finished: false,
+        continued_from: Some(ContinuedFrom {
+            run: source.to_path_buf(),
+            after_epoch: progress.epochs_done,
+        }),
+        ..progress
+    })
+}
+
 fn guard_same_config(config: &PretrainConfig, out_dir: &Path) -> Result<(), TrainError> {
     run_folder::guard_same_config(out_dir, &config.to_toml_string(), |path| {
         Ok(&PretrainConfig::load(path, &[])? == config)

@@ -64,11 +64,9 @@ pub fn knn_predict(
         .collect()
 }
 
-/// Settings of the linear probe.
+/// How the linear probe is fitted; its L2 strength is [`ProbeRegularisation`]'s concern.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ProbeConfig {
-    /// Inverse regularisation strength, as scikit-learn's `C`.
-    pub c: f64,
     pub iterations: usize,
     pub learning_rate: f64,
     /// Weight samples by `n / (k * n_class)`.
@@ -78,7 +76,6 @@ pub struct ProbeConfig {
 impl Default for ProbeConfig {
     fn default() -> Self {
         ProbeConfig {
-            c: 1.0,
             iterations: 600,
             learning_rate: 0.05,
             balanced: true,
@@ -149,12 +146,11 @@ pub fn select_probe_c(
     let scores: Vec<f64> = grid
         .iter()
         .map(|&c| {
-            let config = ProbeConfig { c, ..*config };
             let total: f64 = (0..folds)
                 .map(|k| {
                     let (train_x, train_y) = rows(&|f| f != k);
                     let (val_x, val_y) = rows(&|f| f == k);
-                    let predicted = LinearProbe::fit(&train_x, &train_y, dim, n_classes, &config)
+                    let predicted = LinearProbe::fit(&train_x, &train_y, dim, n_classes, c, config)
                         .predict(&val_x);
                     ConfusionMatrix::new(&val_y, &predicted, n_classes)
                         .map(|cm| cm.balanced_accuracy())
@@ -187,12 +183,13 @@ pub struct LinearProbe {
 
 impl LinearProbe {
     /// Minimise the (weighted) mean cross-entropy + `||W||^2 / (2 C n)` by full-batch Adam with
-    /// a cosine-decayed rate.
+    /// a cosine-decayed rate; `c` is scikit-learn's inverse regularisation strength `C`.
     pub fn fit(
         x: &[f32],
         labels: &[usize],
         dim: usize,
         n_classes: usize,
+        c: f64,
         config: &ProbeConfig,
     ) -> LinearProbe {
         let n = labels.len();
@@ -235,7 +232,7 @@ impl LinearProbe {
             })
             .collect();
         let total_weight: f64 = sample_weight.iter().sum();
-        let lambda = 1.0 / (config.c * n as f64);
+        let lambda = 1.0 / (c * n as f64);
 
         let params = n_classes * dim + n_classes;
         let mut theta = vec![0.0f64; params];
@@ -356,7 +353,7 @@ mod tests {
             x.extend_from_slice(&row);
             y.push(class);
         }
-        let probe = LinearProbe::fit(&x, &y, 4, 3, &ProbeConfig::default());
+        let probe = LinearProbe::fit(&x, &y, 4, 3, 1.0, &ProbeConfig::default());
         assert_eq!(probe.predict(&x), y);
         assert_eq!(probe.predict(&[0.5, 0.0, 0.0, 1.2]), vec![2]);
     }
@@ -405,7 +402,7 @@ mod tests {
         let first_best = grid[scores.iter().position(|&s| s == best).unwrap()];
         assert_eq!(chosen, first_best);
         let accuracy = |c: f64| {
-            let probe = LinearProbe::fit(&train_x, &train_y, dim, 2, &ProbeConfig { c, ..config });
+            let probe = LinearProbe::fit(&train_x, &train_y, dim, 2, c, &config);
             let predicted = probe.predict(&test_x);
             ConfusionMatrix::new(&test_y, &predicted, 2)
                 .unwrap()

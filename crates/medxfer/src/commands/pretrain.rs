@@ -1,5 +1,6 @@
 //! `medxfer pretrain --config FILE.toml [--set key=value ...]`: self-supervised pretraining
-//! (SimCLR, MoCo v2, BYOL). Re-running the same command resumes a killed run.
+//! (SimCLR, MoCo v2, BYOL). Re-running the same command resumes a killed run;
+//! `--continue-from DIR` trains a finished shorter run on into a new, longer one.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -17,12 +18,19 @@ pub struct PretrainArgs {
     /// Do not draw progress bars (one line per epoch is still printed).
     #[arg(long)]
     no_progress: bool,
+    /// Start from the last checkpoint of this shorter run (left unchanged) and train on to the
+    /// config's train.epochs, as if the longer run had been started in the first place. Its
+    /// configuration may differ only in train.epochs and out_dir, with a constant or step
+    /// learning-rate schedule.
+    #[arg(long, value_name = "RUN_DIR")]
+    continue_from: Option<PathBuf>,
 }
 
 pub fn run(args: PretrainArgs) -> anyhow::Result<()> {
     let config = PretrainConfig::load(&args.config, &args.overrides)?;
     let show_progress = !args.no_progress && std::io::stderr().is_terminal();
-    let summary = medxfer_train::ssl::pretrain(&config, show_progress)?;
+    let summary =
+        medxfer_train::ssl::pretrain(&config, show_progress, args.continue_from.as_deref())?;
     println!(
         "{}: {} epochs in {:.0} s on {} training / {} validation images ({} evaluation test images excluded)",
         summary.method,
