@@ -167,11 +167,10 @@ pub fn pretrain(
             path: path.clone(),
             message: format!("cannot load optimizer state: {e}"),
         })?;
-        eprintln!(
-            "resuming after epoch {} ({})",
-            progress.epochs_done,
-            dir.display()
-        );
+        // A continuation has already said where its state comes from.
+        if state_root == out_dir {
+            eprintln!("resuming after epoch {} ({current})", progress.epochs_done);
+        }
     }
 
     let draws = config.train.samples_per_epoch.unwrap_or(pool_size);
@@ -498,7 +497,6 @@ fn plot_tsne(
     )
 }
 
-/// A run folder belongs to one configuration.
 /// The progress a continuation starts from: `source`'s curve and checkpoint, not finished.
 fn continuation_start(
     config: &PretrainConfig,
@@ -520,6 +518,7 @@ fn continuation_start(
     })
 }
 
+/// A run folder belongs to one configuration.
 fn guard_same_config(config: &PretrainConfig, out_dir: &Path) -> Result<(), TrainError> {
     run_folder::guard_same_config(out_dir, &config.to_toml_string(), |path| {
         Ok(&PretrainConfig::load(path, &[])? == config)

@@ -1,8 +1,8 @@
 //! Classifiers on frozen embeddings, the standard read-outs of a self-supervised encoder:
 //! k-nearest neighbours by cosine similarity, and a linear probe (multinomial logistic
-//! regression on standardised features, L2-penalised with scikit-learn's `C`, fixed or chosen
-//! by cross-validation on the training rows,
-//! class-balanced sample weights), both in plain f64 on the cached embeddings.
+//! regression on standardised features with class-balanced sample weights, L2-penalised with
+//! scikit-learn's `C`, fixed or chosen by cross-validation on the training rows), both in
+//! plain f64 on the cached embeddings.
 
 use medxfer_eval::confusion::ConfusionMatrix;
 use rayon::prelude::*;
