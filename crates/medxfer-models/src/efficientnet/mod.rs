@@ -11,7 +11,7 @@ use burn::nn::conv::Conv2d;
 use burn::prelude::*;
 
 use crate::conv_bn::{batch_norm_tf, conv_same, global_average_pool, set_trainable};
-use crate::fast_cpu::{forward_batch_norm, forward_pointwise_conv2d, relu6};
+use crate::fast_cpu::{forward_batch_norm, forward_conv2d, forward_pointwise_conv2d, relu6};
 
 /// Stages: (kernel, stride, expansion, output channels, repeats), from the Lite0 definition.
 const STAGES: [(usize, usize, usize, usize, usize); 7] = [
@@ -79,7 +79,10 @@ impl EfficientNetLite0 {
 
     /// B x C x H x W -> B x 1280.
     pub fn forward_features(&self, x: Tensor<4>) -> Tensor<2> {
-        let mut x = relu6(forward_batch_norm(&self.bn0, self.conv_stem.forward(x)));
+        let mut x = relu6(forward_batch_norm(
+            &self.bn0,
+            forward_conv2d(&self.conv_stem, x),
+        ));
         for block in &self.blocks {
             x = block.forward(x);
         }

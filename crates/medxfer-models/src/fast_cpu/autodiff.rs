@@ -22,61 +22,15 @@ where
         weight: FloatTensor<Self>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Self> {
-        #[derive(Debug)]
-        struct DepthwiseConv2dBackward;
+        conv2d_node::<B, C>(ConvKind::Depthwise, x, weight, options)
+    }
 
-        impl<B: Backend + FastCpuGradients> Backward<B, 2> for DepthwiseConv2dBackward {
-            type State = (NodeId, NodeId, ConvOptions<2>);
-
-            fn backward(
-                self,
-                ops: Ops<Self::State, 2>,
-                grads: &mut Gradients,
-                checkpointer: &mut Checkpointer,
-            ) {
-                let [node_x, node_weight] = ops.parents;
-                let output_grad = grads.consume::<B>(&ops.node);
-                let (x_state, weight_state, options) = ops.state;
-                let x = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(x_state);
-                let weight =
-                    checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(weight_state);
-                if let Some(node) = node_x {
-                    let grad = B::depthwise_conv2d_x_grad(
-                        x.clone(),
-                        weight.clone(),
-                        output_grad.clone(),
-                        options.clone(),
-                    );
-                    grads.register::<B>(node.id, grad);
-                }
-                if let Some(node) = node_weight {
-                    let grad = B::depthwise_conv2d_weight_grad(x, weight, output_grad, options);
-                    grads.register::<B>(node.id, grad);
-                }
-            }
-        }
-
-        match DepthwiseConv2dBackward
-            .prepare::<C>([x.node(), weight.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(mut prep) => {
-                let x_state = prep.checkpoint(&x);
-                let weight_state = prep.checkpoint(&weight);
-                let output = B::depthwise_conv2d(
-                    x.into_primitive(),
-                    weight.into_primitive(),
-                    options.clone(),
-                );
-                prep.finish((x_state, weight_state, options), output)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(B::depthwise_conv2d(
-                x.into_primitive(),
-                weight.into_primitive(),
-                options,
-            )),
-        }
+    fn dense_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        conv2d_node::<B, C>(ConvKind::Dense, x, weight, options)
     }
 
     fn relu6(x: FloatTensor<Self>) -> FloatTensor<Self> {
@@ -200,5 +154,87 @@ where
                 )
             }
         }
+    }
+}
+
+/// The convolutions with their own kernels; both record the same kind of graph node.
+#[derive(Debug, Clone, Copy)]
+enum ConvKind {
+    Depthwise,
+    Dense,
+}
+
+#[derive(Debug)]
+struct Conv2dBackward(ConvKind);
+
+impl<B: Backend + FastCpuGradients> Backward<B, 2> for Conv2dBackward {
+    type State = (NodeId, NodeId, ConvOptions<2>);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 2>,
+        grads: &mut Gradients,
+        checkpointer: &mut Checkpointer,
+    ) {
+        let [node_x, node_weight] = ops.parents;
+        let output_grad = grads.consume::<B>(&ops.node);
+        let (x_state, weight_state, options) = ops.state;
+        let x = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(x_state);
+        let weight = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(weight_state);
+        if let Some(node) = node_x {
+            let (x, weight, output_grad, options) = (
+                x.clone(),
+                weight.clone(),
+                output_grad.clone(),
+                options.clone(),
+            );
+            let grad = match self.0 {
+                ConvKind::Depthwise => B::depthwise_conv2d_x_grad(x, weight, output_grad, options),
+                ConvKind::Dense => B::dense_conv2d_x_grad(x, weight, output_grad, options),
+            };
+            grads.register::<B>(node.id, grad);
+        }
+        if let Some(node) = node_weight {
+            let grad = match self.0 {
+                ConvKind::Depthwise => {
+                    B::depthwise_conv2d_weight_grad(x, weight, output_grad, options)
+                }
+                ConvKind::Dense => B::dense_conv2d_weight_grad(x, weight, output_grad, options),
+            };
+            grads.register::<B>(node.id, grad);
+        }
+    }
+}
+
+fn conv2d_node<B, C>(
+    kind: ConvKind,
+    x: FloatTensor<Autodiff<B, C>>,
+    weight: FloatTensor<Autodiff<B, C>>,
+    options: ConvOptions<2>,
+) -> FloatTensor<Autodiff<B, C>>
+where
+    B: Backend + FastCpuOps + FastCpuGradients,
+    C: CheckpointStrategy,
+{
+    let forward = |x, weight, options| match kind {
+        ConvKind::Depthwise => B::depthwise_conv2d(x, weight, options),
+        ConvKind::Dense => B::dense_conv2d(x, weight, options),
+    };
+    match Conv2dBackward(kind)
+        .prepare::<C>([x.node(), weight.node()])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(mut prep) => {
+            let x_state = prep.checkpoint(&x);
+            let weight_state = prep.checkpoint(&weight);
+            let output = forward(x.into_primitive(), weight.into_primitive(), options.clone());
+            prep.finish((x_state, weight_state, options), output)
+        }
+        OpsKind::UnTracked(prep) => prep.finish(forward(
+            x.into_primitive(),
+            weight.into_primitive(),
+            options,
+        )),
     }
 }

@@ -18,6 +18,14 @@ pub trait FastCpuOps: Backend {
         options: ConvOptions<2>,
     ) -> FloatTensor<Self>;
 
+    /// Dense 2-D convolution (`groups == 1`, no bias): `x` is `[batch, c_in, h, w]`, `weight`
+    /// is `[c_out, c_in, kh, kw]`.
+    fn dense_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self>;
+
     /// `min(max(x, 0), 6)`, with PyTorch's gradient (1 strictly inside (0, 6), else 0).
     fn relu6(x: FloatTensor<Self>) -> FloatTensor<Self>;
 
@@ -43,6 +51,22 @@ pub trait FastCpuGradients: Backend {
 
     /// Gradient of [`FastCpuOps::depthwise_conv2d`] with respect to `weight`.
     fn depthwise_conv2d_weight_grad(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        output_grad: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self>;
+
+    /// Gradient of [`FastCpuOps::dense_conv2d`] with respect to `x`.
+    fn dense_conv2d_x_grad(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        output_grad: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self>;
+
+    /// Gradient of [`FastCpuOps::dense_conv2d`] with respect to `weight`.
+    fn dense_conv2d_weight_grad(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         output_grad: FloatTensor<Self>,

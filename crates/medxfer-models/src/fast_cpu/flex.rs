@@ -9,6 +9,7 @@ use burn::tensor::{DType, Shape, TensorData};
 use burn_flex::FlexTensor;
 
 use super::batch_norm_kernels::{ChannelLayout, batch_norm_backward, batch_norm_forward};
+use super::dense_conv_kernels::{self, DenseGeometry};
 use super::depthwise_kernels::{DepthwiseGeometry, input_gradient, weight_gradient};
 use super::extension::{FastCpuGradients, FastCpuOps};
 use super::relu6_kernels::relu6_gradient;
@@ -21,6 +22,37 @@ impl FastCpuOps for Flex {
     ) -> FloatTensor<Self> {
         // Flex's own forward already has a depthwise fast path.
         <Flex as ModuleOps<Flex>>::conv2d(x, weight, None, options)
+    }
+
+    fn dense_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        let [batch, _, height, width] = x.shape().dims();
+        let [channels_out, _, kernel_h, kernel_w] = weight.shape().dims();
+        let out_size = |axis: usize, size: usize, kernel: usize| {
+            let (begin, end) = options.padding[axis];
+            (size + begin + end)
+                .checked_sub(kernel)
+                .map(|span| span / options.stride[axis] + 1)
+        };
+        let (Some(out_height), Some(out_width)) =
+            (out_size(0, height, kernel_h), out_size(1, width, kernel_w))
+        else {
+            return <Flex as ModuleOps<Flex>>::conv2d(x, weight, None, options);
+        };
+        let output_shape = Shape::new([batch, channels_out, out_height, out_width]);
+        match dense_geometry(&x, &weight, [out_height, out_width], &options) {
+            Some(geo) => {
+                let (x, weight) = (x.to_contiguous(), weight.to_contiguous());
+                tensor(
+                    dense_conv_kernels::forward(f32s(&x), f32s(&weight), &geo),
+                    output_shape,
+                )
+            }
+            None => <Flex as ModuleOps<Flex>>::conv2d(x, weight, None, options),
+        }
     }
 
     fn relu6(x: FloatTensor<Self>) -> FloatTensor<Self> {
@@ -85,6 +117,48 @@ impl FastCpuGradients for Flex {
                 let (x, output_grad) = (x.to_contiguous(), output_grad.to_contiguous());
                 tensor(
                     weight_gradient(f32s(&x), f32s(&output_grad), &geo),
+                    weight.shape(),
+                )
+            }
+            None => {
+                <Flex as ModuleOps<Flex>>::conv2d_weight_backward(x, weight, output_grad, options)
+            }
+        }
+    }
+
+    fn dense_conv2d_x_grad(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        output_grad: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        let [_, _, out_height, out_width] = output_grad.shape().dims();
+        let geometry = dense_geometry(&x, &weight, [out_height, out_width], &options);
+        match geometry.filter(|_| all_f32(&[&output_grad])) {
+            Some(geo) => {
+                let (weight, output_grad) = (weight.to_contiguous(), output_grad.to_contiguous());
+                tensor(
+                    dense_conv_kernels::input_gradient(f32s(&weight), f32s(&output_grad), &geo),
+                    x.shape(),
+                )
+            }
+            None => <Flex as ModuleOps<Flex>>::conv2d_x_backward(x, weight, output_grad, options),
+        }
+    }
+
+    fn dense_conv2d_weight_grad(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        output_grad: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        let [_, _, out_height, out_width] = output_grad.shape().dims();
+        let geometry = dense_geometry(&x, &weight, [out_height, out_width], &options);
+        match geometry.filter(|_| all_f32(&[&output_grad])) {
+            Some(geo) => {
+                let (x, output_grad) = (x.to_contiguous(), output_grad.to_contiguous());
+                tensor(
+                    dense_conv_kernels::weight_gradient(f32s(&x), f32s(&output_grad), &geo),
                     weight.shape(),
                 )
             }
@@ -202,5 +276,30 @@ fn depthwise_geometry(
             out_height,
             out_width,
         }
+    })
+}
+
+/// The geometry when the dense kernels apply: f32, one group, dilation 1, symmetric or
+/// asymmetric padding (the trailing padding follows from the output size).
+fn dense_geometry(
+    x: &FlexTensor,
+    weight: &FlexTensor,
+    [out_height, out_width]: [usize; 2],
+    options: &ConvOptions<2>,
+) -> Option<DenseGeometry> {
+    let [batch, channels_in, height, width] = x.shape().dims();
+    let [channels_out, per_group, kernel_h, kernel_w] = weight.shape().dims();
+    let dense = options.groups == 1 && per_group == channels_in;
+    (all_f32(&[x, weight]) && dense && options.dilation == [1, 1]).then(|| DenseGeometry {
+        batch,
+        channels_in,
+        height,
+        width,
+        channels_out,
+        kernel: [kernel_h, kernel_w],
+        stride: options.stride,
+        pad_begin: options.padding_begin(),
+        out_height,
+        out_width,
     })
 }

@@ -10,6 +10,7 @@
 
 mod autodiff;
 mod batch_norm_kernels;
+mod dense_conv_kernels;
 mod depthwise_kernels;
 mod extension;
 mod flex;
@@ -47,6 +48,50 @@ pub fn forward_depthwise_conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     if !depthwise_takes_fast_path(conv, &x) {
         return conv.forward(x);
     }
+    let options = conv_options(conv, &x);
+    Tensor::from_dispatch(<Dispatch as FastCpuOps>::depthwise_conv2d(
+        x.into_dispatch(),
+        conv.weight.val().into_dispatch(),
+        options,
+    ))
+}
+
+/// `conv.forward(x)` for any `conv`, on the fastest path that fits it: a 1x1 stride-1
+/// convolution as a matrix product, a depthwise one with its own kernels, any other undilated
+/// ungrouped one with its own gradient kernels (see `dense_conv_kernels.rs`: on Flex burn's
+/// weight gradient of a 3x3 convolution is many times slower than its forward pass), else
+/// burn's module.
+pub fn forward_conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    if pointwise_takes_fast_path(conv, &x) {
+        return forward_pointwise_conv2d(conv, x);
+    }
+    if depthwise_takes_fast_path(conv, &x) {
+        return forward_depthwise_conv2d(conv, x);
+    }
+    if !dense_takes_fast_path(conv, &x) {
+        return conv.forward(x);
+    }
+    let options = conv_options(conv, &x);
+    let out: Tensor<4> = Tensor::from_dispatch(<Dispatch as FastCpuOps>::dense_conv2d(
+        x.into_dispatch(),
+        conv.weight.val().into_dispatch(),
+        options,
+    ));
+    match &conv.bias {
+        Some(bias) => {
+            let channels = bias.dims()[0];
+            out + bias.val().reshape([1, channels, 1, 1])
+        }
+        None => out,
+    }
+}
+
+fn dense_takes_fast_path(conv: &Conv2d, x: &Tensor<4>) -> bool {
+    on_flex(&x.device()) && conv.groups == 1 && conv.dilation == [1, 1]
+}
+
+/// The backend options of `conv` on input `x` (its padding resolved to explicit pixels).
+fn conv_options(conv: &Conv2d, x: &Tensor<4>) -> ConvOptions<2> {
     let [_, _, height, width] = x.dims();
     let padding = match conv.padding {
         PaddingConfig2d::Valid => [(0, 0), (0, 0)],
@@ -56,16 +101,16 @@ pub fn forward_depthwise_conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
         ],
         PaddingConfig2d::Explicit(top, left, bottom, right) => [(top, bottom), (left, right)],
     };
-    let options = ConvOptions::new_with_padding(conv.stride, padding, conv.dilation, conv.groups);
-    Tensor::from_dispatch(<Dispatch as FastCpuOps>::depthwise_conv2d(
-        x.into_dispatch(),
-        conv.weight.val().into_dispatch(),
-        options,
-    ))
+    ConvOptions::new_with_padding(conv.stride, padding, conv.dilation, conv.groups)
 }
 
+/// One filter per channel (a 1-channel input with many filters, as a grayscale stem, is dense).
 fn depthwise_takes_fast_path(conv: &Conv2d, x: &Tensor<4>) -> bool {
-    on_flex(&x.device()) && conv.bias.is_none() && conv.groups == x.dims()[1]
+    let channels = x.dims()[1];
+    on_flex(&x.device())
+        && conv.bias.is_none()
+        && conv.groups == channels
+        && conv.weight.dims()[0] == channels
 }
 
 /// `conv.forward(x)` for a 1x1, stride-1, unpadded, ungrouped `conv`, as one batched matrix
@@ -202,6 +247,63 @@ mod tests {
                     .into_data()
             };
             weight_grad(&fast.2).assert_approx_eq(&weight_grad(&generic.2), tolerance);
+        }
+    }
+
+    #[test]
+    fn dense_matches_burn_conv2d_forward_and_gradients() {
+        let device = Device::flex().autodiff();
+        device.seed(9);
+        let tolerance = Tolerance::<f32>::absolute(1e-3);
+        // ResNet's 3x3 (stride 1 and 2) and 7x7 stem, a strided 1x1 (downsample) and a
+        // TensorFlow-SAME stride-2 stem with its asymmetric padding; with and without bias.
+        let explicit = |p| PaddingConfig2d::Explicit(p, p, p, p);
+        for (kernel, stride, padding, bias, channels_in) in [
+            (3, 1, explicit(1), false, 4),
+            (3, 2, explicit(1), true, 4),
+            (7, 2, explicit(3), false, 1),
+            (1, 2, PaddingConfig2d::Valid, false, 4),
+            (3, 2, PaddingConfig2d::Same, false, 3),
+        ] {
+            let conv = burn::nn::conv::Conv2dConfig::new([channels_in, 5], [kernel, kernel])
+                .with_stride([stride, stride])
+                .with_padding(padding)
+                .with_bias(bias)
+                .init(&device);
+            let x = random([3, channels_in, 9, 8], &device);
+            assert!(
+                dense_takes_fast_path(&conv, &x)
+                    && !pointwise_takes_fast_path(&conv, &x)
+                    && !depthwise_takes_fast_path(&conv, &x),
+                "must exercise the dense extension"
+            );
+            let out_dims = conv.forward(x.clone().detach()).dims();
+            let probe = random(out_dims, &device);
+            let [fast, generic] = both_paths(&x, &probe, |x, fast| {
+                if fast {
+                    forward_conv2d(&conv, x)
+                } else {
+                    conv.forward(x)
+                }
+            });
+            fast.0.assert_approx_eq(&generic.0, tolerance);
+            fast.1.assert_approx_eq(&generic.1, tolerance);
+            let weight_grad = |grads| {
+                conv.weight
+                    .grad(grads)
+                    .expect("weight gradient")
+                    .into_data()
+            };
+            weight_grad(&fast.2).assert_approx_eq(&weight_grad(&generic.2), tolerance);
+            if let Some(b) = &conv.bias {
+                b.grad(&fast.2)
+                    .expect("bias gradient")
+                    .into_data()
+                    .assert_approx_eq(
+                        &b.grad(&generic.2).expect("bias gradient").into_data(),
+                        tolerance,
+                    );
+            }
         }
     }
 

@@ -7,7 +7,7 @@ use burn::tensor::activation::relu;
 
 use super::{Downsample, ResidualUnit};
 use crate::conv_bn::{batch_norm, conv};
-use crate::fast_cpu::forward_batch_norm;
+use crate::fast_cpu::{forward_batch_norm, forward_conv2d};
 
 #[derive(Module, Debug)]
 pub struct BasicBlock {
@@ -38,8 +38,11 @@ impl ResidualUnit for BasicBlock {
             Some(downsample) => downsample.forward(x.clone()),
             None => x.clone(),
         };
-        let out = relu(forward_batch_norm(&self.bn1, self.conv1.forward(x)));
-        let out = forward_batch_norm(&self.bn2, self.conv2.forward(out));
+        let out = relu(forward_batch_norm(
+            &self.bn1,
+            forward_conv2d(&self.conv1, x),
+        ));
+        let out = forward_batch_norm(&self.bn2, forward_conv2d(&self.conv2, out));
         relu(out + identity)
     }
 

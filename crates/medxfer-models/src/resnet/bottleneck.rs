@@ -7,7 +7,7 @@ use burn::tensor::activation::relu;
 
 use super::{Downsample, ResidualUnit};
 use crate::conv_bn::{batch_norm, conv};
-use crate::fast_cpu::{forward_batch_norm, forward_pointwise_conv2d};
+use crate::fast_cpu::{forward_batch_norm, forward_conv2d};
 
 #[derive(Module, Debug)]
 pub struct Bottleneck {
@@ -45,10 +45,13 @@ impl ResidualUnit for Bottleneck {
         };
         let out = relu(forward_batch_norm(
             &self.bn1,
-            forward_pointwise_conv2d(&self.conv1, x),
+            forward_conv2d(&self.conv1, x),
         ));
-        let out = relu(forward_batch_norm(&self.bn2, self.conv2.forward(out)));
-        let out = forward_batch_norm(&self.bn3, forward_pointwise_conv2d(&self.conv3, out));
+        let out = relu(forward_batch_norm(
+            &self.bn2,
+            forward_conv2d(&self.conv2, out),
+        ));
+        let out = forward_batch_norm(&self.bn3, forward_conv2d(&self.conv3, out));
         relu(out + identity)
     }
 

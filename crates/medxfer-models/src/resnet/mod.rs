@@ -16,7 +16,7 @@ use burn::prelude::*;
 use burn::tensor::activation::relu;
 
 use crate::conv_bn::{batch_norm, conv, global_average_pool, set_trainable};
-use crate::fast_cpu::forward_batch_norm;
+use crate::fast_cpu::{forward_batch_norm, forward_conv2d};
 
 /// A residual block type (basic or bottleneck).
 pub trait ResidualUnit: Module {
@@ -76,7 +76,10 @@ impl<B: ResidualUnit> ResNet<B> {
 
     /// B x C x H x W -> B x (512 * expansion).
     pub fn forward_features(&self, x: Tensor<4>) -> Tensor<2> {
-        let mut x = relu(forward_batch_norm(&self.bn1, self.conv1.forward(x)));
+        let mut x = relu(forward_batch_norm(
+            &self.bn1,
+            forward_conv2d(&self.conv1, x),
+        ));
         x = self.maxpool.forward(x);
         for layer in [&self.layer1, &self.layer2, &self.layer3, &self.layer4] {
             for block in layer {

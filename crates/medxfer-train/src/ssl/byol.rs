@@ -124,11 +124,7 @@ impl SslMethod for Byol {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn matrix(rows: &[[f32; 2]], device: &Device) -> Tensor<2> {
-        let flat: Vec<f32> = rows.iter().flatten().copied().collect();
-        Tensor::from_data(TensorData::new(flat, [rows.len(), 2]), device)
-    }
+    use crate::ssl::test_tensors::matrix;
 
     #[test]
     fn byol_loss_matches_a_hand_computed_value() {

@@ -22,6 +22,8 @@ pub mod pretrain;
 pub mod probe;
 pub mod projection;
 pub mod simclr;
+#[cfg(test)]
+mod test_tensors;
 pub mod tsne;
 pub mod views;
 

@@ -1,0 +1,442 @@
+//! A dense (ungrouped, undilated) 2-D convolution and its gradients as large matrix products.
+//!
+//! burn's generic weight gradient is a convolution with the batch as channels, which Flex runs
+//! as one small matrix product per input channel (N = kernel area, e.g. 9); its input gradient
+//! is a transposed convolution. Here each gradient is one GEMM per chunk of images, with the
+//! contraction running over every output pixel of the chunk:
+//!
+//! - weight: `dW [c_out, c_in*kh*kw] += dY [c_out, pixels] x cols [c_in*kh*kw, pixels]^T`
+//! - input: `dcols = W^T dY`, then col2im adds each patch column back onto the image.
+//! - forward: `Y = W x cols`, one GEMM per chunk where Flex runs one per tile of output pixels.
+//!
+//! `cols` is im2col of the input (zero where a patch reaches into the padding); `pixels` runs
+//! over the chunk's images and their output positions.
+
+use rayon::prelude::*;
+
+/// Floats of im2col buffer per chunk: 32 MiB, large enough that every GEMM's contraction is
+/// hundreds of pixels long, small enough for a 224 px batch.
+const CHUNK_FLOATS: usize = 1 << 23;
+
+/// Work (multiply-adds) above which a GEMM is split across rayon's threads.
+const PARALLEL_GEMM_WORK: usize = 1 << 20;
+
+/// Shapes of one convolution: input `[batch, channels_in, height, width]`, weight
+/// `[channels_out, channels_in, kernel_h, kernel_w]`, output `[batch, channels_out, out_h, out_w]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DenseGeometry {
+    pub batch: usize,
+    pub channels_in: usize,
+    pub height: usize,
+    pub width: usize,
+    pub channels_out: usize,
+    pub kernel: [usize; 2],
+    pub stride: [usize; 2],
+    pub pad_begin: [usize; 2],
+    pub out_height: usize,
+    pub out_width: usize,
+}
+
+impl DenseGeometry {
+    /// Length of one input patch: a row of the weight matrix.
+    fn patch_len(&self) -> usize {
+        self.channels_in * self.kernel[0] * self.kernel[1]
+    }
+
+    fn out_pixels(&self) -> usize {
+        self.out_height * self.out_width
+    }
+
+    /// Images per chunk so that the chunk's im2col buffer stays near `CHUNK_FLOATS`.
+    fn chunk_images(&self) -> usize {
+        let per_image = (self.patch_len() * self.out_pixels()).max(1);
+        (CHUNK_FLOATS / per_image).clamp(1, self.batch.max(1))
+    }
+
+    /// Input coordinate of output coordinate `o` at kernel offset `k` along axis `axis`, or
+    /// `None` inside the padding.
+    fn input_coordinate(&self, axis: usize, o: usize, k: usize) -> Option<usize> {
+        let limit = if axis == 0 { self.height } else { self.width };
+        (o * self.stride[axis] + k)
+            .checked_sub(self.pad_begin[axis])
+            .filter(|&i| i < limit)
+    }
+}
+
+/// The convolution itself, `[batch, channels_out, out_h, out_w]` flattened (no bias).
+pub(crate) fn forward(x: &[f32], weight: &[f32], geo: &DenseGeometry) -> Vec<f32> {
+    forward_in_chunks(x, weight, geo, geo.chunk_images())
+}
+
+fn forward_in_chunks(x: &[f32], weight: &[f32], geo: &DenseGeometry, chunk: usize) -> Vec<f32> {
+    let (patch, pixels) = (geo.patch_len(), geo.out_pixels());
+    let mut out = vec![0.0f32; geo.batch * geo.channels_out * pixels];
+    for first in (0..geo.batch).step_by(chunk) {
+        let images = chunk.min(geo.batch - first);
+        let columns = images * pixels;
+        let cols = im2col(x, geo, first, images);
+        let mut y = vec![0.0f32; geo.channels_out * columns];
+        // y[c_out, columns] = weight[c_out, patch] * cols[patch, columns]
+        // SAFETY: y is channels_out x columns (row stride columns), weight is channels_out x
+        // patch (row stride patch), cols is patch x columns (row stride columns).
+        unsafe {
+            gemm::gemm(
+                geo.channels_out,
+                columns,
+                patch,
+                y.as_mut_ptr(),
+                1,
+                columns as isize,
+                false,
+                weight.as_ptr(),
+                1,
+                patch as isize,
+                cols.as_ptr(),
+                1,
+                columns as isize,
+                0.0,
+                1.0,
+                false,
+                false,
+                false,
+                parallelism(geo.channels_out * columns * patch),
+            );
+        }
+        // Back from channel-major to NCHW.
+        let dst =
+            &mut out[first * geo.channels_out * pixels..][..images * geo.channels_out * pixels];
+        dst.par_chunks_mut(pixels)
+            .enumerate()
+            .for_each(|(index, plane)| {
+                let (image, co) = (index / geo.channels_out, index % geo.channels_out);
+                plane.copy_from_slice(&y[co * columns + image * pixels..][..pixels]);
+            });
+    }
+    out
+}
+
+/// Gradient of the weight, `[channels_out, channels_in, kh, kw]` flattened.
+pub(crate) fn weight_gradient(x: &[f32], output_grad: &[f32], geo: &DenseGeometry) -> Vec<f32> {
+    weight_gradient_in_chunks(x, output_grad, geo, geo.chunk_images())
+}
+
+fn weight_gradient_in_chunks(
+    x: &[f32],
+    output_grad: &[f32],
+    geo: &DenseGeometry,
+    chunk: usize,
+) -> Vec<f32> {
+    let (patch, pixels) = (geo.patch_len(), geo.out_pixels());
+    let mut grad = vec![0.0f32; geo.channels_out * patch];
+    for first in (0..geo.batch).step_by(chunk) {
+        let images = chunk.min(geo.batch - first);
+        let columns = images * pixels;
+        let cols = im2col(x, geo, first, images);
+        let dy = channel_major(output_grad, geo, first, images);
+        // grad[c_out, patch] (+)= dy[c_out, columns] * cols[patch, columns]^T
+        // SAFETY: every matrix lies inside its buffer: grad is channels_out x patch (row
+        // stride patch), dy is channels_out x columns (row stride columns), cols^T is
+        // columns x patch read from cols (patch x columns, row stride columns).
+        unsafe {
+            gemm::gemm(
+                geo.channels_out,
+                patch,
+                columns,
+                grad.as_mut_ptr(),
+                1,
+                patch as isize,
+                first > 0,
+                dy.as_ptr(),
+                1,
+                columns as isize,
+                cols.as_ptr(),
+                columns as isize,
+                1,
+                1.0,
+                1.0,
+                false,
+                false,
+                false,
+                parallelism(geo.channels_out * patch * columns),
+            );
+        }
+    }
+    grad
+}
+
+/// Gradient of the input, `[batch, channels_in, height, width]` flattened.
+pub(crate) fn input_gradient(weight: &[f32], output_grad: &[f32], geo: &DenseGeometry) -> Vec<f32> {
+    input_gradient_in_chunks(weight, output_grad, geo, geo.chunk_images())
+}
+
+fn input_gradient_in_chunks(
+    weight: &[f32],
+    output_grad: &[f32],
+    geo: &DenseGeometry,
+    chunk: usize,
+) -> Vec<f32> {
+    let (patch, pixels) = (geo.patch_len(), geo.out_pixels());
+    let plane = geo.height * geo.width;
+    let mut grad = vec![0.0f32; geo.batch * geo.channels_in * plane];
+    for first in (0..geo.batch).step_by(chunk) {
+        let images = chunk.min(geo.batch - first);
+        let columns = images * pixels;
+        let dy = channel_major(output_grad, geo, first, images);
+        let mut dcols = vec![0.0f32; patch * columns];
+        // dcols[patch, columns] = weight[c_out, patch]^T * dy[c_out, columns]
+        // SAFETY: dcols is patch x columns (row stride columns); weight^T is patch x
+        // channels_out read from weight (channels_out x patch, row stride patch); dy is
+        // channels_out x columns (row stride columns).
+        unsafe {
+            gemm::gemm(
+                patch,
+                columns,
+                geo.channels_out,
+                dcols.as_mut_ptr(),
+                1,
+                columns as isize,
+                false,
+                weight.as_ptr(),
+                patch as isize,
+                1,
+                dy.as_ptr(),
+                1,
+                columns as isize,
+                0.0,
+                1.0,
+                false,
+                false,
+                false,
+                parallelism(patch * columns * geo.channels_out),
+            );
+        }
+        let planes =
+            &mut grad[first * geo.channels_in * plane..(first + images) * geo.channels_in * plane];
+        col2im(&dcols, geo, images, planes);
+    }
+    grad
+}
+
+/// im2col of images `first..first + images`: row `(ci, ky, kx)`, column `(image, oy, ox)`.
+fn im2col(x: &[f32], geo: &DenseGeometry, first: usize, images: usize) -> Vec<f32> {
+    let [kh, kw] = geo.kernel;
+    let pixels = geo.out_pixels();
+    let columns = images * pixels;
+    let plane = geo.height * geo.width;
+    let mut cols = vec![0.0f32; geo.patch_len() * columns];
+    cols.par_chunks_mut(columns)
+        .enumerate()
+        .for_each(|(row, out)| {
+            let (ci, ky, kx) = (row / (kh * kw), (row / kw) % kh, row % kw);
+            for image in 0..images {
+                let src = &x[((first + image) * geo.channels_in + ci) * plane..][..plane];
+                let dst = &mut out[image * pixels..][..pixels];
+                for oy in 0..geo.out_height {
+                    let Some(iy) = geo.input_coordinate(0, oy, ky) else {
+                        continue; // stays zero: padding
+                    };
+                    let src_row = &src[iy * geo.width..][..geo.width];
+                    let dst_row = &mut dst[oy * geo.out_width..][..geo.out_width];
+                    for (ox, value) in dst_row.iter_mut().enumerate() {
+                        if let Some(ix) = geo.input_coordinate(1, ox, kx) {
+                            *value = src_row[ix];
+                        }
+                    }
+                }
+            }
+        });
+    cols
+}
+
+/// Adds each column of `dcols` (im2col layout of `images` images) onto `planes`, the
+/// `[images, channels_in, height, width]` input gradient of the chunk.
+fn col2im(dcols: &[f32], geo: &DenseGeometry, images: usize, planes: &mut [f32]) {
+    let [kh, kw] = geo.kernel;
+    let pixels = geo.out_pixels();
+    let columns = images * pixels;
+    planes
+        .par_chunks_mut(geo.height * geo.width)
+        .enumerate()
+        .for_each(|(index, dst)| {
+            let (image, ci) = (index / geo.channels_in, index % geo.channels_in);
+            for ky in 0..kh {
+                for kx in 0..kw {
+                    let row = (ci * kh + ky) * kw + kx;
+                    let src = &dcols[row * columns + image * pixels..][..pixels];
+                    for oy in 0..geo.out_height {
+                        let Some(iy) = geo.input_coordinate(0, oy, ky) else {
+                            continue;
+                        };
+                        let src_row = &src[oy * geo.out_width..][..geo.out_width];
+                        let dst_row = &mut dst[iy * geo.width..][..geo.width];
+                        for (ox, value) in src_row.iter().enumerate() {
+                            if let Some(ix) = geo.input_coordinate(1, ox, kx) {
+                                dst_row[ix] += value;
+                            }
+                        }
+                    }
+                }
+            }
+        });
+}
+
+/// The output gradient of images `first..first + images` as `[channels_out, images * pixels]`.
+fn channel_major(
+    output_grad: &[f32],
+    geo: &DenseGeometry,
+    first: usize,
+    images: usize,
+) -> Vec<f32> {
+    let pixels = geo.out_pixels();
+    let columns = images * pixels;
+    let mut dy = vec![0.0f32; geo.channels_out * columns];
+    dy.par_chunks_mut(columns)
+        .enumerate()
+        .for_each(|(co, row)| {
+            for image in 0..images {
+                let src =
+                    &output_grad[((first + image) * geo.channels_out + co) * pixels..][..pixels];
+                row[image * pixels..][..pixels].copy_from_slice(src);
+            }
+        });
+    dy
+}
+
+fn parallelism(work: usize) -> gemm::Parallelism {
+    if work >= PARALLEL_GEMM_WORK && rayon::current_num_threads() > 1 {
+        gemm::Parallelism::Rayon(0)
+    } else {
+        gemm::Parallelism::None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Direct sums from the definition of the convolution.
+    fn reference(
+        x: &[f32],
+        w: &[f32],
+        dy: &[f32],
+        geo: &DenseGeometry,
+    ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+        let [kh, kw] = geo.kernel;
+        let mut y = vec![0.0f32; dy.len()];
+        let mut dw = vec![0.0f32; geo.channels_out * geo.patch_len()];
+        let mut dx = vec![0.0f32; x.len()];
+        for b in 0..geo.batch {
+            for co in 0..geo.channels_out {
+                for oy in 0..geo.out_height {
+                    for ox in 0..geo.out_width {
+                        let yi = ((b * geo.channels_out + co) * geo.out_height + oy)
+                            * geo.out_width
+                            + ox;
+                        let g = dy[yi];
+                        for ci in 0..geo.channels_in {
+                            for ky in 0..kh {
+                                for kx in 0..kw {
+                                    let (Some(iy), Some(ix)) = (
+                                        geo.input_coordinate(0, oy, ky),
+                                        geo.input_coordinate(1, ox, kx),
+                                    ) else {
+                                        continue;
+                                    };
+                                    let xi = ((b * geo.channels_in + ci) * geo.height + iy)
+                                        * geo.width
+                                        + ix;
+                                    let wi = ((co * geo.channels_in + ci) * kh + ky) * kw + kx;
+                                    y[yi] += w[wi] * x[xi];
+                                    dw[wi] += g * x[xi];
+                                    dx[xi] += g * w[wi];
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        (y, dw, dx)
+    }
+
+    fn values(n: usize, seed: u32) -> Vec<f32> {
+        (0..n)
+            .map(|i| {
+                (((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) >> 8) % 1000) as f32
+                    / 500.0
+                    - 1.0
+            })
+            .collect()
+    }
+
+    #[test]
+    fn gradients_match_the_direct_sums() {
+        // 3x3 stride 1 and 2, 7x7 stride 2 (ResNet's stem), a non-square kernel, and odd sizes
+        // where the last patch ends inside the padding.
+        for (kernel, stride, pad, size) in [
+            ([3, 3], [1, 1], [1, 1], [6, 5]),
+            ([3, 3], [2, 2], [1, 1], [7, 8]),
+            ([7, 7], [2, 2], [3, 3], [9, 9]),
+            ([1, 3], [1, 2], [0, 1], [4, 6]),
+        ] {
+            let (batch, channels_in, channels_out) = (3, 2, 4);
+            let out = |axis: usize| (size[axis] + 2 * pad[axis] - kernel[axis]) / stride[axis] + 1;
+            let geo = DenseGeometry {
+                batch,
+                channels_in,
+                height: size[0],
+                width: size[1],
+                channels_out,
+                kernel,
+                stride,
+                pad_begin: pad,
+                out_height: out(0),
+                out_width: out(1),
+            };
+            let x = values(batch * channels_in * size[0] * size[1], 1);
+            let w = values(channels_out * geo.patch_len(), 2);
+            let dy = values(batch * channels_out * geo.out_pixels(), 3);
+            let (y_ref, dw_ref, dx_ref) = reference(&x, &w, &dy, &geo);
+            let y = forward(&x, &w, &geo);
+            let dw = weight_gradient(&x, &dy, &geo);
+            let dx = input_gradient(&w, &dy, &geo);
+            let pairs = y.iter().zip(&y_ref).chain(dw.iter().zip(&dw_ref));
+            for (got, want) in pairs.chain(dx.iter().zip(&dx_ref)) {
+                assert!(
+                    (got - want).abs() < 1e-4,
+                    "{kernel:?} {stride:?}: {got} vs {want}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn chunks_accumulate_over_the_whole_batch() {
+        // One image per chunk (as for large inputs) must give the same sums as one chunk.
+        let geo = DenseGeometry {
+            batch: 3,
+            channels_in: 2,
+            height: 5,
+            width: 4,
+            channels_out: 3,
+            kernel: [3, 3],
+            stride: [1, 1],
+            pad_begin: [1, 1],
+            out_height: 5,
+            out_width: 4,
+        };
+        let x = values(3 * 2 * 20, 4);
+        let w = values(3 * geo.patch_len(), 6);
+        let dy = values(3 * 3 * 20, 5);
+        let (y_ref, dw_ref, dx_ref) = reference(&x, &w, &dy, &geo);
+        for chunk in [1, 2] {
+            let y = forward_in_chunks(&x, &w, &geo, chunk);
+            let dw = weight_gradient_in_chunks(&x, &dy, &geo, chunk);
+            let dx = input_gradient_in_chunks(&w, &dy, &geo, chunk);
+            let pairs = y.iter().zip(&y_ref).chain(dw.iter().zip(&dw_ref));
+            for (got, want) in pairs.chain(dx.iter().zip(&dx_ref)) {
+                assert!((got - want).abs() < 1e-4, "chunk {chunk}: {got} vs {want}");
+            }
+        }
+    }
+}
