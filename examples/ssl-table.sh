@@ -8,6 +8,8 @@
 #   examples/ssl-table.sh                               # the paper's schedule (100 SSL epochs)
 #   JOBS=2 SSL_EPOCHS=30 SSL_LR=1e-3 FT_EPOCHS=8 examples/ssl-table.sh   # a CPU budget
 #   MOCO_EPOCHS=10 BYOL_EPOCHS=6 ...                    # per-method epochs (default SSL_EPOCHS)
+#   SSL_VARIANT=t0.2 SSL_SET='method.temperature=0.2' ...   # extra `pretrain --set` settings
+#                                    # (space-separated, no spaces inside one), named by the tag
 #   CONTINUE=1 SSL_EPOCHS=60 ...     # train the finished 30-epoch encoders on to 60 epochs
 #                                    # (`pretrain --continue-from`; constant schedule only)
 #
@@ -47,15 +49,27 @@ if (( JOBS > 1 )); then
   export RAYON_NUM_THREADS=1
 fi
 
+# "-$SSL_VARIANT" in the pretraining run names, so a variant never resumes the default's runs.
+variant_tag() {
+  if [[ -n ${SSL_VARIANT:-} ]]; then echo "-$SSL_VARIANT"; fi
+}
+if [[ -n ${SSL_SET:-} && -z ${SSL_VARIANT:-} ]]; then
+  echo "SSL_SET changes pretraining: name the variant with SSL_VARIANT" >&2
+  exit 2
+fi
+export -f variant_tag
+
 epochs_of() { # per-method override, e.g. MOCO_EPOCHS, else SSL_EPOCHS
   local var="${1^^}_EPOCHS"
   echo "${!var:-$SSL_EPOCHS}"
 }
 finetune_dir() {
   if [[ $1 == random ]]; then echo "$OUT/random-ft$FT_EPOCHS-finetune"; else
-    echo "$OUT/$1-e$(epochs_of "$1")-lr$SSL_LR-ft$FT_EPOCHS-finetune"; fi
+    echo "$OUT/$1-e$(epochs_of "$1")-lr$SSL_LR$(variant_tag)-ft$FT_EPOCHS-finetune"; fi
 }
-encoders_of() { echo "$OUT/ssl-$1-e$(epochs_of "$1")-lr$SSL_LR-fold{fold}/encoder.bpk"; }
+encoders_of() {
+  echo "$OUT/ssl-$1-e$(epochs_of "$1")-lr$SSL_LR$(variant_tag)-fold{fold}/encoder.bpk"
+}
 
 # One line per job: "pretrain METHOD FOLD EPOCHS" or "finetune METHOD FOLD". Method by method,
 # a fold's fine-tuning comes after the method's pretraining jobs and waits for its fold's
@@ -73,13 +87,16 @@ run_job() {
   local log="$LOGS/$kind-$method-fold$fold.log"
   echo "$(date +%T) start $kind $method fold $fold" >&2
   if [[ $kind == pretrain ]]; then
-    local continue_args=() shorter
+    local continue_args=() variant_args=() settings setting shorter
+    read -ra settings <<<"${SSL_SET:-}" # word splitting without globbing `[...]`
+    for setting in "${settings[@]}"; do variant_args+=(--set "$setting"); done
     if [[ ${CONTINUE:-0} == 1 ]] && shorter=$(longest_shorter_run "$method" "$fold" "$epochs"); then
       continue_args=(--continue-from "$shorter")
     fi
     "$MEDXFER" pretrain --no-progress --config "examples/ssl-$method.toml" "${continue_args[@]}" \
-      --set exclude.fold="$fold" --set train.epochs="$epochs" --set train.lr="$SSL_LR" \
-      --set out_dir="$OUT/ssl-$method-e$epochs-lr$SSL_LR-fold$fold" >"$log" 2>&1
+      "${variant_args[@]}" --set exclude.fold="$fold" --set train.epochs="$epochs" --set train.lr="$SSL_LR" \
+      --set out_dir="$OUT/ssl-$method-e$epochs-lr$SSL_LR$(variant_tag)-fold$fold" \
+      >"$log" 2>&1
   elif [[ $method == random ]]; then
     "$MEDXFER" train --no-progress --config "$EVAL" --fold "$fold" \
       --set model.init=scratch --set 'train.strategy={kind="scratch"}' \
@@ -106,7 +123,9 @@ export -f run_job
 # The finished run of this method, rate and fold with the most epochs below $3, if any.
 longest_shorter_run() {
   local method=$1 fold=$2 epochs=$3 best="" best_epochs=0 dir e
-  for dir in "$OUT"/ssl-"$method"-e*-lr"$SSL_LR"-fold"$fold"; do
+  local tag
+  tag=$(variant_tag)
+  for dir in "$OUT"/ssl-"$method"-e*-lr"$SSL_LR$tag"-fold"$fold"; do
     [[ -f $dir/encoder.bpk ]] || continue
     e=${dir#"$OUT/ssl-$method-e"}
     e=${e%%-*}
@@ -131,7 +150,7 @@ while read -r line; do job_line $line; done <"$jobs_file" |
 unset RAYON_NUM_THREADS
 for method in $METHODS; do
   "$MEDXFER" ssl-eval --encoder "$(encoders_of "$method")" --config "$EVAL" \
-    --out "$OUT/$method-e$(epochs_of "$method")-lr$SSL_LR-probe.json"
+    --out "$OUT/$method-e$(epochs_of "$method")-lr$SSL_LR$(variant_tag)-probe.json"
   "$MEDXFER" train --no-progress --config "$EVAL" \
     --set "model.init=\"ssl:$(encoders_of "$method")\"" --set 'train.strategy={kind="full"}' \
     --set train.epochs="$FT_EPOCHS" --set out_dir="$(finetune_dir "$method")"
@@ -143,8 +162,10 @@ done
 
 arms=("Random/probe=$OUT/random-probe.json" "Random/fine-tuned=$(finetune_dir random)")
 for method in $METHODS; do
-  name="$method ($(epochs_of "$method") epochs)"
-  arms+=("$name/probe=$OUT/$method-e$(epochs_of "$method")-lr$SSL_LR-probe.json")
+  name="$method ($(epochs_of "$method") epochs"
+  [[ -n ${SSL_VARIANT:-} ]] && name+=", $SSL_VARIANT"
+  name+=")"
+  arms+=("$name/probe=$OUT/$method-e$(epochs_of "$method")-lr$SSL_LR$(variant_tag)-probe.json")
   arms+=("$name/fine-tuned=$(finetune_dir "$method")")
 done
 "$MEDXFER" table --row-heading Initialisation --per-fold \
