@@ -216,6 +216,37 @@ mod tests {
         })
     }
 
+    /// Asserts that `fast(conv, x)` and `conv.forward(x)` agree in output and in the
+    /// gradients of the input, the weight and (if any) the bias.
+    fn assert_conv_paths_agree(
+        conv: &Conv2d,
+        x: &Tensor<4>,
+        fast: impl Fn(&Conv2d, Tensor<4>) -> Tensor<4>,
+        tolerance: Tolerance<f32>,
+    ) {
+        let probe = random(conv.forward(x.clone().detach()).dims(), &x.device());
+        let [fast, generic] = both_paths(x, &probe, |x, use_fast| {
+            if use_fast {
+                fast(conv, x)
+            } else {
+                conv.forward(x)
+            }
+        });
+        fast.0.assert_approx_eq(&generic.0, tolerance);
+        fast.1.assert_approx_eq(&generic.1, tolerance);
+        let weight_grad = |grads| {
+            conv.weight
+                .grad(grads)
+                .expect("weight gradient")
+                .into_data()
+        };
+        weight_grad(&fast.2).assert_approx_eq(&weight_grad(&generic.2), tolerance);
+        if let Some(b) = &conv.bias {
+            let bias_grad = |grads| b.grad(grads).expect("bias gradient").into_data();
+            bias_grad(&fast.2).assert_approx_eq(&bias_grad(&generic.2), tolerance);
+        }
+    }
+
     #[test]
     fn depthwise_matches_burn_conv2d_forward_and_gradients() {
         let device = Device::flex().autodiff();
@@ -229,24 +260,7 @@ mod tests {
                 depthwise_takes_fast_path(&conv, &x),
                 "must exercise the extension"
             );
-            let out = size.div_ceil(stride);
-            let probe = random([2, channels, out, out], &device);
-            let [fast, generic] = both_paths(&x, &probe, |x, fast| {
-                if fast {
-                    forward_depthwise_conv2d(&conv, x)
-                } else {
-                    conv.forward(x)
-                }
-            });
-            fast.0.assert_approx_eq(&generic.0, tolerance);
-            fast.1.assert_approx_eq(&generic.1, tolerance);
-            let weight_grad = |grads| {
-                conv.weight
-                    .grad(grads)
-                    .expect("weight gradient")
-                    .into_data()
-            };
-            weight_grad(&fast.2).assert_approx_eq(&weight_grad(&generic.2), tolerance);
+            assert_conv_paths_agree(&conv, &x, forward_depthwise_conv2d, tolerance);
         }
     }
 
@@ -277,33 +291,7 @@ mod tests {
                     && !depthwise_takes_fast_path(&conv, &x),
                 "must exercise the dense extension"
             );
-            let out_dims = conv.forward(x.clone().detach()).dims();
-            let probe = random(out_dims, &device);
-            let [fast, generic] = both_paths(&x, &probe, |x, fast| {
-                if fast {
-                    forward_conv2d(&conv, x)
-                } else {
-                    conv.forward(x)
-                }
-            });
-            fast.0.assert_approx_eq(&generic.0, tolerance);
-            fast.1.assert_approx_eq(&generic.1, tolerance);
-            let weight_grad = |grads| {
-                conv.weight
-                    .grad(grads)
-                    .expect("weight gradient")
-                    .into_data()
-            };
-            weight_grad(&fast.2).assert_approx_eq(&weight_grad(&generic.2), tolerance);
-            if let Some(b) = &conv.bias {
-                b.grad(&fast.2)
-                    .expect("bias gradient")
-                    .into_data()
-                    .assert_approx_eq(
-                        &b.grad(&generic.2).expect("bias gradient").into_data(),
-                        tolerance,
-                    );
-            }
+            assert_conv_paths_agree(&conv, &x, forward_conv2d, tolerance);
         }
     }
 
@@ -321,32 +309,7 @@ mod tests {
                 pointwise_takes_fast_path(&conv, &x),
                 "must exercise the fast path"
             );
-            let probe = random([3, 4, 5, 7], &device);
-            let [fast, generic] = both_paths(&x, &probe, |x, fast| {
-                if fast {
-                    forward_pointwise_conv2d(&conv, x)
-                } else {
-                    conv.forward(x)
-                }
-            });
-            fast.0.assert_approx_eq(&generic.0, tolerance);
-            fast.1.assert_approx_eq(&generic.1, tolerance);
-            let weight_grad = |grads| {
-                conv.weight
-                    .grad(grads)
-                    .expect("weight gradient")
-                    .into_data()
-            };
-            weight_grad(&fast.2).assert_approx_eq(&weight_grad(&generic.2), tolerance);
-            if let Some(b) = &conv.bias {
-                b.grad(&fast.2)
-                    .expect("bias gradient")
-                    .into_data()
-                    .assert_approx_eq(
-                        &b.grad(&generic.2).expect("bias gradient").into_data(),
-                        tolerance,
-                    );
-            }
+            assert_conv_paths_agree(&conv, &x, forward_pointwise_conv2d, tolerance);
         }
     }
 
