@@ -76,32 +76,12 @@ fn forward_in_chunks(x: &[f32], weight: &[f32], geo: &DenseGeometry, chunk: usiz
         let columns = images * pixels;
         let cols = im2col(x, geo, first, images);
         let mut y = vec![0.0f32; geo.channels_out * columns];
-        // y[c_out, columns] = weight[c_out, patch] * cols[patch, columns]
-        // SAFETY: y is channels_out x columns (row stride columns), weight is channels_out x
-        // patch (row stride patch), cols is patch x columns (row stride columns).
-        unsafe {
-            gemm::gemm(
-                geo.channels_out,
-                columns,
-                patch,
-                y.as_mut_ptr(),
-                1,
-                columns as isize,
-                false,
-                weight.as_ptr(),
-                1,
-                patch as isize,
-                cols.as_ptr(),
-                1,
-                columns as isize,
-                0.0,
-                1.0,
-                false,
-                false,
-                false,
-                parallelism(geo.channels_out * columns * patch),
-            );
-        }
+        matmul(
+            &mut y,
+            Operand::row_major(weight, geo.channels_out, patch),
+            Operand::row_major(&cols, patch, columns),
+            false,
+        );
         // Back from channel-major to NCHW.
         let dst =
             &mut out[first * geo.channels_out * pixels..][..images * geo.channels_out * pixels];
@@ -133,33 +113,12 @@ fn weight_gradient_in_chunks(
         let columns = images * pixels;
         let cols = im2col(x, geo, first, images);
         let dy = channel_major(output_grad, geo, first, images);
-        // grad[c_out, patch] (+)= dy[c_out, columns] * cols[patch, columns]^T
-        // SAFETY: every matrix lies inside its buffer: grad is channels_out x patch (row
-        // stride patch), dy is channels_out x columns (row stride columns), cols^T is
-        // columns x patch read from cols (patch x columns, row stride columns).
-        unsafe {
-            gemm::gemm(
-                geo.channels_out,
-                patch,
-                columns,
-                grad.as_mut_ptr(),
-                1,
-                patch as isize,
-                first > 0,
-                dy.as_ptr(),
-                1,
-                columns as isize,
-                cols.as_ptr(),
-                columns as isize,
-                1,
-                1.0,
-                1.0,
-                false,
-                false,
-                false,
-                parallelism(geo.channels_out * patch * columns),
-            );
-        }
+        matmul(
+            &mut grad,
+            Operand::row_major(&dy, geo.channels_out, columns),
+            Operand::row_major(&cols, patch, columns).transposed(),
+            first > 0,
+        );
     }
     grad
 }
@@ -183,33 +142,12 @@ fn input_gradient_in_chunks(
         let columns = images * pixels;
         let dy = channel_major(output_grad, geo, first, images);
         let mut dcols = vec![0.0f32; patch * columns];
-        // dcols[patch, columns] = weight[c_out, patch]^T * dy[c_out, columns]
-        // SAFETY: dcols is patch x columns (row stride columns); weight^T is patch x
-        // channels_out read from weight (channels_out x patch, row stride patch); dy is
-        // channels_out x columns (row stride columns).
-        unsafe {
-            gemm::gemm(
-                patch,
-                columns,
-                geo.channels_out,
-                dcols.as_mut_ptr(),
-                1,
-                columns as isize,
-                false,
-                weight.as_ptr(),
-                patch as isize,
-                1,
-                dy.as_ptr(),
-                1,
-                columns as isize,
-                0.0,
-                1.0,
-                false,
-                false,
-                false,
-                parallelism(patch * columns * geo.channels_out),
-            );
-        }
+        matmul(
+            &mut dcols,
+            Operand::row_major(weight, geo.channels_out, patch).transposed(),
+            Operand::row_major(&dy, geo.channels_out, columns),
+            false,
+        );
         let planes =
             &mut grad[first * geo.channels_in * plane..(first + images) * geo.channels_in * plane];
         col2im(&dcols, geo, images, planes);
@@ -300,6 +238,82 @@ fn channel_major(
             }
         });
     dy
+}
+
+/// One operand of a matrix product: element `(r, c)` of a `rows x cols` matrix is
+/// `data[r * row_stride + c * col_stride]`, so a transposed read only swaps the strides.
+#[derive(Debug, Clone, Copy)]
+struct Operand<'a> {
+    data: &'a [f32],
+    rows: usize,
+    cols: usize,
+    row_stride: usize,
+    col_stride: usize,
+}
+
+impl<'a> Operand<'a> {
+    fn row_major(data: &'a [f32], rows: usize, cols: usize) -> Self {
+        Operand {
+            data,
+            rows,
+            cols,
+            row_stride: cols,
+            col_stride: 1,
+        }
+    }
+
+    fn transposed(self) -> Self {
+        Operand {
+            rows: self.cols,
+            cols: self.rows,
+            row_stride: self.col_stride,
+            col_stride: self.row_stride,
+            ..self
+        }
+    }
+
+    /// Whether every element lies inside `data`.
+    fn fits(&self) -> bool {
+        self.rows == 0
+            || self.cols == 0
+            || (self.rows - 1) * self.row_stride + (self.cols - 1) * self.col_stride
+                < self.data.len()
+    }
+}
+
+/// `dst = lhs x rhs` (or `dst += lhs x rhs` when `accumulate`), `dst` row-major with the rows
+/// of `lhs` and the columns of `rhs`; one GEMM, split across rayon's threads when it is large.
+fn matmul(dst: &mut [f32], lhs: Operand, rhs: Operand, accumulate: bool) {
+    let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
+    assert!(
+        rhs.rows == k && m * n <= dst.len() && lhs.fits() && rhs.fits(),
+        "matrix product operands out of bounds"
+    );
+    // SAFETY: the assert keeps every element gemm reads or writes inside its slice: dst is
+    // m x n with row stride n, lhs and rhs are read through their checked strides.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            lhs.data.as_ptr(),
+            lhs.col_stride as isize,
+            lhs.row_stride as isize,
+            rhs.data.as_ptr(),
+            rhs.col_stride as isize,
+            rhs.row_stride as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism(m * n * k),
+        );
+    }
 }
 
 fn parallelism(work: usize) -> gemm::Parallelism {

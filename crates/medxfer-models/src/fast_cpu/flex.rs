@@ -37,18 +37,14 @@ impl FastCpuOps for Flex {
                 .checked_sub(kernel)
                 .map(|span| span / options.stride[axis] + 1)
         };
-        let (Some(out_height), Some(out_width)) =
-            (out_size(0, height, kernel_h), out_size(1, width, kernel_w))
-        else {
-            return <Flex as ModuleOps<Flex>>::conv2d(x, weight, None, options);
-        };
-        let output_shape = Shape::new([batch, channels_out, out_height, out_width]);
-        match dense_geometry(&x, &weight, [out_height, out_width], &options) {
+        let out_sizes = out_size(0, height, kernel_h).zip(out_size(1, width, kernel_w));
+        match out_sizes.and_then(|(h, w)| dense_geometry(&x, &weight, [h, w], &options)) {
             Some(geo) => {
                 let (x, weight) = (x.to_contiguous(), weight.to_contiguous());
+                let shape = Shape::new([batch, channels_out, geo.out_height, geo.out_width]);
                 tensor(
                     dense_conv_kernels::forward(f32s(&x), f32s(&weight), &geo),
-                    output_shape,
+                    shape,
                 )
             }
             None => <Flex as ModuleOps<Flex>>::conv2d(x, weight, None, options),
@@ -132,9 +128,7 @@ impl FastCpuGradients for Flex {
         output_grad: FloatTensor<Self>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Self> {
-        let [_, _, out_height, out_width] = output_grad.shape().dims();
-        let geometry = dense_geometry(&x, &weight, [out_height, out_width], &options);
-        match geometry.filter(|_| all_f32(&[&output_grad])) {
+        match dense_backward_geometry(&x, &weight, &output_grad, &options) {
             Some(geo) => {
                 let (weight, output_grad) = (weight.to_contiguous(), output_grad.to_contiguous());
                 tensor(
@@ -152,9 +146,7 @@ impl FastCpuGradients for Flex {
         output_grad: FloatTensor<Self>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Self> {
-        let [_, _, out_height, out_width] = output_grad.shape().dims();
-        let geometry = dense_geometry(&x, &weight, [out_height, out_width], &options);
-        match geometry.filter(|_| all_f32(&[&output_grad])) {
+        match dense_backward_geometry(&x, &weight, &output_grad, &options) {
             Some(geo) => {
                 let (x, output_grad) = (x.to_contiguous(), output_grad.to_contiguous());
                 tensor(
@@ -277,6 +269,17 @@ fn depthwise_geometry(
             out_width,
         }
     })
+}
+
+/// [`dense_geometry`] for the gradients, whose output size is that of `output_grad`.
+fn dense_backward_geometry(
+    x: &FlexTensor,
+    weight: &FlexTensor,
+    output_grad: &FlexTensor,
+    options: &ConvOptions<2>,
+) -> Option<DenseGeometry> {
+    let [_, _, out_height, out_width] = output_grad.shape().dims();
+    dense_geometry(x, weight, [out_height, out_width], options).filter(|_| all_f32(&[output_grad]))
 }
 
 /// The geometry when the dense kernels apply: f32, one group, dilation 1, symmetric or
