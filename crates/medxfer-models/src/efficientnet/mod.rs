@@ -11,7 +11,7 @@ use burn::nn::conv::Conv2d;
 use burn::prelude::*;
 
 use crate::conv_bn::{batch_norm_tf, conv_same, global_average_pool, set_trainable};
-use crate::fast_cpu::{forward_batch_norm, forward_conv2d, forward_pointwise_conv2d, relu6};
+use crate::fast_cpu::{forward_batch_norm, forward_conv2d, relu6};
 
 /// Stages: (kernel, stride, expansion, output channels, repeats), from the Lite0 definition.
 const STAGES: [(usize, usize, usize, usize, usize); 7] = [
@@ -88,7 +88,7 @@ impl EfficientNetLite0 {
         }
         x = relu6(forward_batch_norm(
             &self.bn1,
-            forward_pointwise_conv2d(&self.conv_head, x),
+            forward_conv2d(&self.conv_head, x),
         ));
         global_average_pool(x)
     }

@@ -44,7 +44,7 @@ fn on_flex(device: &Device) -> bool {
 }
 
 /// `conv.forward(x)` for a bias-free depthwise `conv` (groups == channels).
-pub fn forward_depthwise_conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+fn forward_depthwise_conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     if !depthwise_takes_fast_path(conv, &x) {
         return conv.forward(x);
     }
@@ -116,7 +116,7 @@ fn depthwise_takes_fast_path(conv: &Conv2d, x: &Tensor<4>) -> bool {
 /// `conv.forward(x)` for a 1x1, stride-1, unpadded, ungrouped `conv`, as one batched matrix
 /// product (weight `[out, in]` times each image's `[in, h*w]`). On Flex this is about twice as
 /// fast, forward and backward, as burn's im2col convolution and its generic gradients.
-pub fn forward_pointwise_conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+fn forward_pointwise_conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     if !pointwise_takes_fast_path(conv, &x) {
         return conv.forward(x);
     }
