@@ -348,14 +348,22 @@ fn killed_or_shorter_pretraining_resumes_or_continues_to_the_same_result() {
     let data = dir.path().join("data");
     write_toy_dataset(&data, 12);
     let straight = dir.path().join("straight");
-    assert_success(&pretrain(&write_ssl_config(
+    let straight_run = pretrain(&write_ssl_config(
         dir.path(),
         &data,
         &straight,
         "moco",
         4,
         "",
-    )));
+    ));
+    assert_success(&straight_run);
+    // A few toy steps at the paper's momentum 0.999 leave the key encoder nearly random.
+    let stderr = String::from_utf8_lossy(&straight_run.stderr);
+    assert!(
+        stderr.contains("warning: moco: the key encoder keeps")
+            && stderr.contains("set method.momentum to"),
+        "{stderr}"
+    );
 
     let resumed = dir.path().join("resumed");
     let config = write_ssl_config(dir.path(), &data, &resumed, "moco", 4, "");

@@ -133,6 +133,16 @@ impl MethodConfig {
             MethodConfig::Byol { .. } => "byol",
         }
     }
+
+    /// The network that follows the trained one by an exponential moving average, and its
+    /// momentum: MoCo's key encoder, BYOL's target network; SimCLR has none.
+    pub fn moving_average_target(&self) -> Option<(&'static str, f64)> {
+        match self {
+            MethodConfig::Simclr { .. } => None,
+            MethodConfig::Moco { momentum, .. } => Some(("key encoder", *momentum)),
+            MethodConfig::Byol { momentum, .. } => Some(("target network", *momentum)),
+        }
+    }
 }
 
 /// One unlabelled source. Labels, when the source has them, are only used to colour the t-SNE

@@ -25,6 +25,7 @@ use crate::schedule::learning_rate;
 use crate::ssl::config::PretrainConfig;
 use crate::ssl::continuation::check_continuable;
 use crate::ssl::curves::{SslCurveRow, write_curves};
+use crate::ssl::ema::stale_target_warning;
 use crate::ssl::embed::{EncoderInput, embed_images};
 use crate::ssl::encoder_file::{ENCODER_FORMAT, EncoderInfo, write_encoder};
 use crate::ssl::exclusion::test_images;
@@ -176,6 +177,12 @@ pub fn pretrain(
     let draws = config.train.samples_per_epoch.unwrap_or(pool_size);
     let steps_per_epoch = batches(&pool.epoch_keys(draws, 0), batch_size).len();
     let total_steps = steps_per_epoch * config.train.epochs;
+    if let Some((role, momentum)) = config.method.moving_average_target()
+        && let Some(warning) =
+            stale_target_warning(config.method.name(), role, momentum, total_steps)
+    {
+        eprintln!("{warning}");
+    }
     let input = EncoderInput {
         size: config.views.crop,
         channels: config.model.in_channels,
