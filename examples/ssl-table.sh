@@ -12,6 +12,8 @@
 #                                    # (space-separated, no spaces inside one), named by the tag
 #   CONTINUE=1 SSL_EPOCHS=60 ...     # train the finished 30-epoch encoders on to 60 epochs
 #                                    # (`pretrain --continue-from`; constant schedule only)
+#   EVAL_VARIANT=96px EVAL_SET='data.image_size=96' ...   # extra `--set` settings of every
+#                                    # probe and fine-tuning run (random arms too), named by the tag
 #
 # JOBS runs that many pretraining / fine-tuning folds at once, each single-threaded
 # (RAYON_NUM_THREADS=1); on a 2-core CPU, JOBS=2 finishes the table in about half the time of
@@ -58,14 +60,26 @@ if [[ -n ${SSL_SET:-} && -z ${SSL_VARIANT:-} ]]; then
   exit 2
 fi
 export -f variant_tag
+# "-$EVAL_VARIANT" in the random arms' names (an SSL arm's names carry its SSL_VARIANT).
+eval_tag() {
+  if [[ -n ${EVAL_VARIANT:-} ]]; then echo "-$EVAL_VARIANT"; fi
+}
+if [[ -n ${EVAL_SET:-} && -z ${EVAL_VARIANT:-} ]]; then
+  echo "EVAL_SET changes the evaluation: name it with EVAL_VARIANT" >&2
+  exit 2
+fi
+EVAL_ARGS=()
+read -ra eval_settings <<<"${EVAL_SET:-}" # word splitting without globbing `[...]`
+for setting in "${eval_settings[@]}"; do EVAL_ARGS+=(--set "$setting"); done
+export -f eval_tag
 
 epochs_of() { # per-method override, e.g. MOCO_EPOCHS, else SSL_EPOCHS
   local var="${1^^}_EPOCHS"
   echo "${!var:-$SSL_EPOCHS}"
 }
 finetune_dir() {
-  if [[ $1 == random ]]; then echo "$OUT/random-ft$FT_EPOCHS-finetune"; else
-    echo "$OUT/$1-e$(epochs_of "$1")-lr$SSL_LR$(variant_tag)-ft$FT_EPOCHS-finetune"; fi
+  if [[ $1 == random ]]; then echo "$OUT/random$(eval_tag)-ft$FT_EPOCHS-finetune"; else
+    echo "$OUT/$1-e$(epochs_of "$1")-lr$SSL_LR$(variant_tag)$(eval_tag)-ft$FT_EPOCHS-finetune"; fi
 }
 encoders_of() {
   echo "$OUT/ssl-$1-e$(epochs_of "$1")-lr$SSL_LR$(variant_tag)-fold{fold}/encoder.bpk"
@@ -84,7 +98,10 @@ done >>"$jobs_file"
 
 run_job() {
   local kind=$1 method=$2 fold=$3 epochs=${4:-}
-  local log="$LOGS/$kind-$method-fold$fold.log"
+  local log="$LOGS/$kind-$method$(variant_tag)$(eval_tag)-fold$fold.log"
+  local eval_args=() eval_settings setting
+  read -ra eval_settings <<<"${EVAL_SET:-}"
+  for setting in "${eval_settings[@]}"; do eval_args+=(--set "$setting"); done
   echo "$(date +%T) start $kind $method fold $fold" >&2
   if [[ $kind == pretrain ]]; then
     local continue_args=() variant_args=() settings setting shorter
@@ -98,7 +115,7 @@ run_job() {
       --set out_dir="$OUT/ssl-$method-e$epochs-lr$SSL_LR$(variant_tag)-fold$fold" \
       >"$log" 2>&1
   elif [[ $method == random ]]; then
-    "$MEDXFER" train --no-progress --config "$EVAL" --fold "$fold" \
+    "$MEDXFER" train --no-progress --config "$EVAL" --fold "$fold" "${eval_args[@]}" \
       --set model.init=scratch --set 'train.strategy={kind="scratch"}' \
       --set train.epochs="$FT_EPOCHS" --set out_dir="$FINETUNE_DIR" >"$log" 2>&1
   else
@@ -107,7 +124,7 @@ run_job() {
       (( waited++ % 20 == 0 )) && echo "$(date +%T) $method fold $fold waits for $encoder" >&2
       sleep 30
     done
-    "$MEDXFER" train --no-progress --config "$EVAL" --fold "$fold" \
+    "$MEDXFER" train --no-progress --config "$EVAL" --fold "$fold" "${eval_args[@]}" \
       --set "model.init=\"ssl:$ENCODERS\"" --set 'train.strategy={kind="full"}' \
       --set train.epochs="$FT_EPOCHS" --set out_dir="$FINETUNE_DIR" >"$log" 2>&1
   fi
@@ -149,23 +166,24 @@ while read -r line; do job_line $line; done <"$jobs_file" |
 # assembled from its folds (predictions, metrics with CIs).
 unset RAYON_NUM_THREADS
 for method in $METHODS; do
-  "$MEDXFER" ssl-eval --encoder "$(encoders_of "$method")" --config "$EVAL" \
-    --out "$OUT/$method-e$(epochs_of "$method")-lr$SSL_LR$(variant_tag)-probe.json"
-  "$MEDXFER" train --no-progress --config "$EVAL" \
+  "$MEDXFER" ssl-eval --encoder "$(encoders_of "$method")" --config "$EVAL" "${EVAL_ARGS[@]}" \
+    --out "$OUT/$method-e$(epochs_of "$method")-lr$SSL_LR$(variant_tag)$(eval_tag)-probe.json"
+  "$MEDXFER" train --no-progress --config "$EVAL" "${EVAL_ARGS[@]}" \
     --set "model.init=\"ssl:$(encoders_of "$method")\"" --set 'train.strategy={kind="full"}' \
     --set train.epochs="$FT_EPOCHS" --set out_dir="$(finetune_dir "$method")"
 done
-"$MEDXFER" ssl-eval --encoder random --config "$EVAL" --out "$OUT/random-probe.json"
-"$MEDXFER" train --no-progress --config "$EVAL" \
+"$MEDXFER" ssl-eval --encoder random --config "$EVAL" "${EVAL_ARGS[@]}" \
+  --out "$OUT/random$(eval_tag)-probe.json"
+"$MEDXFER" train --no-progress --config "$EVAL" "${EVAL_ARGS[@]}" \
   --set model.init=scratch --set 'train.strategy={kind="scratch"}' \
   --set train.epochs="$FT_EPOCHS" --set out_dir="$(finetune_dir random)"
 
-arms=("Random/probe=$OUT/random-probe.json" "Random/fine-tuned=$(finetune_dir random)")
+arms=("Random/probe=$OUT/random$(eval_tag)-probe.json" "Random/fine-tuned=$(finetune_dir random)")
 for method in $METHODS; do
   name="$method ($(epochs_of "$method") epochs"
   [[ -n ${SSL_VARIANT:-} ]] && name+=", $SSL_VARIANT"
   name+=")"
-  arms+=("$name/probe=$OUT/$method-e$(epochs_of "$method")-lr$SSL_LR$(variant_tag)-probe.json")
+  arms+=("$name/probe=$OUT/$method-e$(epochs_of "$method")-lr$SSL_LR$(variant_tag)$(eval_tag)-probe.json")
   arms+=("$name/fine-tuned=$(finetune_dir "$method")")
 done
 "$MEDXFER" table --row-heading Initialisation --per-fold \
