@@ -5,13 +5,13 @@
 
 use std::path::Path;
 
-use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
 use medxfer_models::{Backbone, BackboneKind};
 
 use crate::TrainError;
 use crate::ssl::ema::ema_update;
-use crate::ssl::method::{SslMethod, StepOutcome, load_module, save_module, scalar};
+use crate::ssl::method::{SslMethod, StepOutcome, learn_from, load_module, save_module, scalar};
 use crate::ssl::projection::{MlpHead, ProjectedEncoder, l2_normalize};
 
 /// The trained half: encoder + projector + predictor.
@@ -90,9 +90,7 @@ impl SslMethod for Byol {
         let t1 = self.target.forward(v1).detach();
         let t2 = self.target.forward(v2).detach();
         let loss = byol_loss(p1, p2, t1, t2);
-        let outcome = StepOutcome::new(loss.clone().detach(), z1);
-        let grads = GradientsParams::from_grads(loss.backward(), &self.online);
-        self.online = optimizer.step(lr, self.online.clone(), grads);
+        let outcome = learn_from(&mut self.online, loss, z1, lr, optimizer);
         self.target = ema_update(self.target.clone(), &self.online.net, self.momentum);
         outcome
     }

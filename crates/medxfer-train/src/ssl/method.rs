@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use burn::optim::ModuleOptimizer;
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use medxfer_models::Backbone;
 
@@ -59,6 +59,21 @@ impl StepOutcome {
             spread: crate::ssl::collapse::normalized_spread(&rows, dim),
         }
     }
+}
+
+/// The end of every method's training step: measure the step (its loss, and the projections
+/// watched for collapse), backpropagate `loss` and update `net`, the network being trained.
+pub fn learn_from<M: Module>(
+    net: &mut M,
+    loss: Tensor<1>,
+    projections: Tensor<2>,
+    lr: f64,
+    optimizer: &mut ModuleOptimizer,
+) -> StepOutcome {
+    let outcome = StepOutcome::new(loss.clone().detach(), projections);
+    let grads = GradientsParams::from_grads(loss.backward(), net);
+    *net = optimizer.step(lr, net.clone(), grads);
+    outcome
 }
 
 /// The method a config asks for, freshly initialised on `device` (the autodiff device).

@@ -10,7 +10,7 @@
 
 use std::path::Path;
 
-use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
 use medxfer_models::{Backbone, BackboneKind};
@@ -22,7 +22,7 @@ use rand_distr::{Distribution, StandardNormal};
 use crate::TrainError;
 use crate::atomic_file::write_atomic;
 use crate::ssl::ema::ema_update;
-use crate::ssl::method::{SslMethod, StepOutcome, load_module, save_module, scalar};
+use crate::ssl::method::{SslMethod, StepOutcome, learn_from, load_module, save_module, scalar};
 use crate::ssl::projection::{ProjectedEncoder, l2_normalize};
 
 /// The queue length used for a pool of `pool_size` images: at most the requested size and at
@@ -222,9 +222,7 @@ impl SslMethod for Moco {
             self.queue.tensor(&device),
             self.temperature,
         );
-        let outcome = StepOutcome::new(loss.clone().detach(), q);
-        let grads = GradientsParams::from_grads(loss.backward(), &self.query);
-        self.query = optimizer.step(lr, self.query.clone(), grads);
+        let outcome = learn_from(&mut self.query, loss, q, lr, optimizer);
         let rows: Vec<f32> = k.into_data().iter::<f32>().collect();
         self.queue.enqueue(&rows);
         outcome

@@ -3,13 +3,13 @@
 
 use std::path::Path;
 
-use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
 use medxfer_models::{Backbone, BackboneKind};
 
 use crate::TrainError;
-use crate::ssl::method::{SslMethod, StepOutcome, load_module, save_module, scalar};
+use crate::ssl::method::{SslMethod, StepOutcome, learn_from, load_module, save_module, scalar};
 use crate::ssl::projection::{ProjectedEncoder, l2_normalize};
 
 /// NT-Xent: for each of the 2N projections, cross-entropy of picking its partner view among
@@ -69,10 +69,7 @@ impl SslMethod for Simclr {
         let z1 = z.clone().narrow(0, 0, n);
         let z2 = z.clone().narrow(0, n, n);
         let loss = nt_xent_loss(z1, z2, self.temperature);
-        let outcome = StepOutcome::new(loss.clone().detach(), z);
-        let grads = GradientsParams::from_grads(loss.backward(), &self.net);
-        self.net = optimizer.step(lr, self.net.clone(), grads);
-        outcome
+        learn_from(&mut self.net, loss, z, lr, optimizer)
     }
 
     fn eval_loss(&self, v1: Tensor<4>, v2: Tensor<4>) -> f64 {
