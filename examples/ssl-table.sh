@@ -98,7 +98,10 @@ done >>"$jobs_file"
 
 run_job() {
   local kind=$1 method=$2 fold=$3 epochs=${4:-}
-  local log="$LOGS/$kind-$method$(variant_tag)$(eval_tag)-fold$fold.log"
+  local tag # what the job's result depends on
+  if [[ $kind == pretrain ]]; then tag=$(variant_tag); elif [[ $method == random ]]; then
+    tag=$(eval_tag); else tag=$(variant_tag)$(eval_tag); fi
+  local log="$LOGS/$kind-$method$tag-fold$fold.log"
   local eval_args=() eval_settings setting
   read -ra eval_settings <<<"${EVAL_SET:-}"
   for setting in "${eval_settings[@]}"; do eval_args+=(--set "$setting"); done

@@ -273,24 +273,26 @@ fn every_method_pretrains_and_its_encoder_fine_tunes_and_evaluates() {
         assert!(stdout.contains(&format!("| {method} |")), "{stdout}");
     }
 
-    // The random-initialisation baseline of the same evaluation.
+    // The random-initialisation baseline of the same evaluation: its architecture and input
+    // size are the config's, after --set (here 16 px raised to 24 px).
     let train = dir.path().join("train.toml");
+    let random_json = dir.path().join("random-probe.json");
     let result = medxfer()
-        .args([
-            "ssl-eval",
-            "--encoder",
-            "random",
-            "--image-size",
-            "16",
-            "--fold",
-            "1",
-            "--config",
-        ])
+        .args(["ssl-eval", "--encoder", "random", "--fold", "1"])
+        .args(["--set", "data.image_size=24", "--config"])
         .arg(&train)
+        .arg("--out")
+        .arg(&random_json)
         .output()
         .unwrap();
     assert_success(&result);
     assert!(String::from_utf8_lossy(&result.stdout).contains("mean"));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&random_json).unwrap()).unwrap();
+    assert_eq!(
+        report["folds"][0]["encoder"].as_str().unwrap(),
+        "random resnet18 (1 channel(s), 24 px)"
+    );
 }
 
 #[test]

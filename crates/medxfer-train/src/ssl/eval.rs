@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use medxfer_data::{ImageCache, PreprocessSpec};
 use medxfer_eval::confusion::ConfusionMatrix;
 use medxfer_eval::report::MeanSd;
-use medxfer_models::{Backbone, BackboneKind};
+use medxfer_models::Backbone;
 use serde::Serialize;
 
 use crate::TrainConfig;
@@ -29,12 +29,10 @@ pub enum EncoderChoice {
     /// An `encoder.bpk` written by `medxfer pretrain`; `{fold}` in the path is replaced by the
     /// fold index (one encoder per fold, each pretrained without that fold's test images).
     File(String),
-    /// A randomly initialised encoder: the baseline an SSL encoder must beat.
-    Random {
-        backbone: BackboneKind,
-        in_channels: usize,
-        input_size: u32,
-    },
+    /// A randomly initialised encoder of the config's `model.backbone` and `model.in_channels`,
+    /// fed the config's `data.image_size` (after `--set`): the baseline an SSL encoder must beat
+    /// on the same evaluation.
+    Random,
 }
 
 #[derive(Debug, Clone)]
@@ -210,7 +208,7 @@ pub fn ssl_eval(options: &SslEvalOptions) -> Result<SslEvalReport, TrainError> {
     let mut results = Vec::new();
     for fold in &selected {
         let (encoder, input, name) =
-            encoder_for_fold(&options.encoder, fold.fold, config.seed, &device)?;
+            encoder_for_fold(&options.encoder, &config, fold.fold, &device)?;
         if !caches.contains_key(&input.size) {
             let cache = ImageCache::build(
                 &dataset,
@@ -296,8 +294,8 @@ pub fn ssl_eval(options: &SslEvalOptions) -> Result<SslEvalReport, TrainError> {
 
 fn encoder_for_fold(
     choice: &EncoderChoice,
+    config: &TrainConfig,
     fold: usize,
-    seed: u64,
     device: &burn::prelude::Device,
 ) -> Result<(Backbone, EncoderInput, String), TrainError> {
     match choice {
@@ -312,20 +310,19 @@ fn encoder_for_fold(
             };
             Ok((encoder, input, path.display().to_string()))
         }
-        EncoderChoice::Random {
-            backbone,
-            in_channels,
-            input_size,
-        } => {
-            device.seed(mix_seed(&[seed, fold as u64, RANDOM_INIT_STREAM]));
-            let encoder = Backbone::new(*backbone, *in_channels, device);
+        EncoderChoice::Random => {
+            let (backbone, channels) = (config.model.backbone, config.model.in_channels);
+            let size = config.data.image_size;
+            device.seed(mix_seed(&[config.seed, fold as u64, RANDOM_INIT_STREAM]));
+            let encoder = Backbone::new(backbone, channels, device);
             let input = EncoderInput {
-                size: *input_size,
-                channels: *in_channels,
+                size,
+                channels,
                 mean: vec![0.5],
                 std: vec![0.5],
             };
-            Ok((encoder, input, format!("random {backbone}")))
+            let name = format!("random {backbone} ({channels} channel(s), {size} px)");
+            Ok((encoder, input, name))
         }
     }
 }

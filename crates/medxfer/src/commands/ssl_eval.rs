@@ -4,14 +4,14 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use medxfer_models::BackboneKind;
 use medxfer_train::ssl::eval::{EncoderChoice, SslEvalOptions, ssl_eval};
 use medxfer_train::ssl::probe::{ProbeConfig, ProbeRegularisation};
 
 #[derive(clap::Args, Debug)]
 pub struct SslEvalArgs {
     /// `encoder.bpk` from `medxfer pretrain` (`{fold}` is replaced by the fold index), or
-    /// `random` for a randomly initialised encoder (the baseline).
+    /// `random` for a randomly initialised encoder (the baseline): the config's model.backbone
+    /// and model.in_channels, fed data.image_size.
     #[arg(long)]
     encoder: String,
     /// The `medxfer train` config giving the labelled data, classes and split.
@@ -30,13 +30,6 @@ pub struct SslEvalArgs {
     /// from 1e-3, 1e-2, 0.1, 1, 10 by 3-fold CV on that fold's training rows.
     #[arg(long, default_value = "auto")]
     c: String,
-    /// With `--encoder random`: the architecture, its input channels and image size.
-    #[arg(long, value_enum, default_value_t = BackboneKind::Resnet18)]
-    backbone: BackboneKind,
-    #[arg(long, default_value_t = 1)]
-    in_channels: usize,
-    #[arg(long, default_value_t = 64)]
-    image_size: u32,
     /// Also write the results as JSON here.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -54,18 +47,8 @@ pub fn run(args: SslEvalArgs) -> anyhow::Result<()> {
             _ => anyhow::bail!("--c must be a positive number or `auto`, not {:?}", args.c),
         }
     };
-    if !matches!(args.in_channels, 1 | 3) {
-        anyhow::bail!("--in-channels must be 1 or 3");
-    }
-    if args.image_size < 16 {
-        anyhow::bail!("--image-size must be at least 16");
-    }
     let encoder = if args.encoder == "random" {
-        EncoderChoice::Random {
-            backbone: args.backbone,
-            in_channels: args.in_channels,
-            input_size: args.image_size,
-        }
+        EncoderChoice::Random
     } else {
         EncoderChoice::File(args.encoder.clone())
     };
