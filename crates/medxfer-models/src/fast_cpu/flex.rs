@@ -40,12 +40,10 @@ impl FastCpuOps for Flex {
         let out_sizes = out_size(0, height, kernel_h).zip(out_size(1, width, kernel_w));
         match out_sizes.and_then(|(h, w)| dense_geometry(&x, &weight, [h, w], &options)) {
             Some(geo) => {
-                let (x, weight) = (x.to_contiguous(), weight.to_contiguous());
                 let shape = Shape::new([batch, channels_out, geo.out_height, geo.out_width]);
-                tensor(
-                    dense_conv_kernels::forward(f32s(&x), f32s(&weight), &geo),
-                    shape,
-                )
+                on_data(x, weight, shape, |x, w| {
+                    dense_conv_kernels::forward(x, w, &geo)
+                })
             }
             None => <Flex as ModuleOps<Flex>>::conv2d(x, weight, None, options),
         }
@@ -91,13 +89,9 @@ impl FastCpuGradients for Flex {
         options: ConvOptions<2>,
     ) -> FloatTensor<Self> {
         match depthwise_geometry(&x, &weight, &output_grad, &options) {
-            Some(geo) => {
-                let (weight, output_grad) = (weight.to_contiguous(), output_grad.to_contiguous());
-                tensor(
-                    input_gradient(f32s(&weight), f32s(&output_grad), &geo),
-                    x.shape(),
-                )
-            }
+            Some(geo) => on_data(weight, output_grad, x.shape(), |w, dy| {
+                input_gradient(w, dy, &geo)
+            }),
             None => <Flex as ModuleOps<Flex>>::conv2d_x_backward(x, weight, output_grad, options),
         }
     }
@@ -109,13 +103,9 @@ impl FastCpuGradients for Flex {
         options: ConvOptions<2>,
     ) -> FloatTensor<Self> {
         match depthwise_geometry(&x, &weight, &output_grad, &options) {
-            Some(geo) => {
-                let (x, output_grad) = (x.to_contiguous(), output_grad.to_contiguous());
-                tensor(
-                    weight_gradient(f32s(&x), f32s(&output_grad), &geo),
-                    weight.shape(),
-                )
-            }
+            Some(geo) => on_data(x, output_grad, weight.shape(), |x, dy| {
+                weight_gradient(x, dy, &geo)
+            }),
             None => {
                 <Flex as ModuleOps<Flex>>::conv2d_weight_backward(x, weight, output_grad, options)
             }
@@ -129,13 +119,9 @@ impl FastCpuGradients for Flex {
         options: ConvOptions<2>,
     ) -> FloatTensor<Self> {
         match dense_backward_geometry(&x, &weight, &output_grad, &options) {
-            Some(geo) => {
-                let (weight, output_grad) = (weight.to_contiguous(), output_grad.to_contiguous());
-                tensor(
-                    dense_conv_kernels::input_gradient(f32s(&weight), f32s(&output_grad), &geo),
-                    x.shape(),
-                )
-            }
+            Some(geo) => on_data(weight, output_grad, x.shape(), |w, dy| {
+                dense_conv_kernels::input_gradient(w, dy, &geo)
+            }),
             None => <Flex as ModuleOps<Flex>>::conv2d_x_backward(x, weight, output_grad, options),
         }
     }
@@ -147,13 +133,9 @@ impl FastCpuGradients for Flex {
         options: ConvOptions<2>,
     ) -> FloatTensor<Self> {
         match dense_backward_geometry(&x, &weight, &output_grad, &options) {
-            Some(geo) => {
-                let (x, output_grad) = (x.to_contiguous(), output_grad.to_contiguous());
-                tensor(
-                    dense_conv_kernels::weight_gradient(f32s(&x), f32s(&output_grad), &geo),
-                    weight.shape(),
-                )
-            }
+            Some(geo) => on_data(x, output_grad, weight.shape(), |x, dy| {
+                dense_conv_kernels::weight_gradient(x, dy, &geo)
+            }),
             None => {
                 <Flex as ModuleOps<Flex>>::conv2d_weight_backward(x, weight, output_grad, options)
             }
@@ -163,8 +145,7 @@ impl FastCpuGradients for Flex {
     fn relu6_grad(x: FloatTensor<Self>, output_grad: FloatTensor<Self>) -> FloatTensor<Self> {
         let shape = x.shape();
         if all_f32(&[&x, &output_grad]) && output_grad.shape() == shape {
-            let (x, output_grad) = (x.to_contiguous(), output_grad.to_contiguous());
-            return tensor(relu6_gradient(f32s(&x), f32s(&output_grad)), shape);
+            return on_data(x, output_grad, shape, relu6_gradient);
         }
         // Generic: zero the gradient where x <= 0 or x >= 6.
         let bool_dtype = get_or_init_device_settings::<Flex>(&x.device()).bool_dtype;
@@ -233,6 +214,17 @@ fn f32s(tensor: &FlexTensor) -> &[f32] {
 
 fn tensor(values: Vec<f32>, shape: Shape) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape))
+}
+
+/// `kernel` on the data of two `f32` tensors (made contiguous first), as a tensor of `shape`.
+fn on_data(
+    a: FlexTensor,
+    b: FlexTensor,
+    shape: Shape,
+    kernel: impl FnOnce(&[f32], &[f32]) -> Vec<f32>,
+) -> FlexTensor {
+    let (a, b) = (a.to_contiguous(), b.to_contiguous());
+    tensor(kernel(f32s(&a), f32s(&b)), shape)
 }
 
 /// `[batch, channels, spatial...]` as batch x channels x (product of the rest).
