@@ -68,10 +68,18 @@ if [[ -n ${EVAL_SET:-} && -z ${EVAL_VARIANT:-} ]]; then
   echo "EVAL_SET changes the evaluation: name it with EVAL_VARIANT" >&2
   exit 2
 fi
-EVAL_ARGS=()
-read -ra eval_settings <<<"${EVAL_SET:-}" # word splitting without globbing `[...]`
-for setting in "${eval_settings[@]}"; do EVAL_ARGS+=(--set "$setting"); done
 export -f eval_tag
+# Appends `--set SETTING` for each space-separated setting of $2 to the array named $1 (word
+# splitting without globbing `[...]`).
+add_set_flags() {
+  local -n flags=$1
+  local settings setting
+  read -ra settings <<<"$2"
+  for setting in "${settings[@]}"; do flags+=(--set "$setting"); done
+}
+export -f add_set_flags
+EVAL_ARGS=()
+add_set_flags EVAL_ARGS "${EVAL_SET:-}"
 
 epochs_of() { # per-method override, e.g. MOCO_EPOCHS, else SSL_EPOCHS
   local var="${1^^}_EPOCHS"
@@ -102,14 +110,12 @@ run_job() {
   if [[ $kind == pretrain ]]; then tag=$(variant_tag); elif [[ $method == random ]]; then
     tag=$(eval_tag); else tag=$(variant_tag)$(eval_tag); fi
   local log="$LOGS/$kind-$method$tag-fold$fold.log"
-  local eval_args=() eval_settings setting
-  read -ra eval_settings <<<"${EVAL_SET:-}"
-  for setting in "${eval_settings[@]}"; do eval_args+=(--set "$setting"); done
+  local eval_args=()
+  add_set_flags eval_args "${EVAL_SET:-}"
   echo "$(date +%T) start $kind $method fold $fold" >&2
   if [[ $kind == pretrain ]]; then
-    local continue_args=() variant_args=() settings setting shorter
-    read -ra settings <<<"${SSL_SET:-}" # word splitting without globbing `[...]`
-    for setting in "${settings[@]}"; do variant_args+=(--set "$setting"); done
+    local continue_args=() variant_args=() shorter
+    add_set_flags variant_args "${SSL_SET:-}"
     if [[ ${CONTINUE:-0} == 1 ]] && shorter=$(longest_shorter_run "$method" "$fold" "$epochs"); then
       continue_args=(--continue-from "$shorter")
     fi
