@@ -43,11 +43,9 @@ fn on_flex(device: &Device) -> bool {
         )
 }
 
-/// `conv.forward(x)` for a bias-free depthwise `conv` (groups == channels).
+/// `conv.forward(x)` for a bias-free depthwise `conv` (groups == channels); callers check
+/// [`depthwise_takes_fast_path`].
 fn forward_depthwise_conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
-    if !depthwise_takes_fast_path(conv, &x) {
-        return conv.forward(x);
-    }
     let options = conv_options(conv, &x);
     Tensor::from_dispatch(<Dispatch as FastCpuOps>::depthwise_conv2d(
         x.into_dispatch(),
@@ -115,11 +113,9 @@ fn depthwise_takes_fast_path(conv: &Conv2d, x: &Tensor<4>) -> bool {
 
 /// `conv.forward(x)` for a 1x1, stride-1, unpadded, ungrouped `conv`, as one batched matrix
 /// product (weight `[out, in]` times each image's `[in, h*w]`). On Flex this is about twice as
-/// fast, forward and backward, as burn's im2col convolution and its generic gradients.
+/// fast, forward and backward, as burn's im2col convolution and its generic gradients. Callers
+/// check [`pointwise_takes_fast_path`].
 fn forward_pointwise_conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
-    if !pointwise_takes_fast_path(conv, &x) {
-        return conv.forward(x);
-    }
     let [batch, channels_in, height, width] = x.dims();
     let [channels_out, _, _, _] = conv.weight.dims();
     let weight = conv.weight.val().reshape([1, channels_out, channels_in]);
