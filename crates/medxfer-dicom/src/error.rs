@@ -12,6 +12,17 @@ pub enum DicomError {
     },
     #[error("{path}: not a readable DICOM file: {message}")]
     NotDicom { path: PathBuf, message: String },
+    #[error(
+        "{path}: {element} declares {declared} bytes but the file has {file_size} \
+         ({remaining} bytes left there): truncated, or a forged length"
+    )]
+    DeclaredLength {
+        path: PathBuf,
+        element: String,
+        declared: u64,
+        file_size: String,
+        remaining: u64,
+    },
     #[error("{path}: DICOM object has no Pixel Data (7FE0,0010)")]
     NoPixelData { path: PathBuf },
     #[error("{path}: transfer syntax {uid} ({name}) is not supported by this build: {reason}")]

@@ -5,6 +5,7 @@
 
 pub mod atomic_write;
 pub mod convert;
+pub mod declared_lengths;
 pub mod deid;
 pub mod error;
 pub mod labels;

@@ -10,6 +10,7 @@ use dicom_object::{DefaultDicomObject, InMemDicomObject, OpenFileOptions};
 use dicom_pixeldata::{PixelDecoder, Rescale, VoiLutFunction, WindowLevel};
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 
+use crate::declared_lengths::check_declared_lengths;
 use crate::error::DicomError;
 use crate::lut::{LookupTable, Palette};
 use crate::photometric::Photometric;
@@ -82,6 +83,9 @@ impl DicomImage {
             syntax: format!("{syntax_uid} {syntax}"),
             message: err.to_string(),
         };
+        if !syntax_is_native(&syntax_uid) {
+            check_decoded_size(path, object, selection)?;
+        }
         let decoded = match selection {
             FrameSelection::All => object.decode_pixel_data().map_err(decode_error)?,
             FrameSelection::One(frame) => {
@@ -123,7 +127,10 @@ impl DicomImage {
         // Native YBR_FULL_422 stores two luma samples per chroma pair: 2 samples per pixel.
         let subsampled = is_native && photometric == Photometric::YbrFull422 && spp == 3;
         let stored_spp = if subsampled { 2 } else { spp as usize };
-        let expected = pixels_per_frame * stored_spp * frames as usize;
+        // Forged Number of Frames must not overflow (native data is bounded by the file).
+        let expected = (pixels_per_frame * stored_spp)
+            .checked_mul(frames as usize)
+            .ok_or_else(|| invalid(format!("Number of Frames {frames} is too large")))?;
         let big_endian = syntax_uid == BIG_ENDIAN;
         let data = decoded.data();
         let mut samples = if bits_allocated == 1 {
@@ -265,7 +272,8 @@ impl DicomImage {
 /// Opens a DICOM file (with its preamble and file meta group). `metadata_only` stops
 /// before the Pixel Data, for folder scans.
 pub fn open_object(path: &Path, metadata_only: bool) -> Result<DefaultDicomObject, DicomError> {
-    std::fs::metadata(path).map_err(|e| DicomError::io(path, e))?;
+    // dicom-rs allocates each value's declared length before reading it.
+    check_declared_lengths(path)?;
     let options = OpenFileOptions::new();
     let options = if metadata_only {
         options.read_until(tags::PIXEL_DATA)
@@ -275,6 +283,45 @@ pub fn open_object(path: &Path, metadata_only: bool) -> Result<DefaultDicomObjec
     options.open_file(path).map_err(|err| DicomError::NotDicom {
         path: path.into(),
         message: error_chain(&err),
+    })
+}
+
+/// Most decoded bytes one read may allocate for compressed pixel data, whose decoders size
+/// their output from Rows x Columns x Samples x Bits x Frames: attributes a small file can
+/// forge. Native pixel data needs no limit: it is never larger than the file.
+pub const MAX_DECODED_BYTES: u64 = 2 << 30;
+
+/// Refuses compressed pixel data whose selected frames would decode to more than
+/// [`MAX_DECODED_BYTES`], before any decoder allocates.
+fn check_decoded_size(
+    path: &Path,
+    object: &InMemDicomObject,
+    selection: FrameSelection,
+) -> Result<(), DicomError> {
+    let number = |tag, default: u64| string_attr(object, tag).parse::<u64>().unwrap_or(default);
+    let frames = match selection {
+        FrameSelection::All => u64::from(frames_in_object(object)),
+        FrameSelection::One(_) => 1,
+    };
+    let bytes = [
+        number(tags::ROWS, 0),
+        number(tags::COLUMNS, 0),
+        number(tags::SAMPLES_PER_PIXEL, 1),
+        number(tags::BITS_ALLOCATED, 8).div_ceil(8),
+        frames,
+    ]
+    .into_iter()
+    .fold(1_u64, u64::saturating_mul);
+    if bytes <= MAX_DECODED_BYTES {
+        return Ok(());
+    }
+    Err(DicomError::InvalidAttribute {
+        path: path.into(),
+        message: format!(
+            "Rows x Columns x Samples per Pixel x bytes per sample x {frames} frame(s) = \
+             {bytes} bytes of decoded pixels, above the limit of {MAX_DECODED_BYTES} \
+             (forged dimensions? a large multi-frame file can be read one frame at a time)"
+        ),
     })
 }
 

@@ -182,3 +182,72 @@ pub fn read_npy(path: &Path) -> Result<NpyArray, String> {
         data,
     })
 }
+
+/// A small synthetic 8-bit MONOCHROME2 CT image (Explicit VR Little Endian) with `extra`
+/// attributes, as a complete DICOM file: tests build hostile or identifying inputs from it.
+pub fn synthetic_dicom(
+    rows: u16,
+    cols: u16,
+    extra: Vec<dicom_object::mem::InMemElement>,
+) -> Vec<u8> {
+    use dicom_core::{DataElement, PrimitiveValue, VR};
+    use dicom_dictionary_std::tags;
+    use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
+
+    let sop_class = "1.2.840.10008.5.1.4.1.1.2";
+    let sop_instance = "1.2.826.0.1.3680043.9.7777.1.1";
+    let pixels: Vec<u8> = (0..rows as usize * cols as usize)
+        .map(|i| (i * 7 % 251) as u8)
+        .collect();
+    let mut object = InMemDicomObject::from_element_iter([
+        DataElement::new(tags::SOP_CLASS_UID, VR::UI, PrimitiveValue::from(sop_class)),
+        DataElement::new(
+            tags::SOP_INSTANCE_UID,
+            VR::UI,
+            PrimitiveValue::from(sop_instance),
+        ),
+        DataElement::new(tags::MODALITY, VR::CS, PrimitiveValue::from("CT")),
+        DataElement::new(tags::SAMPLES_PER_PIXEL, VR::US, PrimitiveValue::from(1_u16)),
+        DataElement::new(
+            tags::PHOTOMETRIC_INTERPRETATION,
+            VR::CS,
+            PrimitiveValue::from("MONOCHROME2"),
+        ),
+        DataElement::new(tags::ROWS, VR::US, PrimitiveValue::from(rows)),
+        DataElement::new(tags::COLUMNS, VR::US, PrimitiveValue::from(cols)),
+        DataElement::new(tags::BITS_ALLOCATED, VR::US, PrimitiveValue::from(8_u16)),
+        DataElement::new(tags::BITS_STORED, VR::US, PrimitiveValue::from(8_u16)),
+        DataElement::new(tags::HIGH_BIT, VR::US, PrimitiveValue::from(7_u16)),
+        DataElement::new(
+            tags::PIXEL_REPRESENTATION,
+            VR::US,
+            PrimitiveValue::from(0_u16),
+        ),
+        DataElement::new(tags::PIXEL_DATA, VR::OB, PrimitiveValue::from(pixels)),
+    ]);
+    for element in extra {
+        object.put(element);
+    }
+    let file = object
+        .with_meta(
+            FileMetaTableBuilder::new()
+                .transfer_syntax("1.2.840.10008.1.2.1")
+                .media_storage_sop_class_uid(sop_class)
+                .media_storage_sop_instance_uid(sop_instance),
+        )
+        .unwrap();
+    let mut bytes = Vec::new();
+    file.write_all(&mut bytes).unwrap();
+    bytes
+}
+
+/// `bytes` with the explicit-VR Pixel Data header's 32-bit length replaced by `length`.
+pub fn with_pixel_data_length(mut bytes: Vec<u8>, length: u32) -> Vec<u8> {
+    let header = [0xE0, 0x7F, 0x10, 0x00, b'O', b'B', 0, 0];
+    let at = bytes
+        .windows(header.len())
+        .rposition(|w| w == header)
+        .expect("an OB Pixel Data header");
+    bytes[at + 8..at + 12].copy_from_slice(&length.to_le_bytes());
+    bytes
+}

@@ -1,0 +1,223 @@
+//! Declared value lengths checked against the file size before dicom-rs reads a file: its
+//! parser reserves and zero-fills each value's declared length before reading the value, so
+//! a 39 KB file whose Pixel Data declares 4 GB would take 4 GB of memory. This walk reads
+//! element headers only (seeking over values) and refuses any value longer than the bytes
+//! left in the file. Anything it cannot parse is left to dicom-rs, which reports it.
+
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::path::Path;
+
+use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
+use dicom_core::header::{HasLength, Header};
+use dicom_core::{Length, Tag, VR};
+use dicom_dictionary_std::StandardDataDictionary;
+use dicom_encoding::decode::DecodeFrom;
+use dicom_encoding::transfer_syntax::{Codec, TransferSyntaxIndex};
+use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
+
+use crate::error::DicomError;
+
+/// The file meta group is always Explicit VR Little Endian.
+const EXPLICIT_VR_LE: &str = "1.2.840.10008.1.2.1";
+const PIXEL_DATA: Tag = Tag(0x7FE0, 0x0010);
+const TRANSFER_SYNTAX_UID: Tag = Tag(0x0002, 0x0010);
+const ITEM: Tag = Tag(0xFFFE, 0xE000);
+const SEQUENCE_DELIMITER: Tag = Tag(0xFFFE, 0xE0DD);
+
+type Reader = BufReader<File>;
+type Decoder = Box<dyn DecodeFrom<Reader>>;
+
+/// Why the walk stopped early.
+enum Stop {
+    /// Not parseable here: dicom-rs reads the file and reports what is wrong.
+    Unreadable,
+    TooLong {
+        tag: Tag,
+        declared: u64,
+        remaining: u64,
+    },
+}
+
+impl From<std::io::Error> for Stop {
+    fn from(_: std::io::Error) -> Self {
+        Stop::Unreadable
+    }
+}
+
+impl From<dicom_encoding::decode::Error> for Stop {
+    fn from(_: dicom_encoding::decode::Error) -> Self {
+        Stop::Unreadable
+    }
+}
+
+/// Refuses a DICOM file in which some element declares a value longer than the rest of the
+/// file (file meta group, data set, sequence items and pixel data fragments).
+pub fn check_declared_lengths(path: &Path) -> Result<(), DicomError> {
+    let file = File::open(path).map_err(|e| DicomError::io(path, e))?;
+    let file_size = file.metadata().map_err(|e| DicomError::io(path, e))?.len();
+    match walk_file(&mut BufReader::new(file), file_size) {
+        Ok(()) | Err(Stop::Unreadable) => Ok(()),
+        Err(Stop::TooLong {
+            tag,
+            declared,
+            remaining,
+        }) => Err(DicomError::DeclaredLength {
+            path: path.into(),
+            element: element_name(tag),
+            declared,
+            file_size: human_size(file_size),
+            remaining,
+        }),
+    }
+}
+
+fn walk_file(reader: &mut Reader, file_size: u64) -> Result<(), Stop> {
+    let (data_set_start, syntax_uid) = walk_meta(reader, file_size)?;
+    let syntax = TransferSyntaxRegistry
+        .get(&syntax_uid)
+        .ok_or(Stop::Unreadable)?;
+    // Deflated data sets declare the lengths of the inflated stream, not of the file.
+    if matches!(syntax.codec(), Codec::Dataset(_)) {
+        return Ok(());
+    }
+    let decoder = syntax.decoder_for::<Reader>().ok_or(Stop::Unreadable)?;
+    reader.seek(SeekFrom::Start(data_set_start))?;
+    walk_data_set(reader, &decoder, file_size)
+}
+
+/// Walks the file meta group as dicom-object reads it (magic, group length first, then
+/// elements up to that length); returns where the data set starts and its transfer syntax.
+fn walk_meta(reader: &mut Reader, file_size: u64) -> Result<(u64, String), Stop> {
+    let mut head = [0u8; 132];
+    let got = read_up_to(reader, &mut head)?;
+    let start = if got >= 132 && &head[128..132] == b"DICM" {
+        132
+    } else if got >= 4 && &head[..4] == b"DICM" {
+        4
+    } else {
+        return Err(Stop::Unreadable);
+    };
+    reader.seek(SeekFrom::Start(start))?;
+    let explicit: Decoder = TransferSyntaxRegistry
+        .get(EXPLICIT_VR_LE)
+        .and_then(|ts| ts.decoder_for::<Reader>())
+        .ok_or(Stop::Unreadable)?;
+    let (group_length, _) = explicit.decode_header(reader)?;
+    if group_length.tag() != Tag(0x0002, 0x0000) || group_length.length() != Length(4) {
+        return Err(Stop::Unreadable);
+    }
+    let mut word = [0u8; 4];
+    reader.read_exact(&mut word)?;
+    let meta_end = reader.stream_position()? + u64::from(u32::from_le_bytes(word));
+    let mut syntax = String::new();
+    while reader.stream_position()? < meta_end {
+        let (header, _) = explicit.decode_header(reader)?;
+        let len = value_within_file(reader, file_size, header.tag(), header.length())?;
+        if header.tag() == TRANSFER_SYNTAX_UID {
+            let mut value = vec![0u8; len as usize];
+            reader.read_exact(&mut value)?;
+            syntax = String::from_utf8_lossy(&value)
+                .trim_end_matches(['\0', ' '])
+                .to_string();
+        } else {
+            reader.seek_relative(i64::from(len))?;
+        }
+    }
+    Ok((meta_end, syntax))
+}
+
+/// Reads headers to the end of the file; values are skipped, except that sequences and
+/// their items (defined or undefined length) are entered so nested values are checked too.
+fn walk_data_set(reader: &mut Reader, decoder: &Decoder, file_size: u64) -> Result<(), Stop> {
+    // Inside encapsulated Pixel Data, items are fragments: byte values to skip.
+    let mut in_fragments = false;
+    loop {
+        let at = reader.stream_position()?;
+        let Ok((header, _)) = decoder.decode_header(reader) else {
+            // The end, or a broken header that dicom-rs will report.
+            return if at == file_size {
+                Ok(())
+            } else {
+                Err(Stop::Unreadable)
+            };
+        };
+        let tag = header.tag();
+        let len = header.length();
+        if tag == SEQUENCE_DELIMITER {
+            in_fragments = false;
+        }
+        let enters = if tag.group() == 0xFFFE {
+            !(tag == ITEM && in_fragments)
+        } else {
+            header.vr() == VR::SQ || len.is_undefined()
+        };
+        if enters {
+            in_fragments |= tag == PIXEL_DATA && len.is_undefined();
+            continue;
+        }
+        let len = value_within_file(reader, file_size, tag, len)?;
+        reader.seek_relative(i64::from(len))?;
+    }
+}
+
+/// The defined length of a value that starts at the reader's position, if the file holds it.
+fn value_within_file(
+    reader: &mut Reader,
+    file_size: u64,
+    tag: Tag,
+    len: Length,
+) -> Result<u32, Stop> {
+    let len = len.get().ok_or(Stop::Unreadable)?;
+    let remaining = file_size.saturating_sub(reader.stream_position()?);
+    if u64::from(len) > remaining {
+        return Err(Stop::TooLong {
+            tag,
+            declared: len.into(),
+            remaining,
+        });
+    }
+    Ok(len)
+}
+
+fn read_up_to(reader: &mut Reader, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match reader.read(&mut buf[got..])? {
+            0 => break,
+            n => got += n,
+        }
+    }
+    Ok(got)
+}
+
+/// "PixelData (7FE0,0010)", or the bare tag for private / unknown attributes.
+fn element_name(tag: Tag) -> String {
+    match StandardDataDictionary.by_tag(tag) {
+        Some(entry) => format!("{} {tag}", entry.alias()),
+        None => format!("element {tag}"),
+    }
+}
+
+/// File sizes as people read them: bytes, KB or MB (1024-based, like `ls -h`).
+fn human_size(bytes: u64) -> String {
+    match bytes {
+        0..1024 => format!("{bytes} bytes"),
+        1024..1_048_576 => format!("{} KB", bytes / 1024),
+        _ => format!("{:.1} MB", bytes as f64 / 1_048_576.0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_like_ls() {
+        assert_eq!(human_size(900), "900 bytes");
+        assert_eq!(human_size(39 * 1024 + 10), "39 KB");
+        assert_eq!(human_size(3 * 1_048_576 / 2), "1.5 MB");
+        assert_eq!(element_name(PIXEL_DATA), "PixelData (7FE0,0010)");
+        assert_eq!(element_name(Tag(0x0009, 0x1001)), "element (0009,1001)");
+    }
+}
