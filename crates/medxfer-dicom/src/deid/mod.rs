@@ -3,6 +3,7 @@
 //! consistently (same salt, same new UID, so references between files still match),
 //! private attributes, curves and overlay data/comments removed.
 
+mod output_guard;
 pub mod profile;
 
 use std::path::{Path, PathBuf};
@@ -19,6 +20,7 @@ use crate::atomic_write::write_atomically;
 use crate::error::DicomError;
 use crate::pixels::{error_chain, open_object, string_attr};
 use crate::pseudonym::Pseudonymizer;
+use output_guard::{InputFiles, check_output_folder};
 use profile::{Action, action_for};
 
 /// UIDs under this root are defined by the standard (SOP classes, transfer syntaxes,
@@ -46,12 +48,14 @@ pub struct DeidSummary {
 }
 
 /// De-identifies files or folders (recursively) into `out`: a folder, or a `.dcm` file path
-/// when the only input is one file.
+/// when the only input is one file. Refuses an `out` inside an input folder, and skips any
+/// output that would be one of the input files.
 pub fn deidentify(
     inputs: &[PathBuf],
     out: &Path,
     options: &DeidOptions,
 ) -> Result<DeidSummary, DicomError> {
+    check_output_folder(inputs, out)?;
     let mut files = Vec::new();
     for input in inputs {
         let meta = std::fs::metadata(input).map_err(|e| DicomError::io(input, e))?;
@@ -74,16 +78,18 @@ pub fn deidentify(
         && out
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("dcm"));
+    let input_files = InputFiles::new(files.iter().map(|(file, _)| file));
     let mut summary = DeidSummary::default();
     for (file, relative) in files {
         let destination = |new_uid: &str| {
-            if single_file_out {
+            let path = if single_file_out {
                 out.to_path_buf()
             } else if options.keep_names {
                 out.join(&relative)
             } else {
                 out.join(format!("{new_uid}.dcm"))
-            }
+            };
+            input_files.check(&path).map(|()| path)
         };
         match deidentify_file(&file, destination, options) {
             Ok(path) => summary.written.push(path),
@@ -109,10 +115,11 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
-/// De-identifies one file; `destination` maps the new SOP Instance UID to the output path.
+/// De-identifies one file; `destination` maps the new SOP Instance UID to the output path,
+/// or refuses it.
 pub fn deidentify_file(
     input: &Path,
-    destination: impl FnOnce(&str) -> PathBuf,
+    destination: impl FnOnce(&str) -> Result<PathBuf, DicomError>,
     options: &DeidOptions,
 ) -> Result<PathBuf, DicomError> {
     let object = open_object(input, false)?;
@@ -142,7 +149,7 @@ pub fn deidentify_file(
     meta.private_information = None;
     meta.update_information_group_length();
     let file_object = cleaned.with_exact_meta(meta);
-    let output = destination(&new_sop_uid);
+    let output = destination(&new_sop_uid)?;
     write_atomically(&output, |w| {
         file_object.write_all(w).map_err(|e| error_chain(&e))
     })?;
