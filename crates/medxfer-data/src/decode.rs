@@ -4,9 +4,10 @@
 use std::collections::HashMap;
 use std::io::Cursor;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{OnceLock, RwLock};
 
-use image::DynamicImage;
+use image::{DynamicImage, ImageReader, Limits};
 
 use crate::error::DataError;
 
@@ -16,6 +17,43 @@ pub struct LumaImage {
     pub width: u32,
     pub height: u32,
     pub pixels: Vec<f32>,
+}
+
+/// Caps on what a PNG/JPEG header may declare, checked before any pixel buffer is allocated,
+/// so a tiny file claiming 100000 x 100000 pixels is an error rather than a 40 GB allocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodeLimits {
+    /// Largest `width * height` accepted (config key `data.max_image_pixels`).
+    pub max_pixels: u64,
+}
+
+impl DecodeLimits {
+    /// 64 megapixels: four times a full-field mammogram, and at most 512 MiB for a 16-bit RGBA
+    /// decode (the image crate's own default allocation cap).
+    pub const DEFAULT_MAX_PIXELS: u64 = 64 * 1024 * 1024;
+}
+
+impl Default for DecodeLimits {
+    fn default() -> Self {
+        DecodeLimits {
+            max_pixels: Self::DEFAULT_MAX_PIXELS,
+        }
+    }
+}
+
+static MAX_PIXELS: AtomicU64 = AtomicU64::new(DecodeLimits::DEFAULT_MAX_PIXELS);
+
+/// Sets the limits every later decode in this process uses (process-wide, like the decoder
+/// registry, because decoding happens deep inside caches and worker threads).
+pub fn set_decode_limits(limits: DecodeLimits) {
+    MAX_PIXELS.store(limits.max_pixels, Ordering::Relaxed);
+}
+
+/// The limits in force (the default until `set_decode_limits` is called).
+pub fn decode_limits() -> DecodeLimits {
+    DecodeLimits {
+        max_pixels: MAX_PIXELS.load(Ordering::Relaxed),
+    }
 }
 
 /// A decoder for one file extension: gets the path (for messages) and the file's bytes.
@@ -90,14 +128,45 @@ fn decode_with_image_crate(path: &Path, bytes: &[u8]) -> Result<LumaImage, DataE
         path: path.to_path_buf(),
         message,
     };
-    let reader = image::ImageReader::new(Cursor::new(bytes))
-        .with_guessed_format()
+    let reader = || -> Result<ImageReader<Cursor<&[u8]>>, DataError> {
+        let reader = ImageReader::new(Cursor::new(bytes))
+            .with_guessed_format()
+            .map_err(|e| decode_error(e.to_string()))?;
+        if reader.format().is_none() {
+            return Err(decode_error("not a PNG or JPEG file".into()));
+        }
+        Ok(reader)
+    };
+    let limits = decode_limits();
+    // Reading the header alone allocates nothing in proportion to the declared size.
+    let (width, height) = reader()?
+        .into_dimensions()
         .map_err(|e| decode_error(e.to_string()))?;
-    if reader.format().is_none() {
-        return Err(decode_error("not a PNG or JPEG file".into()));
+    if u64::from(width) * u64::from(height) > limits.max_pixels {
+        return Err(DataError::ImageTooLarge {
+            path: path.to_path_buf(),
+            width,
+            height,
+            limit: limits.max_pixels,
+        });
     }
+    let mut reader = reader()?;
+    reader.limits(image_crate_limits(limits));
     let image = reader.decode().map_err(|e| decode_error(e.to_string()))?;
     Ok(to_luma(image))
+}
+
+/// The same cap handed to the decoder itself, in case a decoder reads different dimensions
+/// later than its header: no side above `max_pixels`, and 8 bytes (16-bit RGBA) per allowed
+/// pixel, with a floor for the decoders' own working buffers when the pixel cap is tiny.
+fn image_crate_limits(limits: DecodeLimits) -> Limits {
+    const MIN_ALLOC: u64 = 64 * 1024 * 1024;
+    let side = u32::try_from(limits.max_pixels).unwrap_or(u32::MAX);
+    let mut image_limits = Limits::default();
+    image_limits.max_image_width = Some(side);
+    image_limits.max_image_height = Some(side);
+    image_limits.max_alloc = Some(limits.max_pixels.saturating_mul(8).max(MIN_ALLOC));
+    image_limits
 }
 
 /// ITU-R 601-2 luma. 8-bit RGB uses PIL's fixed-point rounding so results match `convert("L")`.

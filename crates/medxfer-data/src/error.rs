@@ -29,6 +29,15 @@ pub enum DataError {
     Npz { path: PathBuf, message: String },
     #[error("{path}: cannot decode image: {message}")]
     Decode { path: PathBuf, message: String },
+    #[error(
+        "{path}: declares {width} x {height} pixels, above the limit of {limit} (data.max_image_pixels)"
+    )]
+    ImageTooLarge {
+        path: PathBuf,
+        width: u32,
+        height: u32,
+        limit: u64,
+    },
     #[error("{path}: unsupported image format '.{extension}'{hint}")]
     UnsupportedFormat {
         path: PathBuf,
