@@ -227,6 +227,7 @@ fn deid_removes_identifiers_keeps_pixels_and_replaces_uids_consistently() {
         pseudonyms: Pseudonymizer::new("test-salt"),
         keep_names: false,
         allow_burned_in: false,
+        reject_likely_burned_in: false,
     };
     let summary = deidentify(&inputs, out.path(), &opts).unwrap();
     assert_eq!(summary.written.len(), 4, "{:?}", summary.skipped);

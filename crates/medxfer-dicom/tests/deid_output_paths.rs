@@ -14,6 +14,7 @@ fn options(keep_names: bool) -> DeidOptions {
         pseudonyms: Pseudonymizer::new("salt"),
         keep_names,
         allow_burned_in: false,
+        reject_likely_burned_in: false,
     }
 }
 

@@ -71,6 +71,7 @@ fn forged_pixel_data_length_is_skipped_by_convert_and_deid() {
         pseudonyms: Pseudonymizer::new("salt"),
         keep_names: false,
         allow_burned_in: false,
+        reject_likely_burned_in: false,
     };
     let summary = deidentify(&[path], &dir.path().join("deid"), &options).unwrap();
     assert!(summary.written.is_empty());

@@ -1,7 +1,10 @@
 //! `medxfer deid`: writes DICOM with the PS3.15 Basic Application Level Confidentiality
-//! Profile applied: listed attributes removed or emptied, instance UIDs replaced
-//! consistently (same salt, same new UID, so references between files still match),
-//! private attributes, curves and overlay data/comments removed.
+//! Profile applied by allow-list (see [`profile`]): listed attributes removed or emptied,
+//! instance UIDs replaced consistently (same salt, same new UID, so references between
+//! files still match), known technical attributes kept, everything else removed: private
+//! and unknown attributes, curves, overlays, at every depth of the kept sequences.
+//! Pixels are not cleaned: files that declare or likely carry burned-in text are refused or
+//! reported (see [`DeidOptions`]).
 
 mod output_guard;
 pub mod profile;
@@ -21,14 +24,23 @@ use crate::error::DicomError;
 use crate::pixels::{error_chain, open_object, string_attr};
 use crate::pseudonym::Pseudonymizer;
 use output_guard::{InputFiles, check_output_folder};
-use profile::{Action, action_for};
+use profile::{Action, action};
 
 /// UIDs under this root are defined by the standard (SOP classes, transfer syntaxes,
 /// coding schemes) and identify nobody: they are kept.
 const STANDARD_UID_ROOT: &str = "1.2.840.10008.";
 
-/// Value written to De-identification Method (0012,0063).
-pub const METHOD: &str = "medxfer: PS3.15 Basic Application Level Confidentiality Profile";
+/// Value written to De-identification Method (0012,0063). No profile option is applied
+/// (no Retain options, no Clean Pixel Data), so the code sequence holds the profile only.
+pub const METHOD: &str =
+    "medxfer: PS3.15 Basic Application Level Confidentiality Profile (allow-list)";
+
+/// Modalities whose pixels usually show burned-in text (names, dates): ultrasound, secondary
+/// capture, X-ray angiography, endoscopy.
+const LIKELY_BURNED_IN: &[&str] = &["US", "SC", "XA", "ES"];
+
+/// Secondary Capture SOP classes (1.2.840.10008.5.1.4.1.1.7 and .7.1 to .7.4).
+const SECONDARY_CAPTURE: &str = "1.2.840.10008.5.1.4.1.1.7";
 
 #[derive(Debug, Clone)]
 pub struct DeidOptions {
@@ -39,12 +51,17 @@ pub struct DeidOptions {
     /// De-identify files that declare Burned In Annotation = YES (text in the pixels, which
     /// this profile does not remove); refused by default.
     pub allow_burned_in: bool,
+    /// Refuse files of modalities that usually burn text into the pixels (US, SC, XA, ES)
+    /// unless they declare Burned In Annotation = NO; otherwise they are only warned about.
+    pub reject_likely_burned_in: bool,
 }
 
 #[derive(Debug, Default)]
 pub struct DeidSummary {
     pub written: Vec<PathBuf>,
     pub skipped: Vec<DicomError>,
+    /// One line per written file whose pixels likely show identifying text.
+    pub warnings: Vec<String>,
 }
 
 /// De-identifies files or folders (recursively) into `out`: a folder, or a `.dcm` file path
@@ -92,7 +109,10 @@ pub fn deidentify(
             input_files.check(&path).map(|()| path)
         };
         match deidentify_file(&file, destination, options) {
-            Ok(path) => summary.written.push(path),
+            Ok(written) => {
+                summary.written.push(written.output);
+                summary.warnings.extend(written.warning);
+            }
             Err(err) => summary.skipped.push(err),
         }
     }
@@ -115,22 +135,23 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
+/// One de-identified file.
+#[derive(Debug)]
+pub struct Deidentified {
+    pub output: PathBuf,
+    /// Set when the pixels likely show identifying text (see [`burned_in_check`]).
+    pub warning: Option<String>,
+}
+
 /// De-identifies one file; `destination` maps the new SOP Instance UID to the output path,
 /// or refuses it.
 pub fn deidentify_file(
     input: &Path,
     destination: impl FnOnce(&str) -> Result<PathBuf, DicomError>,
     options: &DeidOptions,
-) -> Result<PathBuf, DicomError> {
+) -> Result<Deidentified, DicomError> {
     let object = open_object(input, false)?;
-    if !options.allow_burned_in && string_attr(&object, tags::BURNED_IN_ANNOTATION) == "YES" {
-        return Err(DicomError::Deid {
-            path: input.into(),
-            message: "Burned In Annotation is YES: the pixels may show identifying text \
-                      (pass --allow-burned-in to de-identify the attributes anyway)"
-                .into(),
-        });
-    }
+    let warning = burned_in_check(input, &object, options)?;
     let mut meta = object.meta().clone();
     let cleaned = deidentify_object(object.into_inner(), &options.pseudonyms);
     let new_sop_uid = string_attr(&cleaned, tags::SOP_INSTANCE_UID);
@@ -153,7 +174,53 @@ pub fn deidentify_file(
     write_atomically(&output, |w| {
         file_object.write_all(w).map_err(|e| error_chain(&e))
     })?;
-    Ok(output)
+    Ok(Deidentified { output, warning })
+}
+
+/// The profile does not clean pixels: refuses Burned In Annotation = YES (unless allowed),
+/// and refuses or warns about modalities that usually burn text in when the file does not
+/// declare Burned In Annotation at all.
+pub fn burned_in_check(
+    path: &Path,
+    object: &InMemDicomObject,
+    options: &DeidOptions,
+) -> Result<Option<String>, DicomError> {
+    let refuse = |message: String| {
+        Err(DicomError::Deid {
+            path: path.into(),
+            message,
+        })
+    };
+    let declared = string_attr(object, tags::BURNED_IN_ANNOTATION);
+    if declared == "YES" && !options.allow_burned_in {
+        return refuse(
+            "Burned In Annotation is YES: the pixels may show identifying text \
+             (pass --allow-burned-in to de-identify the attributes anyway)"
+                .into(),
+        );
+    }
+    let modality = string_attr(object, tags::MODALITY);
+    let secondary_capture = string_attr(object, tags::SOP_CLASS_UID).starts_with(SECONDARY_CAPTURE);
+    let likely = LIKELY_BURNED_IN.contains(&modality.as_str()) || secondary_capture;
+    if !likely || declared == "NO" || (declared == "YES" && options.allow_burned_in) {
+        return Ok(None);
+    }
+    let kind = if secondary_capture {
+        "a secondary capture".to_string()
+    } else {
+        format!("modality {modality}")
+    };
+    if options.reject_likely_burned_in {
+        return refuse(format!(
+            "{kind} usually has text burned into the pixels and Burned In Annotation is \
+             not NO (--reject-likely-burned-in)"
+        ));
+    }
+    Ok(Some(format!(
+        "{}: {kind} usually has text burned into the pixels and Burned In Annotation is \
+         absent; the pixels were not cleaned: check them",
+        path.display()
+    )))
 }
 
 /// Applies the profile to a data set (recursing into sequences) and records the method.
@@ -182,10 +249,9 @@ pub fn deidentify_object(object: InMemDicomObject, pseudonyms: &Pseudonymizer) -
             PrimitiveValue::from("Basic Application Confidentiality Profile"),
         ),
     ]);
-    cleaned.put(DataElement::new(
+    cleaned.put(sequence(
         tags::DEIDENTIFICATION_METHOD_CODE_SEQUENCE,
-        VR::SQ,
-        Value::Sequence(DataSetSequence::new(vec![code], Length::UNDEFINED)),
+        vec![code],
     ));
     cleaned
 }
@@ -200,68 +266,57 @@ fn clean_dataset(object: InMemDicomObject, pseudonyms: &Pseudonymizer) -> InMemD
 
 fn clean_element(element: InMemElement, pseudonyms: &Pseudonymizer) -> Option<InMemElement> {
     let tag = element.tag();
-    if is_removed_by_group(tag) {
-        return None;
-    }
     let vr = element.vr();
-    match action_for(tag) {
-        Some(Action::Remove) => return None,
-        Some(Action::Empty) => {
-            return Some(if vr == VR::SQ {
-                DataElement::new(
-                    tag,
-                    VR::SQ,
-                    Value::Sequence(DataSetSequence::new(Vec::new(), Length::UNDEFINED)),
-                )
-            } else {
-                DataElement::new(tag, vr, PrimitiveValue::Empty)
-            });
-        }
-        Some(Action::ReplaceUid) | None => {}
-    }
-    if vr == VR::UI {
-        let value = element.to_str().map(|s| s.to_string()).unwrap_or_default();
-        let replaced: Vec<String> = value
-            .split('\\')
-            .map(|uid| uid.trim_matches(|c: char| c == '\0' || c.is_whitespace()))
-            .filter(|uid| !uid.is_empty())
-            .map(|uid| {
-                if uid.starts_with(STANDARD_UID_ROOT) {
-                    uid.to_string()
-                } else {
-                    pseudonyms.replacement_uid(uid)
-                }
-            })
-            .collect();
-        return Some(DataElement::new(
-            tag,
-            VR::UI,
-            PrimitiveValue::Strs(replaced.into()),
-        ));
-    }
-    match element.into_value() {
-        Value::Sequence(sequence) => {
-            let items: Vec<InMemDicomObject> = sequence
-                .into_items()
-                .into_iter()
-                .map(|item| clean_dataset(item, pseudonyms))
-                .collect();
-            Some(DataElement::new(
+    let action = action(tag, vr);
+    match action {
+        Action::Remove => None,
+        Action::Empty if vr == VR::SQ => Some(sequence(tag, Vec::new())),
+        Action::Empty => Some(DataElement::new(tag, vr, PrimitiveValue::Empty)),
+        Action::ReplaceUid | Action::Keep => match element.into_value() {
+            // Items of kept sequences are filtered like the data set itself.
+            Value::Sequence(items) => Some(sequence(
                 tag,
-                VR::SQ,
-                Value::Sequence(DataSetSequence::new(items, Length::UNDEFINED)),
-            ))
-        }
-        value => Some(DataElement::new(tag, vr, value)),
+                items
+                    .into_items()
+                    .into_iter()
+                    .map(|item| clean_dataset(item, pseudonyms))
+                    .collect(),
+            )),
+            Value::Primitive(value) if vr == VR::UI || action == Action::ReplaceUid => {
+                Some(replace_uids(tag, &value, pseudonyms))
+            }
+            value => Some(DataElement::new(tag, vr, value)),
+        },
     }
 }
 
-/// Private groups (odd), curves (50xx) and overlay data / comments (60xx,3000 / 60xx,4000).
-fn is_removed_by_group(tag: Tag) -> bool {
-    let group = tag.group();
-    group % 2 == 1
-        || (0x5000..=0x50FF).contains(&group)
-        || ((0x6000..=0x60FF).contains(&group) && matches!(tag.element(), 0x3000 | 0x4000))
+fn sequence(tag: Tag, items: Vec<InMemDicomObject>) -> InMemElement {
+    DataElement::new(
+        tag,
+        VR::SQ,
+        Value::Sequence(DataSetSequence::new(items, Length::UNDEFINED)),
+    )
+}
+
+/// Each UID of the value replaced consistently, except well-formed standard UIDs.
+fn replace_uids(tag: Tag, value: &PrimitiveValue, pseudonyms: &Pseudonymizer) -> InMemElement {
+    let replaced: Vec<String> = value
+        .to_str()
+        .split('\\')
+        .map(|uid| uid.trim_matches(|c: char| c == '\0' || c.is_whitespace()))
+        .filter(|uid| !uid.is_empty())
+        .map(|uid| {
+            // Checked character by character: a malformed "standard" UID may hold text.
+            let standard = uid.starts_with(STANDARD_UID_ROOT)
+                && uid.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+            if standard {
+                uid.to_string()
+            } else {
+                pseudonyms.replacement_uid(uid)
+            }
+        })
+        .collect();
+    DataElement::new(tag, VR::UI, PrimitiveValue::Strs(replaced.into()))
 }
 
 #[cfg(test)]

@@ -1,10 +1,15 @@
 //! The attribute actions of the PS3.15 Annex E Basic Application Level Confidentiality
 //! Profile (Table E.1-1, "Basic Profile" column) that medxfer applies. Where the table
 //! allows a choice (e.g. X/Z/D), the most removing action that keeps the object valid is
-//! used: type 2 attributes are emptied (Z), others removed (X). Private attributes, curves
-//! (50xx) and overlay data/comments (60xx,3000 / 60xx,4000) are removed by the engine.
+//! used: type 2 attributes are emptied (Z), others removed (X).
+//!
+//! Everything the table does not list is decided by allow-list ([`RETAINED`]): attributes
+//! the profile retains that carry no free text about a person, plus what is needed to
+//! display the pixels, are kept; UIDs are replaced; every other attribute is removed,
+//! including unknown public ones, private ones (odd groups), curves and overlays, since an
+//! attribute medxfer does not know may hold a name.
 
-use dicom_core::Tag;
+use dicom_core::{Tag, VR};
 
 /// What happens to an attribute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,6 +20,8 @@ pub enum Action {
     Empty,
     /// U: replace with a consistent new UID.
     ReplaceUid,
+    /// K: keep (items of a kept sequence are filtered in turn).
+    Keep,
 }
 
 /// Sorted by tag for binary search.
@@ -264,12 +271,151 @@ pub const BASIC_PROFILE: &[(Tag, Action)] = &[
     (Tag(0xFFFC, 0xFFFC), Action::Remove),     // Data Set Trailing Padding
 ];
 
-/// The action for a standard attribute, if the profile lists it.
+/// Attributes kept as they are (the table's actions come first). Sorted by tag. Technical
+/// attributes only: free-text ones (descriptions, comments, LUT explanations, kernels)
+/// are left out even where the profile would retain them.
+pub const RETAINED: &[Tag] = &[
+    Tag(0x0008, 0x0005), // Specific Character Set
+    Tag(0x0008, 0x0008), // Image Type
+    Tag(0x0008, 0x0016), // SOP Class UID
+    Tag(0x0008, 0x0060), // Modality
+    Tag(0x0008, 0x0064), // Conversion Type
+    Tag(0x0008, 0x0068), // Presentation Intent Type
+    Tag(0x0008, 0x0070), // Manufacturer (device, not person: kept for multi-centre studies)
+    Tag(0x0008, 0x1090), // Manufacturer's Model Name
+    Tag(0x0008, 0x1140), // Referenced Image Sequence
+    Tag(0x0008, 0x1150), // Referenced SOP Class UID
+    Tag(0x0008, 0x1160), // Referenced Frame Number
+    Tag(0x0008, 0x2112), // Source Image Sequence
+    Tag(0x0008, 0x9205), // Pixel Presentation
+    Tag(0x0008, 0x9206), // Volumetric Properties
+    Tag(0x0018, 0x0015), // Body Part Examined
+    Tag(0x0018, 0x0050), // Slice Thickness
+    Tag(0x0018, 0x0060), // KVP
+    Tag(0x0018, 0x0080), // Repetition Time
+    Tag(0x0018, 0x0081), // Echo Time
+    Tag(0x0018, 0x0082), // Inversion Time
+    Tag(0x0018, 0x0087), // Magnetic Field Strength
+    Tag(0x0018, 0x0088), // Spacing Between Slices
+    Tag(0x0018, 0x1150), // Exposure Time
+    Tag(0x0018, 0x1151), // X-Ray Tube Current
+    Tag(0x0018, 0x1152), // Exposure
+    Tag(0x0018, 0x1164), // Imager Pixel Spacing
+    Tag(0x0018, 0x5100), // Patient Position
+    Tag(0x0018, 0x6011), // Sequence of Ultrasound Regions
+    Tag(0x0018, 0x6012), // Region Spatial Format
+    Tag(0x0018, 0x6014), // Region Data Type
+    Tag(0x0018, 0x6016), // Region Flags
+    Tag(0x0018, 0x6018), // Region Location Min X0
+    Tag(0x0018, 0x601A), // Region Location Min Y0
+    Tag(0x0018, 0x601C), // Region Location Max X1
+    Tag(0x0018, 0x601E), // Region Location Max Y1
+    Tag(0x0018, 0x6020), // Reference Pixel X0
+    Tag(0x0018, 0x6022), // Reference Pixel Y0
+    Tag(0x0018, 0x6024), // Physical Units X Direction
+    Tag(0x0018, 0x6026), // Physical Units Y Direction
+    Tag(0x0018, 0x6028), // Reference Pixel Physical Value X
+    Tag(0x0018, 0x602A), // Reference Pixel Physical Value Y
+    Tag(0x0018, 0x602C), // Physical Delta X
+    Tag(0x0018, 0x602E), // Physical Delta Y
+    Tag(0x0020, 0x0011), // Series Number
+    Tag(0x0020, 0x0012), // Acquisition Number
+    Tag(0x0020, 0x0013), // Instance Number
+    Tag(0x0020, 0x0020), // Patient Orientation
+    Tag(0x0020, 0x0032), // Image Position (Patient)
+    Tag(0x0020, 0x0037), // Image Orientation (Patient)
+    Tag(0x0020, 0x0060), // Laterality
+    Tag(0x0020, 0x0062), // Image Laterality
+    Tag(0x0020, 0x1041), // Slice Location
+    Tag(0x0020, 0x9057), // In-Stack Position Number
+    Tag(0x0020, 0x9111), // Frame Content Sequence
+    Tag(0x0020, 0x9113), // Plane Position Sequence
+    Tag(0x0020, 0x9116), // Plane Orientation Sequence
+    Tag(0x0020, 0x9128), // Temporal Position Index
+    Tag(0x0020, 0x9157), // Dimension Index Values
+    Tag(0x0028, 0x0002), // Samples per Pixel
+    Tag(0x0028, 0x0004), // Photometric Interpretation
+    Tag(0x0028, 0x0006), // Planar Configuration
+    Tag(0x0028, 0x0008), // Number of Frames
+    Tag(0x0028, 0x0009), // Frame Increment Pointer
+    Tag(0x0028, 0x0010), // Rows
+    Tag(0x0028, 0x0011), // Columns
+    Tag(0x0028, 0x0030), // Pixel Spacing
+    Tag(0x0028, 0x0034), // Pixel Aspect Ratio
+    Tag(0x0028, 0x0100), // Bits Allocated
+    Tag(0x0028, 0x0101), // Bits Stored
+    Tag(0x0028, 0x0102), // High Bit
+    Tag(0x0028, 0x0103), // Pixel Representation
+    Tag(0x0028, 0x0106), // Smallest Image Pixel Value
+    Tag(0x0028, 0x0107), // Largest Image Pixel Value
+    Tag(0x0028, 0x0120), // Pixel Padding Value
+    Tag(0x0028, 0x0121), // Pixel Padding Range Limit
+    Tag(0x0028, 0x0301), // Burned In Annotation
+    Tag(0x0028, 0x0302), // Recognizable Visual Features
+    Tag(0x0028, 0x0A02), // Pixel Spacing Calibration Type
+    Tag(0x0028, 0x1040), // Pixel Intensity Relationship
+    Tag(0x0028, 0x1041), // Pixel Intensity Relationship Sign
+    Tag(0x0028, 0x1050), // Window Center
+    Tag(0x0028, 0x1051), // Window Width
+    Tag(0x0028, 0x1052), // Rescale Intercept
+    Tag(0x0028, 0x1053), // Rescale Slope
+    Tag(0x0028, 0x1054), // Rescale Type
+    Tag(0x0028, 0x1056), // VOI LUT Function
+    Tag(0x0028, 0x1101), // Red Palette Color Lookup Table Descriptor
+    Tag(0x0028, 0x1102), // Green Palette Color Lookup Table Descriptor
+    Tag(0x0028, 0x1103), // Blue Palette Color Lookup Table Descriptor
+    Tag(0x0028, 0x1201), // Red Palette Color Lookup Table Data
+    Tag(0x0028, 0x1202), // Green Palette Color Lookup Table Data
+    Tag(0x0028, 0x1203), // Blue Palette Color Lookup Table Data
+    Tag(0x0028, 0x1221), // Segmented Red Palette Color Lookup Table Data
+    Tag(0x0028, 0x1222), // Segmented Green Palette Color Lookup Table Data
+    Tag(0x0028, 0x1223), // Segmented Blue Palette Color Lookup Table Data
+    Tag(0x0028, 0x2110), // Lossy Image Compression
+    Tag(0x0028, 0x2112), // Lossy Image Compression Ratio
+    Tag(0x0028, 0x2114), // Lossy Image Compression Method
+    Tag(0x0028, 0x3000), // Modality LUT Sequence
+    Tag(0x0028, 0x3002), // LUT Descriptor
+    Tag(0x0028, 0x3004), // Modality LUT Type
+    Tag(0x0028, 0x3006), // LUT Data
+    Tag(0x0028, 0x3010), // VOI LUT Sequence
+    Tag(0x0028, 0x9110), // Pixel Measures Sequence
+    Tag(0x0028, 0x9132), // Frame VOI LUT Sequence
+    Tag(0x0028, 0x9145), // Pixel Value Transformation Sequence
+    Tag(0x5200, 0x9229), // Shared Functional Groups Sequence
+    Tag(0x5200, 0x9230), // Per-frame Functional Groups Sequence
+    Tag(0x7FE0, 0x0008), // Float Pixel Data
+    Tag(0x7FE0, 0x0009), // Double Float Pixel Data
+    Tag(0x7FE0, 0x0010), // Pixel Data
+];
+
+fn by_tag(tag: Tag) -> impl Fn(&Tag) -> std::cmp::Ordering {
+    move |t| (t.group(), t.element()).cmp(&(tag.group(), tag.element()))
+}
+
+/// The action for a standard attribute, if the profile table lists it.
 pub fn action_for(tag: Tag) -> Option<Action> {
     BASIC_PROFILE
-        .binary_search_by(|(t, _)| (t.group(), t.element()).cmp(&(tag.group(), tag.element())))
+        .binary_search_by(|(t, _)| by_tag(tag)(t))
         .ok()
         .map(|i| BASIC_PROFILE[i].1)
+}
+
+/// The action for any attribute: private ones are removed, then the table decides, then
+/// the allow-list; other UIDs are replaced (they only reference instances); the rest goes.
+pub fn action(tag: Tag, vr: VR) -> Action {
+    if tag.group() % 2 == 1 {
+        return Action::Remove;
+    }
+    if let Some(action) = action_for(tag) {
+        return action;
+    }
+    if RETAINED.binary_search_by(by_tag(tag)).is_ok() {
+        Action::Keep
+    } else if vr == VR::UI {
+        Action::ReplaceUid
+    } else {
+        Action::Remove
+    }
 }
 
 #[cfg(test)]
@@ -287,5 +433,12 @@ mod tests {
         assert_eq!(action_for(Tag(0x0020, 0x000D)), Some(Action::ReplaceUid));
         assert_eq!(action_for(Tag(0x0010, 0x1010)), Some(Action::Remove));
         assert_eq!(action_for(Tag(0x0028, 0x0010)), None);
+        assert!(RETAINED.windows(2).all(|w| by_tag(w[1])(&w[0]).is_lt()));
+        assert_eq!(action(Tag(0x0028, 0x0010), VR::US), Action::Keep);
+        assert_eq!(action(Tag(0x0010, 0x0010), VR::PN), Action::Empty);
+        assert_eq!(action(Tag(0x0020, 0x4010), VR::SH), Action::Remove);
+        assert_eq!(action(Tag(0x0009, 0x0010), VR::LO), Action::Remove);
+        assert_eq!(action(Tag(0x0008, 0x3010), VR::UI), Action::ReplaceUid);
+        assert!(RETAINED.iter().all(|&t| action_for(t).is_none()));
     }
 }

@@ -1,6 +1,7 @@
 //! `medxfer deid IN... OUT`: DICOM files or folders de-identified with the PS3.15 Basic
-//! Application Level Confidentiality Profile (attributes removed / emptied, UIDs replaced
-//! consistently, private tags, curves and overlays removed).
+//! Application Level Confidentiality Profile by allow-list (known technical attributes kept,
+//! listed ones emptied, UIDs replaced consistently, everything else removed). OUT may not be
+//! an input, nor inside an input folder.
 
 use std::path::PathBuf;
 
@@ -25,6 +26,10 @@ pub struct DeidArgs {
     /// Also de-identify files with Burned In Annotation = YES (text in the pixels remains).
     #[arg(long)]
     pub allow_burned_in: bool,
+    /// Refuse US, SC, XA and ES files unless they declare Burned In Annotation = NO (these
+    /// usually show names in the pixels, which are not cleaned); by default only a warning.
+    #[arg(long)]
+    pub reject_likely_burned_in: bool,
     /// Exit non-zero when any input file could not be de-identified.
     #[arg(long)]
     pub strict: bool,
@@ -46,11 +51,15 @@ pub fn run(args: DeidArgs) -> anyhow::Result<()> {
         pseudonyms: Pseudonymizer::new(salt),
         keep_names: args.keep_names,
         allow_burned_in: args.allow_burned_in,
+        reject_likely_burned_in: args.reject_likely_burned_in,
     };
     let summary = deidentify(inputs, out, &options)
         .with_context(|| format!("de-identifying into {}", out.display()))?;
     for skipped in &summary.skipped {
         eprintln!("skipped: {skipped}");
+    }
+    for warning in &summary.warnings {
+        eprintln!("warning: {warning}");
     }
     println!(
         "de-identified {} file(s) into {}; skipped {}",
