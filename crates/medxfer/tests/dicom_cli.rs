@@ -266,3 +266,184 @@ fn deid_folder_round_trips_through_pydicom() {
         "{stdout}"
     );
 }
+
+/// One Explicit VR Little Endian element; values padded to even length.
+fn element(group: u16, elem: u16, vr: &[u8; 2], value: &[u8]) -> Vec<u8> {
+    let mut value = value.to_vec();
+    if value.len() % 2 == 1 {
+        value.push(if vr == b"UI" || vr == b"OB" { 0 } else { b' ' });
+    }
+    let mut out = [group.to_le_bytes(), elem.to_le_bytes()].concat();
+    out.extend_from_slice(vr);
+    if matches!(vr, b"OB" | b"OW" | b"SQ" | b"UN" | b"UT") {
+        out.extend([0, 0]);
+        out.extend((value.len() as u32).to_le_bytes());
+    } else {
+        out.extend((value.len() as u16).to_le_bytes());
+    }
+    out.extend(value);
+    out
+}
+
+/// A `rows` x `cols` 8-bit MONOCHROME2 image of `modality` written byte by byte (this crate
+/// has no DICOM writer), with Patient's Name `Doe^John`; `pixel_length` overrides the
+/// length declared in the Pixel Data header.
+fn tiny_dicom(rows: u16, cols: u16, modality: &str, pixel_length: Option<u32>) -> Vec<u8> {
+    let syntax = b"1.2.840.10008.1.2.1";
+    let class = b"1.2.840.10008.5.1.4.1.1.2";
+    let instance = b"1.2.826.0.1.3680043.9.7777.2.1";
+    let meta = [
+        element(0x0002, 0x0001, b"OB", &[0, 1]),
+        element(0x0002, 0x0002, b"UI", class),
+        element(0x0002, 0x0003, b"UI", instance),
+        element(0x0002, 0x0010, b"UI", syntax),
+    ]
+    .concat();
+    let mut bytes = vec![0u8; 128];
+    bytes.extend(b"DICM");
+    bytes.extend(element(
+        0x0002,
+        0x0000,
+        b"UL",
+        &(meta.len() as u32).to_le_bytes(),
+    ));
+    bytes.extend(meta);
+    let us = |v: u16| v.to_le_bytes();
+    for part in [
+        element(0x0008, 0x0016, b"UI", class),
+        element(0x0008, 0x0018, b"UI", instance),
+        element(0x0008, 0x0060, b"CS", modality.as_bytes()),
+        element(0x0010, 0x0010, b"PN", b"Doe^John"),
+        element(0x0028, 0x0002, b"US", &us(1)),
+        element(0x0028, 0x0004, b"CS", b"MONOCHROME2"),
+        element(0x0028, 0x0010, b"US", &us(rows)),
+        element(0x0028, 0x0011, b"US", &us(cols)),
+        element(0x0028, 0x0100, b"US", &us(8)),
+        element(0x0028, 0x0101, b"US", &us(8)),
+        element(0x0028, 0x0102, b"US", &us(7)),
+        element(0x0028, 0x0103, b"US", &us(0)),
+    ] {
+        bytes.extend(part);
+    }
+    let pixels: Vec<u8> = (0..rows as usize * cols as usize)
+        .map(|i| i as u8)
+        .collect();
+    let mut pixel_data = element(0x7FE0, 0x0010, b"OB", &pixels);
+    if let Some(length) = pixel_length {
+        pixel_data[8..12].copy_from_slice(&length.to_le_bytes());
+    }
+    bytes.extend(pixel_data);
+    bytes
+}
+
+fn error_lines(out: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter(|l| l.starts_with("error:"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// medxfer under `ulimit -v` (KiB): an allocation of the declared 4 GB cannot happen.
+fn medxfer_limited(kib: u32, args: &[&std::ffi::OsStr]) -> Output {
+    Command::new("bash")
+        .arg("-c")
+        .arg(format!("ulimit -v {kib} && exec \"$0\" \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_medxfer"))
+        .args(args)
+        .env_remove("MEDXFER_SALT")
+        .output()
+        .expect("run bash")
+}
+
+#[test]
+fn forged_pixel_data_length_fails_in_one_line_within_bounded_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let forged = dir.path().join("forged.dcm");
+    std::fs::write(&forged, tiny_dicom(200, 200, "CT", Some(0xFFFF_FFF0))).unwrap();
+    assert_eq!(std::fs::metadata(&forged).unwrap().len() / 1024, 39);
+    let (png, deid_out) = (dir.path().join("png"), dir.path().join("deid"));
+    let convert = [
+        os("convert"),
+        forged.as_os_str(),
+        os("--to"),
+        os("png"),
+        os("--out"),
+        png.as_os_str(),
+    ];
+    let deid = [
+        os("deid"),
+        forged.as_os_str(),
+        deid_out.as_os_str(),
+        os("--salt"),
+        os("s"),
+    ];
+    for args in [&convert[..], &deid[..]] {
+        let out = medxfer_limited(2_000_000, args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(
+            stderr.contains("forged.dcm: PixelData (7FE0,0010) declares 4294967280 bytes")
+                && stderr.contains("the file has 39 KB"),
+            "{stderr}"
+        );
+        assert_eq!(error_lines(&out).len(), 1, "{stderr}");
+    }
+}
+
+#[test]
+fn deid_refuses_to_write_over_its_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    std::fs::create_dir(&input).unwrap();
+    let file = input.join("a.dcm");
+    let bytes = tiny_dicom(8, 8, "CT", None);
+    std::fs::write(&file, &bytes).unwrap();
+    let same_folder = medxfer(&[os("deid"), input.as_os_str(), input.join(".").as_os_str()]);
+    let same_file = medxfer(&[
+        os("deid"),
+        file.as_os_str(),
+        input.join("./a.dcm").as_os_str(),
+    ]);
+    for out in [&same_folder, &same_file] {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{stderr}");
+        assert_eq!(error_lines(out).len(), 1, "{stderr}");
+        assert!(stderr.contains(&input.display().to_string()), "{stderr}");
+    }
+    assert!(String::from_utf8_lossy(&same_folder.stderr).contains("input folder"));
+    assert!(String::from_utf8_lossy(&same_file.stderr).contains("same file"));
+    assert_eq!(std::fs::read(&file).unwrap(), bytes);
+    assert_eq!(std::fs::read_dir(&input).unwrap().count(), 1);
+}
+
+#[test]
+fn deid_warns_about_likely_burned_in_ultrasound_and_can_refuse_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let us = dir.path().join("us.dcm");
+    std::fs::write(&us, tiny_dicom(8, 8, "US", None)).unwrap();
+    let warned = medxfer(&[os("deid"), us.as_os_str(), dir.path().join("a").as_os_str()]);
+    let stderr = String::from_utf8_lossy(&warned.stderr);
+    assert!(warned.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("warning:") && stderr.contains("us.dcm") && stderr.contains("modality US"),
+        "{stderr}"
+    );
+    let refused = medxfer(&[
+        os("deid"),
+        us.as_os_str(),
+        dir.path().join("b").as_os_str(),
+        os("--reject-likely-burned-in"),
+    ]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--reject-likely-burned-in"));
+    for output in all_files(&dir.path().join("a")) {
+        let bytes = std::fs::read(&output).unwrap();
+        assert!(
+            !bytes.windows(3).any(|w| w == b"Doe"),
+            "{}",
+            output.display()
+        );
+    }
+}
