@@ -2,6 +2,14 @@
 //! destination's folder, are flushed to disk, then the file is renamed over the destination.
 //! A reader never sees a half-written file and a killed process never damages an existing one.
 //! Each crate wraps these in its own error type, naming the destination.
+//!
+//! Beside it: the folder lock every run-folder writer takes ([`FolderLock`]) and the run
+//! folder's file names ([`run_files`]), so that all crates agree on them.
+
+pub mod lock;
+pub mod run_files;
+
+pub use lock::{FolderLock, LockError};
 
 use std::io::{self, Write};
 use std::path::Path;

@@ -12,20 +12,30 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use medxfer_atomic::run_files::{CHECKPOINT_PREFIX, CURVES, MODEL, OPTIMIZER};
+
 use crate::TrainError;
 use crate::atomic_file::write_atomic;
-use crate::run_folder::{commit_progress, load_progress};
+use crate::json_float;
+use crate::run_folder::{Progress, commit_progress, load_progress};
 
 /// One row of the per-epoch learning curve.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct CurveRow {
     pub phase: String,
     pub epoch: usize,
+    #[serde(with = "json_float")]
     pub lr: f64,
+    #[serde(with = "json_float")]
     pub train_loss: f64,
+    #[serde(with = "json_float")]
     pub val_loss: f64,
+    /// NaN when undefined (a validation split of one class).
+    #[serde(with = "json_float")]
     pub val_auc: f64,
+    #[serde(with = "json_float")]
     pub val_balanced_accuracy: f64,
+    #[serde(with = "json_float")]
     pub seconds: f64,
 }
 
@@ -41,6 +51,7 @@ pub struct FoldProgress {
     pub current: Option<String>,
     /// Checkpoint folder holding the best model so far, with its validation score.
     pub best: Option<String>,
+    #[serde(with = "json_float::option", default)]
     pub best_score: Option<f64>,
     pub curve: Vec<CurveRow>,
     pub finished: bool,
@@ -54,14 +65,11 @@ impl FoldProgress {
         load_progress(fold_dir)
     }
 
-    /// Commit this progress, then delete checkpoint folders it no longer names.
+    /// Commit this progress, then delete checkpoint folders neither it nor the commit before
+    /// it names.
     pub fn commit(&self, fold_dir: &Path) -> Result<(), TrainError> {
-        commit_progress(
-            fold_dir,
-            self,
-            &[self.current.as_deref(), self.best.as_deref()],
-        )?;
-        self.write_curve_csv(&fold_dir.join("curves.csv"))
+        commit_progress(fold_dir, self)?;
+        self.write_curve_csv(&fold_dir.join(CURVES))
     }
 
     fn write_curve_csv(&self, path: &Path) -> Result<(), TrainError> {
@@ -85,17 +93,30 @@ impl FoldProgress {
     }
 }
 
+impl Progress for FoldProgress {
+    fn checkpoints(&self) -> Vec<&str> {
+        [self.current.as_deref(), self.best.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
+    fn is_finished(&self) -> bool {
+        self.finished
+    }
+}
+
 /// The folder name of the checkpoint after `epoch` (1-based) of `phase`.
 pub fn checkpoint_name(phase: usize, epoch: usize) -> String {
-    format!("ckpt-{phase:03}-{epoch:04}")
+    format!("{CHECKPOINT_PREFIX}{phase:03}-{epoch:04}")
 }
 
 pub fn model_file(checkpoint_dir: &Path) -> PathBuf {
-    checkpoint_dir.join("model.bpk")
+    checkpoint_dir.join(MODEL)
 }
 
 pub fn optimizer_file(checkpoint_dir: &Path) -> PathBuf {
-    checkpoint_dir.join("optim.bpk")
+    checkpoint_dir.join(OPTIMIZER)
 }
 
 #[cfg(test)]
@@ -136,10 +157,38 @@ mod tests {
     }
 
     #[test]
-    fn corrupt_progress_names_the_file() {
+    fn an_undefined_validation_auc_reads_back() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("progress.json"), "{not json").unwrap();
-        let err = FoldProgress::load(dir.path()).unwrap_err().to_string();
-        assert!(err.contains("progress.json"), "{err}");
+        let progress = FoldProgress {
+            epochs_done: 1,
+            current: Some("ckpt-000-0001".into()),
+            best: Some("ckpt-000-0001".into()),
+            best_score: Some(-0.69),
+            curve: vec![CurveRow {
+                phase: "full".into(),
+                epoch: 1,
+                lr: 1e-3,
+                train_loss: 0.7,
+                val_loss: 0.69,
+                val_auc: f64::NAN,
+                val_balanced_accuracy: 0.5,
+                seconds: 1.0,
+            }],
+            ..Default::default()
+        };
+        progress.commit(dir.path()).unwrap();
+        let loaded = FoldProgress::load(dir.path()).unwrap().unwrap();
+        assert!(loaded.curve[0].val_auc.is_nan());
+        assert_eq!(loaded.best_score, Some(-0.69));
+        // What the version before this fix wrote, and then could not read.
+        let old = std::fs::read_to_string(dir.path().join("progress.json"))
+            .unwrap()
+            .replace("\"NaN\"", "null");
+        std::fs::write(dir.path().join("progress.json"), old).unwrap();
+        assert!(
+            FoldProgress::load(dir.path()).unwrap().unwrap().curve[0]
+                .val_auc
+                .is_nan()
+        );
     }
 }

@@ -22,10 +22,12 @@ use crate::batches::{
 use crate::checkpoint::{CurveRow, FoldProgress, checkpoint_name, model_file, optimizer_file};
 use crate::config::{BatchNormStats, ClassWeights, OptimizerConfig, TrainConfig};
 use crate::model_setup::{Architecture, save_model, set_trainable};
-use crate::progress::EpochProgress;
+use crate::run_folder::resume;
 use crate::schedule::learning_rate;
 use crate::scoring::{ValScore, score};
 use crate::strategy::{Phase, phases};
+use medxfer_atomic::run_files::MODEL;
+use medxfer_events::{Reporter, TaskKind};
 use medxfer_models::weights::default_cache_dir;
 
 /// Everything the folds of a run share.
@@ -40,7 +42,7 @@ pub struct RunContext<'a> {
     pub architecture: Architecture,
     /// The training device (autodiff enabled).
     pub device: Device,
-    pub show_progress: bool,
+    pub events: &'a dyn Reporter,
 }
 
 /// The sample indices of one fold.
@@ -75,10 +77,11 @@ pub fn train_fold(
     // Start of the wall time not yet added to `progress.train_seconds`.
     let mut unrecorded_since = started;
     let config = ctx.config;
-    let final_model = fold_dir.join("model.bpk");
-    let mut progress = FoldProgress::load(fold_dir)?.unwrap_or_default();
-
-    if progress.finished && final_model.exists() {
+    let final_model = fold_dir.join(MODEL);
+    if let Some(progress) = FoldProgress::load(fold_dir)?
+        && progress.finished
+        && final_model.exists()
+    {
         let model = ctx.architecture.load(&final_model, &ctx.device)?;
         return Ok(predict_outcome(ctx, &model, fold, progress.train_seconds));
     }
@@ -92,21 +95,24 @@ pub fn train_fold(
         &ctx.device,
     )?;
     let mut optimizer = new_optimizer(&config.train.optimizer);
-    if let Some(current) = &progress.current {
-        let dir = fold_dir.join(current);
-        model = ctx.architecture.load(&model_file(&dir), &ctx.device)?;
-        let path = optimizer_file(&dir);
-        optimizer = optimizer.load(&path).map_err(|e| TrainError::Checkpoint {
-            path: path.clone(),
-            message: format!("cannot load optimizer state: {e}"),
-        })?;
-        eprintln!(
-            "fold {}: resuming after epoch {} of phase {} ({})",
-            fold.fold,
-            progress.epochs_done,
-            progress.phase + 1,
-            current
-        );
+    let resumed = resume(fold_dir, ctx.events, |p: &FoldProgress| {
+        p.current
+            .as_ref()
+            .map(|current| restore_checkpoint(ctx, &fold_dir.join(current)))
+            .transpose()
+    })?;
+    let mut progress = FoldProgress::default();
+    if let Some((committed, state)) = resumed {
+        progress = committed;
+        if let (Some((saved_model, saved_optimizer)), Some(current)) = (state, &progress.current) {
+            (model, optimizer) = (saved_model, saved_optimizer);
+            ctx.events.note(format!(
+                "fold {}: resuming after epoch {} of phase {} ({current})",
+                fold.fold,
+                progress.epochs_done,
+                progress.phase + 1,
+            ));
+        }
     }
     let class_weights = class_weights(
         config.train.class_weights,
@@ -163,9 +169,7 @@ pub fn train_fold(
                 mix_seed(&[SHUFFLE_STREAM, stream[0], stream[1], stream[2], stream[3]]),
             );
             let augment_seed = mix_seed(&[AUGMENT_STREAM, stream[0], stream[1], stream[2]]);
-            let bar = EpochProgress::new(
-                ctx.show_progress,
-                batches.len(),
+            let bar = ctx.events.task(
                 format!(
                     "fold {} {} {}/{}",
                     fold.fold,
@@ -173,6 +177,8 @@ pub fn train_fold(
                     epoch + 1,
                     phase.epochs
                 ),
+                batches.len(),
+                TaskKind::Epoch,
             );
             let mut loss_sum = 0.0;
             let mut seen = 0usize;
@@ -222,9 +228,9 @@ pub fn train_fold(
                 }
                 loss_sum += loss_value * batch.len() as f64;
                 seen += batch.len();
-                bar.step(loss_sum / seen as f64);
+                bar.step(Some(format!("loss {:.4}", loss_sum / seen as f64)));
             }
-            bar.finish();
+            drop(bar);
 
             if let (None, BatchNormStats::Precise { images }) =
                 (&features, config.train.batch_norm_stats)
@@ -279,7 +285,7 @@ pub fn train_fold(
             progress.train_seconds += unrecorded_since.elapsed().as_secs_f64();
             unrecorded_since = Instant::now();
             progress.commit(fold_dir)?;
-            report_epoch(
+            ctx.events.note(epoch_line(
                 fold.fold,
                 phase,
                 epoch,
@@ -287,12 +293,12 @@ pub fn train_fold(
                 loss_sum / seen.max(1) as f64,
                 seconds,
                 improved,
-            );
+            ));
             if stop {
-                eprintln!(
+                ctx.events.note(format!(
                     "fold {}: early stop in phase `{}` after {} epochs without a better validation score",
                     fold.fold, phase.name, patience
-                );
+                ));
                 break;
             }
         }
@@ -332,7 +338,8 @@ fn predict_outcome(
     }
 }
 
-fn report_epoch(
+/// The log line of a finished epoch.
+fn epoch_line(
     fold: usize,
     phase: &Phase,
     epoch: usize,
@@ -340,8 +347,8 @@ fn report_epoch(
     train_loss: f64,
     seconds: f64,
     improved: bool,
-) {
-    eprintln!(
+) -> String {
+    format!(
         "fold {fold} {} epoch {}/{}: train loss {train_loss:.4}  val loss {:.4}  val AUC {:.4}  val bal.acc {:.4}  {seconds:.1}s{}",
         phase.name,
         epoch + 1,
@@ -350,7 +357,23 @@ fn report_epoch(
         val.auc,
         val.balanced_accuracy,
         if improved { "  *best" } else { "" }
-    );
+    )
+}
+
+/// The model and optimizer state saved in the checkpoint folder `dir`.
+fn restore_checkpoint(
+    ctx: &RunContext,
+    dir: &Path,
+) -> Result<(Classifier, ModuleOptimizer), TrainError> {
+    let model = ctx.architecture.load(&model_file(dir), &ctx.device)?;
+    let path = optimizer_file(dir);
+    let optimizer = new_optimizer(&ctx.config.train.optimizer)
+        .load(&path)
+        .map_err(|e| TrainError::Checkpoint {
+            path: path.clone(),
+            message: format!("cannot load optimizer state: {e}"),
+        })?;
+    Ok((model, optimizer))
 }
 
 pub fn new_optimizer(config: &OptimizerConfig) -> ModuleOptimizer {
@@ -459,19 +482,19 @@ impl FeatureCache {
         }
         let mut values = Vec::new();
         let mut dim = 0;
-        let bar = EpochProgress::new(
-            ctx.show_progress,
-            order.len().div_ceil(ctx.config.train.batch_size),
-            "caching backbone features".into(),
+        let bar = ctx.events.task(
+            "caching backbone features",
+            order.len().div_ceil(ctx.config.train.batch_size.max(1)),
+            TaskKind::Work,
         );
         for chunk in order.chunks(ctx.config.train.batch_size.max(1)) {
             let x = image_batch(ctx.cache, chunk, &ctx.input, None, &device);
             let f = backbone.forward_features(x);
             dim = f.dims()[1];
             values.extend(f.into_data().iter::<f32>());
-            bar.step(f64::NAN);
+            bar.step(None);
         }
-        bar.finish();
+        drop(bar);
         FeatureCache {
             dim,
             row_of,

@@ -4,6 +4,8 @@
 
 use std::path::Path;
 
+use medxfer_atomic::run_files::NORMALISATION;
+use medxfer_events::Reporter;
 use medxfer_models::{Init, spec};
 use serde::{Deserialize, Serialize};
 
@@ -26,6 +28,7 @@ pub struct Normalisation {
 pub fn input_normalisation(
     config: &TrainConfig,
     folds: &[usize],
+    events: &dyn Reporter,
 ) -> Result<Normalisation, TrainError> {
     let channels = config.model.in_channels;
     let mut chosen: Option<Normalisation> = None;
@@ -39,7 +42,7 @@ pub fn input_normalisation(
                 message: format!("model.init: no such SSL encoder file (fold {fold})"),
             });
         }
-        let Some(found) = encoder_normalisation(&path, config, channels)? else {
+        let Some(found) = encoder_normalisation(&path, config, channels, events)? else {
             continue;
         };
         match &chosen {
@@ -63,7 +66,7 @@ pub fn input_normalisation(
 }
 
 impl Normalisation {
-    pub const FILE: &'static str = "input.json";
+    pub const FILE: &'static str = NORMALISATION;
 
     pub fn write(&self, run_dir: &Path) -> Result<(), TrainError> {
         let text =
@@ -105,6 +108,7 @@ fn encoder_normalisation(
     path: &Path,
     config: &TrainConfig,
     channels: usize,
+    events: &dyn Reporter,
 ) -> Result<Option<Normalisation>, TrainError> {
     if !sidecar_path(path).exists() {
         return Ok(None);
@@ -120,18 +124,18 @@ fn encoder_normalisation(
         });
     }
     if info.excluded_test_images == 0 {
-        eprintln!(
-            "warning: {} was pretrained without excluding any evaluation test images; if it saw this run's test images, its results are optimistic (see `exclude` in the pretraining config)",
+        events.warn(format!(
+            "{} was pretrained without excluding any evaluation test images; if it saw this run's test images, its results are optimistic (see `exclude` in the pretraining config)",
             path.display()
-        );
+        ));
     }
     if info.input_size != config.data.image_size {
-        eprintln!(
+        events.note(format!(
             "note: {} was pretrained on {} px images; this run uses {} px",
             path.display(),
             info.input_size,
             config.data.image_size
-        );
+        ));
     }
     let (mean, std) = fit_channels(info.mean, info.std, channels);
     Ok(Some(Normalisation {

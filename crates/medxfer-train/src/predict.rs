@@ -16,6 +16,7 @@ use crate::batches::{InputSpec, image_batch};
 use crate::config::TrainConfig;
 use crate::model_setup::Architecture;
 use crate::run::resolve_device;
+use medxfer_atomic::run_files::{CONFIG, FOLD_PREFIX, MODEL, PREDICTIONS, TASK};
 
 /// The ensemble's class probabilities for one image.
 #[derive(Debug, Clone)]
@@ -33,11 +34,34 @@ pub struct RunPredictor {
     device: Device,
 }
 
+/// A run folder `predict` can use: a medxfer run whose folds have all been trained and
+/// assembled (its task file is written last, by the run without `--fold`).
+fn check_finished(run_dir: &Path) -> Result<(), TrainError> {
+    let unusable = |message: String| TrainError::Checkpoint {
+        path: run_dir.to_path_buf(),
+        message,
+    };
+    if !run_dir.is_dir() {
+        return Err(unusable("no such run folder".into()));
+    }
+    if !run_dir.join(CONFIG).exists() {
+        return Err(unusable(format!("not a medxfer run folder (no {CONFIG})")));
+    }
+    if !run_dir.join(TASK).exists() || !run_dir.join(PREDICTIONS).exists() {
+        return Err(unusable(format!(
+            "this run is unfinished (no {TASK} yet): run `medxfer train --config {}` without --fold to finish it",
+            run_dir.join(CONFIG).display()
+        )));
+    }
+    Ok(())
+}
+
 impl RunPredictor {
     /// Load every finished fold model of the run in `run_dir`.
     pub fn open(run_dir: &Path) -> Result<Self, TrainError> {
-        let config = TrainConfig::load(&run_dir.join("config.toml"), &[])?;
-        let task = TaskInfo::read_json(&run_dir.join("task.json"))?;
+        check_finished(run_dir)?;
+        let config = TrainConfig::load(&run_dir.join(CONFIG), &[])?;
+        let task = TaskInfo::read_json(&run_dir.join(TASK))?;
         let device = resolve_device(config.device()?)?;
         let architecture = Architecture {
             backbone: config.model.backbone,
@@ -51,8 +75,8 @@ impl RunPredictor {
             .map(|e| e.path())
             .filter(|p| {
                 p.file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with("fold_"))
-                    && p.join("model.bpk").exists()
+                    .is_some_and(|n| n.to_string_lossy().starts_with(FOLD_PREFIX))
+                    && p.join(MODEL).exists()
             })
             .collect();
         fold_dirs.sort();
@@ -67,7 +91,7 @@ impl RunPredictor {
             .iter()
             .map(|d| {
                 architecture
-                    .load(&d.join("model.bpk"), &device)
+                    .load(&d.join(MODEL), &device)
                     .map(|m| m.valid())
             })
             .collect::<Result<Vec<_>, _>>()?;

@@ -20,7 +20,9 @@ use crate::config::{DeviceChoice, SplitConfig, TrainConfig};
 use crate::fold::{FoldIndices, RunContext, train_fold};
 use crate::model_setup::Architecture;
 use crate::normalisation::{Normalisation, input_normalisation};
-use crate::run_folder;
+use crate::run_folder::{ClaimRequest, DataFingerprint, RunFolder};
+use medxfer_atomic::run_files::{PREDICTIONS, RUN_RECORD, TASK, fold_dir_name};
+use medxfer_events::Reporter;
 
 /// What a run produced.
 #[derive(Debug)]
@@ -38,12 +40,13 @@ pub enum RunSummary {
     },
 }
 
-/// How to run: progress display and which folds to train.
+/// How to run: which folds to train, and whether a resume may see changed data.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
-    pub show_progress: bool,
     /// Train only these folds (empty: all of them).
     pub only_folds: Vec<usize>,
+    /// Resume even when the images differ from those the run started on.
+    pub allow_data_change: bool,
 }
 
 /// Facts about the run kept beside its outputs (`run.json`).
@@ -108,16 +111,17 @@ pub fn load_dataset(config: &TrainConfig) -> Result<Dataset, TrainError> {
     Ok(dataset)
 }
 
-/// Train (or resume) the run a config describes.
-pub fn run(config: &TrainConfig, options: &RunOptions) -> Result<RunSummary, TrainError> {
-    let show_progress = options.show_progress;
+/// Train (or resume) the run a config describes. Everything is checked (data, folds, encoders)
+/// before the run folder is claimed, so a failed start leaves no folder behind.
+pub fn run(
+    config: &TrainConfig,
+    options: &RunOptions,
+    events: &dyn Reporter,
+) -> Result<RunSummary, TrainError> {
     let out_dir = config.out_dir.clone();
-    std::fs::create_dir_all(&out_dir).map_err(|e| TrainError::io(&out_dir, e))?;
     let dataset = load_dataset(config)?;
     let labels = dataset.labels();
     let positive = dataset.positive_class(config.data.positive.as_deref())?;
-    // Only a configuration whose data loaded claims the folder, so a typo can be corrected.
-    guard_same_config(config, &out_dir)?;
     let manifest = medxfer_data::manifest::manifest_hash(&dataset)?;
     let started = Instant::now();
     let cache = ImageCache::build(
@@ -128,7 +132,7 @@ pub fn run(config: &TrainConfig, options: &RunOptions) -> Result<RunSummary, Tra
         },
         config.data.cache_dir.as_deref(),
     )?;
-    eprintln!(
+    events.note(format!(
         "data: {} images ({}) decoded/loaded in {:.1}s",
         dataset.len(),
         dataset
@@ -139,34 +143,29 @@ pub fn run(config: &TrainConfig, options: &RunOptions) -> Result<RunSummary, Tra
             .collect::<Vec<_>>()
             .join(", "),
         started.elapsed().as_secs_f64()
-    );
+    ));
     let folds = make_folds(config, &dataset, &labels)?;
-    if let Some(&missing) = options
-        .only_folds
-        .iter()
-        .find(|&&k| !folds.iter().any(|fold| fold.fold == k))
-    {
-        return Err(TrainError::invalid(
-            "--fold",
-            format!(
-                "fold {missing} does not exist: this split has folds 0..{}",
-                folds.len()
-            ),
-        ));
-    }
-    let duplicates = report_duplicates(&dataset, &cache, &folds)?;
-    let device = resolve_device(config.device()?)?.autodiff();
+    let fold_numbers = selected_folds(&folds, &options.only_folds)?;
+    check_validation_splits(&folds, &labels, &dataset.class_names, events)?;
+    let duplicates = report_duplicates(&dataset, &cache, &folds, events)?;
     // A `--fold` process needs only its own folds' encoders, so fine-tuning can start while
     // the other folds still pretrain; the assembling run checks that all of them agree.
-    let fold_numbers: Vec<usize> = if options.only_folds.is_empty() {
-        folds.iter().map(|fold| fold.fold).collect()
-    } else {
-        options.only_folds.clone()
-    };
-    let normalisation = input_normalisation(config, &fold_numbers)?;
-    normalisation.write(&out_dir)?;
+    let normalisation = input_normalisation(config, &fold_numbers, events)?;
+    let device = resolve_device(config.device()?)?.autodiff();
+    let folder = claim_run_folder(
+        config,
+        &DataFingerprint {
+            sha256: manifest.clone(),
+            images: dataset.len(),
+        },
+        options.allow_data_change,
+        events,
+    )?;
+    normalisation.write(folder.path())?;
     let Normalisation { mean, std, source } = normalisation;
-    eprintln!("input normalisation: mean {mean:?}, std {std:?} ({source})");
+    events.note(format!(
+        "input normalisation: mean {mean:?}, std {std:?} ({source})"
+    ));
     let ctx = RunContext {
         config,
         cache: &cache,
@@ -189,67 +188,18 @@ pub fn run(config: &TrainConfig, options: &RunOptions) -> Result<RunSummary, Tra
             num_classes: dataset.class_names.len(),
         },
         device,
-        show_progress,
+        events,
     };
-
-    let mut predictions = Predictions {
-        class_names: dataset.class_names.clone(),
-        rows: Vec::new(),
-    };
-    let mut fold_records = Vec::new();
     if !options.only_folds.is_empty() {
-        let mut trained = Vec::new();
-        for fold in folds
-            .iter()
-            .filter(|fold| options.only_folds.contains(&fold.fold))
-        {
-            train_fold(&ctx, fold, &out_dir.join(format!("fold_{}", fold.fold)))?;
-            trained.push(fold.fold);
+        for fold in folds.iter().filter(|f| fold_numbers.contains(&f.fold)) {
+            train_fold(&ctx, fold, &out_dir.join(fold_dir_name(fold.fold)))?;
         }
-        return Ok(RunSummary::Partial { out_dir, trained });
-    }
-    for fold in &folds {
-        eprintln!(
-            "fold {}: {} train / {} val / {} test",
-            fold.fold,
-            fold.train.len(),
-            fold.val.len(),
-            fold.test.len()
-        );
-        let outcome = train_fold(&ctx, fold, &out_dir.join(format!("fold_{}", fold.fold)))?;
-        let k = ctx.num_classes;
-        for (split, indices, probs) in [
-            (Split::Val, &fold.val, &outcome.val_probs),
-            (Split::Test, &fold.test, &outcome.test_probs),
-        ] {
-            for (row, &i) in indices.iter().enumerate() {
-                predictions.rows.push(PredictionRow {
-                    image_id: dataset.samples[i].id.clone(),
-                    fold: fold.fold,
-                    split,
-                    label: dataset.class_names[labels[i]].clone(),
-                    scores: probs[row * k..(row + 1) * k]
-                        .iter()
-                        .map(|&p| p as f64)
-                        .collect(),
-                });
-            }
-        }
-        fold_records.push(FoldRecord {
-            fold: fold.fold,
-            n_train: fold.train.len(),
-            n_val: fold.val.len(),
-            n_test: fold.test.len(),
-            seconds: outcome.seconds,
+        return Ok(RunSummary::Partial {
+            out_dir,
+            trained: fold_numbers,
         });
     }
-
-    predictions.write_csv(&out_dir.join("predictions.csv"))?;
-    TaskInfo {
-        class_names: dataset.class_names.clone(),
-        positive_class: config.data.positive.clone(),
-    }
-    .write_json(&out_dir.join("task.json"))?;
+    let fold_records = train_all_folds(&ctx, &dataset, &folds, &out_dir)?;
     let record = RunRecord {
         seed: config.seed,
         code_version: CODE_VERSION,
@@ -265,18 +215,137 @@ pub fn run(config: &TrainConfig, options: &RunOptions) -> Result<RunSummary, Tra
     };
     let text =
         serde_json::to_string_pretty(&record).map_err(|e| TrainError::Other(e.to_string()))?;
-    write_atomic(&out_dir.join("run.json"), text.as_bytes())?;
+    write_atomic(&out_dir.join(RUN_RECORD), text.as_bytes())?;
     Ok(RunSummary::Complete {
         out_dir,
         fold_seconds: record.folds.iter().map(|f| f.seconds).collect(),
     })
 }
 
-/// A run folder belongs to one configuration: resuming with a different one would mix runs.
-fn guard_same_config(config: &TrainConfig, out_dir: &Path) -> Result<(), TrainError> {
-    run_folder::guard_same_config(out_dir, &config.to_toml_string(), |path| {
-        Ok(&TrainConfig::load(path, &[])? == config)
+/// The folds `--fold` selects (all when none is given); an unknown fold is an error.
+fn selected_folds(folds: &[FoldIndices], only: &[usize]) -> Result<Vec<usize>, TrainError> {
+    if let Some(&missing) = only.iter().find(|&&k| !folds.iter().any(|f| f.fold == k)) {
+        return Err(TrainError::invalid(
+            "--fold",
+            format!(
+                "fold {missing} does not exist: this split has folds 0..{}",
+                folds.len()
+            ),
+        ));
+    }
+    Ok(if only.is_empty() {
+        folds.iter().map(|fold| fold.fold).collect()
+    } else {
+        only.to_vec()
     })
+}
+
+/// The best epoch is chosen on the validation split: without images it cannot be chosen (an
+/// error); with one class AUC is undefined and the validation loss decides (a warning).
+fn check_validation_splits(
+    folds: &[FoldIndices],
+    labels: &[usize],
+    class_names: &[String],
+    events: &dyn Reporter,
+) -> Result<(), TrainError> {
+    for fold in folds {
+        let Some(&first) = fold.val.first() else {
+            return Err(TrainError::invalid(
+                "split.val_fraction",
+                format!(
+                    "fold {} has no validation images ({} training images): raise val_fraction or use more data",
+                    fold.fold,
+                    fold.train.len()
+                ),
+            ));
+        };
+        if fold.val.iter().all(|&i| labels[i] == labels[first]) {
+            events.warn(format!(
+                "fold {}: the validation split has {} image(s), all {}: validation AUC is undefined, so the best epoch is chosen by the lowest validation loss; a larger val_fraction gives a sounder choice",
+                fold.fold,
+                fold.val.len(),
+                class_names[labels[first]]
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Train (or reuse) every fold and write the predictions file and the task description.
+fn train_all_folds(
+    ctx: &RunContext,
+    dataset: &Dataset,
+    folds: &[FoldIndices],
+    out_dir: &Path,
+) -> Result<Vec<FoldRecord>, TrainError> {
+    let mut predictions = Predictions {
+        class_names: dataset.class_names.clone(),
+        rows: Vec::new(),
+    };
+    let mut fold_records = Vec::new();
+    let k = ctx.num_classes;
+    for fold in folds {
+        ctx.events.note(format!(
+            "fold {}: {} train / {} val / {} test",
+            fold.fold,
+            fold.train.len(),
+            fold.val.len(),
+            fold.test.len()
+        ));
+        let outcome = train_fold(ctx, fold, &out_dir.join(fold_dir_name(fold.fold)))?;
+        for (split, indices, probs) in [
+            (Split::Val, &fold.val, &outcome.val_probs),
+            (Split::Test, &fold.test, &outcome.test_probs),
+        ] {
+            for (row, &i) in indices.iter().enumerate() {
+                predictions.rows.push(PredictionRow {
+                    image_id: dataset.samples[i].id.clone(),
+                    fold: fold.fold,
+                    split,
+                    label: dataset.class_names[ctx.labels[i]].clone(),
+                    scores: probs[row * k..(row + 1) * k]
+                        .iter()
+                        .map(|&p| p as f64)
+                        .collect(),
+                });
+            }
+        }
+        fold_records.push(FoldRecord {
+            fold: fold.fold,
+            n_train: fold.train.len(),
+            n_val: fold.val.len(),
+            n_test: fold.test.len(),
+            seconds: outcome.seconds,
+        });
+    }
+    predictions.write_csv(&out_dir.join(PREDICTIONS))?;
+    TaskInfo {
+        class_names: dataset.class_names.clone(),
+        positive_class: ctx.config.data.positive.clone(),
+    }
+    .write_json(&out_dir.join(TASK))?;
+    Ok(fold_records)
+}
+
+/// Claim the run folder for a configuration: a folder of another configuration that has
+/// trained is refused, as is one that is not a run, or one another process is writing.
+fn claim_run_folder(
+    config: &TrainConfig,
+    data: &DataFingerprint,
+    allow_data_change: bool,
+    events: &dyn Reporter,
+) -> Result<RunFolder, TrainError> {
+    let resolved = config.to_toml_string();
+    RunFolder::claim(
+        &config.out_dir,
+        &ClaimRequest {
+            resolved_toml: &resolved,
+            data,
+            allow_data_change,
+        },
+        |path| Ok(&TrainConfig::load(path, &[])? == config),
+        events,
+    )
 }
 
 /// Warn about identical images: with conflicting labels, or landing in different test folds
@@ -285,6 +354,7 @@ fn report_duplicates(
     dataset: &Dataset,
     cache: &ImageCache,
     folds: &[FoldIndices],
+    events: &dyn Reporter,
 ) -> Result<Vec<String>, TrainError> {
     let groups = medxfer_data::duplicates::find_exact_duplicates(dataset, cache)?;
     let mut test_fold = vec![usize::MAX; dataset.len()];
@@ -307,7 +377,7 @@ fn report_duplicates(
             }
             None => format!("exact duplicate images: {group}"),
         };
-        eprintln!("warning: {line}");
+        events.warn(line.clone());
         lines.push(line);
     }
     Ok(lines)

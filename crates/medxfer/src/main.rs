@@ -5,6 +5,7 @@
 
 mod commands;
 mod dicom_decoder;
+mod progress;
 
 use clap::{Parser, Subcommand};
 
@@ -70,9 +71,56 @@ fn main() -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
-            // One line: the chain of causes joined, so the culprit (file, key, row) is visible.
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", one_line(&err));
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// The error and its causes on one line, so the culprit (file, key, row) is visible. A cause
+/// whose text the line already ends with is left out: library errors often print their source
+/// themselves ("path: No such file or directory"), and it would otherwise appear twice.
+fn one_line(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if line.ends_with(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[derive(Debug)]
+    struct WithSource(std::io::Error);
+
+    impl std::fmt::Display for WithSource {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "run/config.toml: {}", self.0)
+        }
+    }
+
+    impl std::error::Error for WithSource {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn a_cause_already_printed_is_not_repeated() {
+        let io = std::io::Error::from(std::io::ErrorKind::NotFound);
+        let expected = format!("loading the run: run/config.toml: {io}");
+        let err = anyhow::Error::new(WithSource(io)).context("loading the run");
+        assert_eq!(one_line(&err), expected);
+        let chained = anyhow::anyhow!("inner").context("outer");
+        assert_eq!(one_line(&chained), "outer: inner");
     }
 }

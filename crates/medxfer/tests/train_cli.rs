@@ -107,6 +107,16 @@ fn killed_run_resumes_to_the_same_result() {
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     assert!(!resumed.join("predictions.csv").exists());
+    // Damage the latest checkpoint too (a disk that filled up while it was written): the
+    // resume falls back to the one before it and still ends as the uninterrupted run.
+    let committed: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&progress).unwrap()).unwrap();
+    let latest = resumed
+        .join("fold_0")
+        .join(committed["current"].as_str().unwrap())
+        .join("model.bpk");
+    let bytes = std::fs::read(&latest).unwrap();
+    std::fs::write(&latest, &bytes[..bytes.len() / 2]).unwrap();
 
     let out = medxfer()
         .args(["train", "--no-progress", "--config"])
@@ -114,7 +124,12 @@ fn killed_run_resumes_to_the_same_result() {
         .output()
         .unwrap();
     assert_success(&out);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("resuming"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("resuming"), "{stderr}");
+    assert!(
+        stderr.contains("warning:") && stderr.contains("resuming from the checkpoint before it"),
+        "{stderr}"
+    );
     let got = std::fs::read_to_string(resumed.join("predictions.csv")).unwrap();
     assert_eq!(
         got, expected,

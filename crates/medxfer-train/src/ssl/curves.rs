@@ -7,17 +7,24 @@ use serde::{Deserialize, Serialize};
 
 use crate::TrainError;
 use crate::atomic_file::write_atomic;
+use crate::json_float;
 use crate::ssl::plot::{Area, Canvas, PALETTE, Series, line_chart};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SslCurveRow {
     pub epoch: usize,
+    #[serde(with = "json_float")]
     pub lr: f64,
+    #[serde(with = "json_float")]
     pub train_loss: f64,
+    /// NaN when the pool has too few validation images for a batch.
+    #[serde(with = "json_float")]
     pub val_loss: f64,
     /// Mean spread of the epoch's normalised training projections (1 isotropic, 0 collapsed).
+    #[serde(with = "json_float")]
     pub spread: f64,
     pub collapsed: bool,
+    #[serde(with = "json_float")]
     pub seconds: f64,
 }
 

@@ -84,7 +84,7 @@ pub fn stale_target_warning(
     let fitting =
         (FOLLOWING_TARGET_SHARE.powf(1.0 / steps.max(1) as f64) * 1000.0).floor() / 1000.0;
     Some(format!(
-        "warning: {method}: the {role} keeps {:.0}% of its random initial weights after this run's {steps} steps (method.momentum = {momentum}, {momentum}^{steps} = {share:.2}); with this few steps set method.momentum to {fitting} or lower, or train more steps",
+        "{method}: the {role} keeps {:.0}% of its random initial weights after this run's {steps} steps (method.momentum = {momentum}, {momentum}^{steps} = {share:.2}); with this few steps set method.momentum to {fitting} or lower, or train more steps",
         share * 100.0
     ))
 }

@@ -3,6 +3,7 @@
 //! (+ validation) images and its test images, classify the test images by k-NN and by a linear
 //! probe, and score accuracy, balanced accuracy and MCC with `medxfer-eval`'s confusion matrix.
 
+use medxfer_events::Reporter;
 use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
@@ -184,7 +185,10 @@ impl fmt::Display for SslEvalReport {
 
 const RANDOM_INIT_STREAM: u64 = 0x4A4D;
 
-pub fn ssl_eval(options: &SslEvalOptions) -> Result<SslEvalReport, TrainError> {
+pub fn ssl_eval(
+    options: &SslEvalOptions,
+    events: &dyn Reporter,
+) -> Result<SslEvalReport, TrainError> {
     let config = TrainConfig::load(&options.train_config, &options.overrides)?;
     let dataset = load_dataset(&config)?;
     let labels = dataset.labels();
@@ -248,11 +252,11 @@ pub fn ssl_eval(options: &SslEvalOptions) -> Result<SslEvalReport, TrainError> {
                     .zip(&scores)
                     .map(|(c, s)| format!("C={c}: {s:.4}"))
                     .collect();
-                eprintln!(
+                events.note(format!(
                     "fold {}: linear-probe C by {folds}-fold CV on the training rows (balanced accuracy): {}; chosen C = {c}",
                     fold.fold,
                     listed.join(", ")
-                );
+                ));
                 c
             }
         };
@@ -267,14 +271,14 @@ pub fn ssl_eval(options: &SslEvalOptions) -> Result<SslEvalReport, TrainError> {
             linear_probe: Scores::of(&test_y, &probe, n_classes)?,
             probe_c: c,
         };
-        eprintln!(
+        events.note(format!(
             "fold {}: k-NN bal.acc {:.4} MCC {:.3}; linear probe bal.acc {:.4} MCC {:.3}",
             row.fold,
             row.knn.balanced_accuracy,
             row.knn.mcc,
             row.linear_probe.balanced_accuracy,
             row.linear_probe.mcc
-        );
+        ));
         results.push(row);
     }
     let knn: Vec<Scores> = results.iter().map(|r| r.knn).collect();

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
+use medxfer_events::Reporter;
 use medxfer_models::Backbone;
 
 use crate::TrainError;
@@ -82,6 +83,7 @@ pub fn build_method(
     config: &PretrainConfig,
     pool_size: usize,
     device: &Device,
+    events: &dyn Reporter,
 ) -> Box<dyn SslMethod> {
     let kind = config.model.backbone;
     let channels = config.model.in_channels;
@@ -112,9 +114,9 @@ pub fn build_method(
                 config.train.batch_size,
             );
             if queue < queue_size {
-                eprintln!(
+                events.note(format!(
                     "moco: queue clamped from {queue_size} to {queue} keys: the training pool has {pool_size} images, and a queue over a quarter of it would often hold an older key of the query's own image as a negative"
-                );
+                ));
             }
             Box::new(Moco::new(
                 kind,

@@ -18,9 +18,10 @@ use serde::{Deserialize, Serialize};
 use crate::TrainError;
 use crate::atomic_file::write_atomic;
 use crate::batches::mix_seed;
-use crate::progress::EpochProgress;
 use crate::run::{CODE_VERSION, resolve_device};
-use crate::run_folder::{self, commit_progress, load_progress};
+use crate::run_folder::{
+    ClaimRequest, DataFingerprint, Progress, RunFolder, commit_progress, load_progress, resume,
+};
 use crate::schedule::learning_rate;
 use crate::ssl::config::PretrainConfig;
 use crate::ssl::continuation::check_continuable;
@@ -33,6 +34,9 @@ use crate::ssl::method::{SslMethod, build_method};
 use crate::ssl::pool::{Pool, batches, split_key};
 use crate::ssl::tsne::{PointLabels, tsne_2d, write_tsne};
 use crate::ssl::views::view_batch;
+use medxfer_atomic::run_files::{CHECKPOINT_PREFIX, OPTIMIZER};
+use medxfer_events::{Reporter, TaskKind};
+use sha2::{Digest, Sha256};
 
 const INIT_STREAM: u64 = 0x55_1A17;
 const SHUFFLE_STREAM: u64 = 0x55_5AFF;
@@ -64,9 +68,20 @@ impl PretrainProgress {
         load_progress(dir)
     }
 
-    /// Write atomically, then remove checkpoint folders other than the current one.
+    /// Write atomically, then remove checkpoint folders neither this nor the commit before
+    /// it names.
     fn commit(&self, dir: &Path) -> Result<(), TrainError> {
-        commit_progress(dir, self, &[self.current.as_deref()])
+        commit_progress(dir, self)
+    }
+}
+
+impl Progress for PretrainProgress {
+    fn checkpoints(&self) -> Vec<&str> {
+        self.current.as_deref().into_iter().collect()
+    }
+
+    fn is_finished(&self) -> bool {
+        self.finished
     }
 }
 
@@ -89,43 +104,30 @@ pub struct PretrainSummary {
     pub seconds: f64,
 }
 
+/// How to pretrain: from scratch or on from a shorter run, and whether a resume may see
+/// changed data.
+#[derive(Debug, Clone, Default)]
+pub struct PretrainOptions {
+    /// A finished shorter run to train on from (when this run has no epoch of its own yet).
+    pub continue_from: Option<PathBuf>,
+    /// Resume even when the pool's images differ from those the run started on.
+    pub allow_data_change: bool,
+}
+
 /// Pretrain (or resume) the run `config` describes; the error of a collapsed run comes after
 /// everything has been written. With `continue_from`, a run that has no epoch of its own yet
 /// starts from that shorter run's last checkpoint (see [`crate::ssl::continuation`]).
+/// Everything is checked (continuation, data) before the folder is claimed.
 pub fn pretrain(
     config: &PretrainConfig,
-    show_progress: bool,
-    continue_from: Option<&Path>,
+    options: &PretrainOptions,
+    events: &dyn Reporter,
 ) -> Result<PretrainSummary, TrainError> {
     let out_dir = config.out_dir.clone();
-    let mut progress = PretrainProgress::load(&out_dir)?.unwrap_or_default();
-    // The folder the current checkpoint lives in: this run's, or the continued run's. A
-    // continuation is checked before the folder is claimed, so a refused one leaves nothing.
-    let mut state_root = out_dir.clone();
-    if let Some(source) = continue_from {
-        if progress.epochs_done > 0 {
-            eprintln!(
-                "{} already has {} epoch(s) of its own: resuming it (--continue-from {} is not used)",
-                out_dir.display(),
-                progress.epochs_done,
-                source.display()
-            );
-        } else {
-            progress = continuation_start(config, source)?;
-            state_root = source.to_path_buf();
-            eprintln!(
-                "continuing {} after its epoch {} (a {} schedule, so this equals an uninterrupted {}-epoch run); {} is not changed",
-                source.display(),
-                progress.epochs_done,
-                config.train.schedule.name(),
-                config.train.epochs,
-                source.display()
-            );
-        }
-    }
-    std::fs::create_dir_all(&out_dir).map_err(|e| TrainError::io(&out_dir, e))?;
-    guard_same_config(config, &out_dir)?;
-
+    let continuation = match &options.continue_from {
+        Some(source) => continuation(config, &out_dir, source, events)?,
+        None => None,
+    };
     let excluded_from = match &config.exclude {
         Some(exclude) => Some(test_images(
             exclude,
@@ -136,44 +138,52 @@ pub fn pretrain(
     };
     let pool = Pool::load(config, excluded_from.as_ref())?;
     for line in pool.describe() {
-        eprintln!("{line}");
+        events.note(line);
     }
-    match &excluded_from {
-        Some(test) => eprintln!(
+    events.note(match &excluded_from {
+        Some(test) => format!(
             "excluded {} pretraining image(s) that are among {}",
             pool.excluded(),
             test.description
         ),
-        None => eprintln!("no evaluation split given ([exclude]): no image was excluded"),
-    }
+        None => "no evaluation split given ([exclude]): no image was excluded".into(),
+    });
     let pool_size = pool.train_size();
     let batch_size = config.train.batch_size.min(pool_size);
     if batch_size < config.train.batch_size {
-        eprintln!(
+        events.note(format!(
             "batch size lowered from {} to the {pool_size} training images of the pool",
             config.train.batch_size
-        );
+        ));
     }
-
     let device = resolve_device(config.device()?)?.autodiff();
+    let _folder = claim_run_folder(config, &pool_fingerprint(&pool)?, options, events)?;
+
     let plain = device.clone().without_autodiff();
     device.seed(mix_seed(&[config.seed, INIT_STREAM]));
-    let mut method = build_method(config, pool_size, &device);
+    let mut method = build_method(config, pool_size, &device, events);
     let mut optimizer = new_adam(config.train.weight_decay);
-    if let Some(current) = &progress.current {
-        let dir = state_root.join(current);
-        method.load(&dir)?;
-        let path = dir.join("optim.bpk");
-        optimizer = optimizer.load(&path).map_err(|e| TrainError::Checkpoint {
-            path: path.clone(),
-            message: format!("cannot load optimizer state: {e}"),
-        })?;
-        // A continuation has already said where its state comes from.
-        if state_root == out_dir {
-            eprintln!("resuming after epoch {} ({current})", progress.epochs_done);
+    let mut progress = PretrainProgress::default();
+    let resumed = resume(&out_dir, events, |p: &PretrainProgress| {
+        p.current
+            .as_ref()
+            .map(|current| restore(method.as_mut(), config, &out_dir.join(current)))
+            .transpose()
+    })?;
+    if let Some((committed, state)) = resumed.filter(|(p, _)| p.epochs_done > 0) {
+        progress = committed;
+        if let (Some(saved), Some(current)) = (state, &progress.current) {
+            optimizer = saved;
+            events.note(format!(
+                "resuming after epoch {} ({current})",
+                progress.epochs_done
+            ));
         }
+    } else if let Some((source, start)) = continuation {
+        let current = start.current.clone().unwrap_or_default();
+        optimizer = restore(method.as_mut(), config, &source.join(current))?;
+        progress = start;
     }
-
     let draws = config.train.samples_per_epoch.unwrap_or(pool_size);
     let steps_per_epoch = batches(&pool.epoch_keys(draws, 0), batch_size).len();
     let total_steps = steps_per_epoch * config.train.epochs;
@@ -181,7 +191,7 @@ pub fn pretrain(
         && let Some(warning) =
             stale_target_warning(config.method.name(), role, momentum, total_steps)
     {
-        eprintln!("{warning}");
+        events.warn(warning);
     }
     let input = EncoderInput {
         size: config.views.crop,
@@ -199,10 +209,10 @@ pub fn pretrain(
             mix_seed(&[config.seed, SHUFFLE_STREAM, epoch as u64]),
         );
         let epoch_batches = batches(&keys, batch_size);
-        let bar = EpochProgress::new(
-            show_progress,
-            epoch_batches.len(),
+        let bar = events.task(
             format!("{method_name} {}/{}", epoch + 1, config.train.epochs),
+            epoch_batches.len(),
+            TaskKind::Epoch,
         );
         let (mut loss_sum, mut spread_sum, mut seen) = (0.0, 0.0, 0usize);
         let mut lr = config.train.lr;
@@ -246,9 +256,9 @@ pub fn pretrain(
             loss_sum += loss * batch.len() as f64;
             spread_sum += step.spread * batch.len() as f64;
             seen += batch.len();
-            bar.step(loss_sum / seen as f64);
+            bar.step(Some(format!("loss {:.4}", loss_sum / seen as f64)));
         }
-        bar.finish();
+        drop(bar);
 
         let val_loss = validation_loss(
             method.as_ref(),
@@ -260,11 +270,11 @@ pub fn pretrain(
         );
         let spread = spread_sum / seen.max(1) as f64;
         let collapsed = spread.is_finite() && spread < config.monitor.collapse_threshold;
-        let name = format!("ckpt-{:04}", epoch + 1);
+        let name = format!("{CHECKPOINT_PREFIX}{:04}", epoch + 1);
         let dir = out_dir.join(&name);
         std::fs::create_dir_all(&dir).map_err(|e| TrainError::io(&dir, e))?;
         method.save(&dir)?;
-        let opt_path = dir.join("optim.bpk");
+        let opt_path = dir.join(OPTIMIZER);
         optimizer
             .save(&opt_path)
             .map_err(|e| TrainError::Checkpoint {
@@ -291,17 +301,17 @@ pub fn pretrain(
             config.monitor.collapse_threshold,
             method_name,
         )?;
-        eprintln!(
+        events.note(format!(
             "{method_name} epoch {}/{}: train loss {train_loss:.4}  val loss {val_loss:.4}  spread {spread:.3}  {seconds:.1}s",
             epoch + 1,
             config.train.epochs
-        );
+        ));
         if collapsed {
-            eprintln!(
-                "warning: {method_name} epoch {}: the projections have collapsed (spread {spread:.4} < {}): every image maps to nearly the same point",
+            events.warn(format!(
+                "{method_name} epoch {}: the projections have collapsed (spread {spread:.4} < {}): every image maps to nearly the same point",
                 epoch + 1,
                 config.monitor.collapse_threshold
-            );
+            ));
         }
     }
 
@@ -332,7 +342,15 @@ pub fn pretrain(
         };
         write_encoder(method.encoder(), &info, &encoder_path)?;
         if config.monitor.tsne {
-            plot_tsne(method.as_ref(), &pool, &input, config, &out_dir, &plain)?;
+            plot_tsne(
+                method.as_ref(),
+                &pool,
+                &input,
+                config,
+                &out_dir,
+                &plain,
+                events,
+            )?;
         }
         progress.finished = true;
         progress.commit(&out_dir)?;
@@ -429,6 +447,7 @@ fn plot_tsne(
     config: &PretrainConfig,
     out_dir: &Path,
     plain: &Device,
+    events: &dyn Reporter,
 ) -> Result<(), TrainError> {
     use rand::SeedableRng;
     use rand::seq::SliceRandom;
@@ -455,10 +474,10 @@ fn plot_tsne(
         config.monitor.tsne_iterations,
         config.seed,
     ) else {
-        eprintln!(
+        events.note(format!(
             "t-SNE skipped: {} images are too few for a perplexity of 2",
             keys.len()
-        );
+        ));
         return Ok(());
     };
     // Classes are named `source/class` when sources differ, so equal names never merge.
@@ -525,9 +544,92 @@ fn continuation_start(
     })
 }
 
-/// A run folder belongs to one configuration.
-fn guard_same_config(config: &PretrainConfig, out_dir: &Path) -> Result<(), TrainError> {
-    run_folder::guard_same_config(out_dir, &config.to_toml_string(), |path| {
-        Ok(&PretrainConfig::load(path, &[])? == config)
-    })
+/// With `--continue-from`: the shorter run's folder and the progress to start from, or None
+/// when this run already has epochs of its own (it resumes them instead).
+fn continuation(
+    config: &PretrainConfig,
+    out_dir: &Path,
+    source: &Path,
+    events: &dyn Reporter,
+) -> Result<Option<(PathBuf, PretrainProgress)>, TrainError> {
+    let own = PretrainProgress::load(out_dir)?.map_or(0, |p| p.epochs_done);
+    if own > 0 {
+        events.note(format!(
+            "{} already has {own} epoch(s) of its own: resuming it (--continue-from {} is not used)",
+            out_dir.display(),
+            source.display()
+        ));
+        return Ok(None);
+    }
+    let start = continuation_start(config, source)?;
+    events.note(format!(
+        "continuing {} after its epoch {} (a {} schedule, so this equals an uninterrupted {}-epoch run); {} is not changed",
+        source.display(),
+        start.epochs_done,
+        config.train.schedule.name(),
+        config.train.epochs,
+        source.display()
+    ));
+    Ok(Some((source.to_path_buf(), start)))
+}
+
+/// Load the method state and optimizer saved in the checkpoint folder `dir`.
+fn restore(
+    method: &mut dyn SslMethod,
+    config: &PretrainConfig,
+    dir: &Path,
+) -> Result<ModuleOptimizer, TrainError> {
+    method.load(dir)?;
+    let path = dir.join(OPTIMIZER);
+    new_adam(config.train.weight_decay)
+        .load(&path)
+        .map_err(|e| TrainError::Checkpoint {
+            path: path.clone(),
+            message: format!("cannot load optimizer state: {e}"),
+        })
+}
+
+/// The pool's images as one fingerprint: each source's manifest, weight and split sizes.
+fn pool_fingerprint(pool: &Pool) -> Result<DataFingerprint, TrainError> {
+    let mut hasher = Sha256::new();
+    hasher.update(b"medxfer-pool-v1\n");
+    let mut images = 0;
+    for source in &pool.sources {
+        let manifest = medxfer_data::manifest::manifest_hash(&source.dataset)?;
+        hasher.update(format!(
+            "{}\t{}\t{manifest}\t{}\t{}\t{}\n",
+            source.name,
+            source.weight,
+            source.train.len(),
+            source.val.len(),
+            source.excluded
+        ));
+        images += source.dataset.len();
+    }
+    let sha256 = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok(DataFingerprint { sha256, images })
+}
+
+/// A run folder belongs to one configuration and one pool of data.
+fn claim_run_folder(
+    config: &PretrainConfig,
+    data: &DataFingerprint,
+    options: &PretrainOptions,
+    events: &dyn Reporter,
+) -> Result<RunFolder, TrainError> {
+    let resolved = config.to_toml_string();
+    RunFolder::claim(
+        &config.out_dir,
+        &ClaimRequest {
+            resolved_toml: &resolved,
+            data,
+            allow_data_change: options.allow_data_change,
+        },
+        |path| Ok(&PretrainConfig::load(path, &[])? == config),
+        events,
+    )
 }

@@ -2,10 +2,10 @@
 //! (SimCLR, MoCo v2, BYOL). Re-running the same command resumes a killed run;
 //! `--continue-from DIR` trains a finished shorter run on into a new, longer one.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use medxfer_train::ssl::PretrainConfig;
+use medxfer_train::ssl::pretrain::PretrainOptions;
 
 #[derive(clap::Args, Debug)]
 pub struct PretrainArgs {
@@ -24,13 +24,19 @@ pub struct PretrainArgs {
     /// learning-rate schedule.
     #[arg(long, value_name = "RUN_DIR")]
     continue_from: Option<PathBuf>,
+    /// Resume even though the pool's images changed since the run started.
+    #[arg(long)]
+    allow_data_change: bool,
 }
 
 pub fn run(args: PretrainArgs) -> anyhow::Result<()> {
     let config = PretrainConfig::load(&args.config, &args.overrides)?;
-    let show_progress = !args.no_progress && std::io::stderr().is_terminal();
-    let summary =
-        medxfer_train::ssl::pretrain(&config, show_progress, args.continue_from.as_deref())?;
+    let events = crate::progress::reporter(!args.no_progress);
+    let options = PretrainOptions {
+        continue_from: args.continue_from,
+        allow_data_change: args.allow_data_change,
+    };
+    let summary = medxfer_train::ssl::pretrain(&config, &options, events.as_ref())?;
     println!(
         "{}: {} epochs in {:.0} s on {} training / {} validation images ({} evaluation test images excluded)",
         summary.method,

@@ -61,7 +61,7 @@ pub fn run(args: SslEvalArgs) -> anyhow::Result<()> {
         probe: ProbeConfig::default(),
         probe_c,
     };
-    let report = ssl_eval(&options)?;
+    let report = ssl_eval(&options, crate::progress::reporter(false).as_ref())?;
     print!("{report}");
     if let Some(path) = &args.out {
         let text = serde_json::to_string_pretty(&report)?;

@@ -1,4 +1,3 @@
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -20,16 +19,21 @@ pub struct TrainArgs {
     /// Do not draw progress bars (one line per epoch is still printed).
     #[arg(long)]
     no_progress: bool,
+    /// Resume even though images were added, removed or changed since the run started (the
+    /// finished folds keep what they were trained on).
+    #[arg(long)]
+    allow_data_change: bool,
 }
 
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let config = TrainConfig::load(&args.config, &args.overrides)?;
-    let show_progress = !args.no_progress && std::io::stderr().is_terminal();
+    let events = crate::progress::reporter(!args.no_progress);
     let options = RunOptions {
-        show_progress,
         only_folds: args.folds,
+        allow_data_change: args.allow_data_change,
     };
-    let (out_dir, fold_seconds) = match medxfer_train::run::run(&config, &options)? {
+    let (out_dir, fold_seconds) = match medxfer_train::run::run(&config, &options, events.as_ref())?
+    {
         RunSummary::Complete {
             out_dir,
             fold_seconds,

@@ -1,0 +1,35 @@
+//! The names of the files in a run folder, defined once for every crate that writes or reads
+//! them (training, pretraining, evaluation, reports, prediction).
+
+/// The resolved configuration the folder belongs to.
+pub const CONFIG: &str = "config.toml";
+/// The advisory lock held by the process writing the folder.
+pub const LOCK: &str = ".medxfer.lock";
+/// The fingerprint of the data the run started on (checked on resume).
+pub const DATA: &str = "data.json";
+/// The commit point of resumable training, and the one before it (the fallback when the
+/// latest checkpoint is damaged).
+pub const PROGRESS: &str = "progress.json";
+pub const PREVIOUS_PROGRESS: &str = "progress.previous.json";
+/// Checkpoint folders start with this prefix.
+pub const CHECKPOINT_PREFIX: &str = "ckpt-";
+/// Inside a checkpoint folder, and the best model of a finished fold.
+pub const MODEL: &str = "model.bpk";
+pub const OPTIMIZER: &str = "optim.bpk";
+/// Per-epoch learning curve.
+pub const CURVES: &str = "curves.csv";
+/// The contract between training and evaluation.
+pub const PREDICTIONS: &str = "predictions.csv";
+pub const TASK: &str = "task.json";
+pub const METRICS: &str = "metrics.json";
+/// Provenance of a finished run: seed, code version, data manifest, wall times.
+pub const RUN_RECORD: &str = "run.json";
+/// The input normalisation the models were trained with.
+pub const NORMALISATION: &str = "input.json";
+/// A fold's folder is `fold_K`.
+pub const FOLD_PREFIX: &str = "fold_";
+
+/// `fold_K`.
+pub fn fold_dir_name(fold: usize) -> String {
+    format!("{FOLD_PREFIX}{fold}")
+}
