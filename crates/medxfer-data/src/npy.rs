@@ -181,6 +181,17 @@ fn parse_header_dict(text: &str) -> Result<NpyHeader, String> {
         })
         .collect::<Result<Vec<_>, _>>()?;
 
+    // Every later size computation multiplies the dimensions: refuse shapes that overflow.
+    if shape
+        .iter()
+        .try_fold(1usize, |count, &d| count.checked_mul(d))
+        .is_none()
+    {
+        return Err(format!(
+            "shape {shape:?} has more elements than memory can hold"
+        ));
+    }
+
     let fortran = value_after("fortran_order")?.starts_with("True");
     if fortran && shape.iter().filter(|&&d| d > 1).count() > 1 {
         return Err("Fortran-ordered arrays are not supported".into());

@@ -12,6 +12,9 @@ use crate::error::DataError;
 use crate::npy::{self, NpyDtype, NpyHeader};
 
 const SPLITS: [SplitName; 3] = [SplitName::Train, SplitName::Val, SplitName::Test];
+/// Without a configured class list the classes are `"0"..="max label"`: a corrupt label must
+/// not turn into billions of class names.
+const MAX_IMPLICIT_CLASSES: usize = 1 << 16;
 
 type Archive = zip::ZipArchive<BufReader<File>>;
 
@@ -79,6 +82,36 @@ fn image_geometry(
     }
 }
 
+/// Label `value` (element `index` of `labels_key`) as a class index, checked against the
+/// configured classes or, without them, against `MAX_IMPLICIT_CLASSES`.
+fn label_index(
+    path: &Path,
+    labels_key: &str,
+    index: usize,
+    value: i64,
+    classes: Option<&[String]>,
+) -> Result<usize, DataError> {
+    let fail = |message: String| {
+        Err(npz_error(
+            path,
+            format!("array '{labels_key}'[{index}] = {value} {message}"),
+        ))
+    };
+    let Ok(label) = usize::try_from(value) else {
+        return fail("is not a class index".into());
+    };
+    match classes {
+        Some(names) if label >= names.len() => {
+            fail(format!("but only {} classes are configured", names.len()))
+        }
+        None if label >= MAX_IMPLICIT_CLASSES => fail(format!(
+            "is above {}, the largest class index accepted without a configured class list",
+            MAX_IMPLICIT_CLASSES - 1
+        )),
+        _ => Ok(label),
+    }
+}
+
 pub(crate) fn load_npz(path: &Path, classes: Option<&[String]>) -> Result<Dataset, DataError> {
     let mut archive = open_archive(path)?;
     let mut samples = Vec::new();
@@ -114,23 +147,7 @@ pub(crate) fn load_npz(path: &Path, classes: Option<&[String]>) -> Result<Datase
             .to_i64()
             .map_err(|e| npz_error(path, format!("array '{labels_key}': {e}")))?;
         for (index, value) in values.into_iter().enumerate() {
-            let label = usize::try_from(value).map_err(|_| {
-                npz_error(
-                    path,
-                    format!("array '{labels_key}'[{index}] = {value} is not a class index"),
-                )
-            })?;
-            if let Some(names) = classes
-                && label >= names.len()
-            {
-                return Err(npz_error(
-                    path,
-                    format!(
-                        "array '{labels_key}'[{index}] = {label} but only {} classes are configured",
-                        names.len()
-                    ),
-                ));
-            }
+            let label = label_index(path, &labels_key, index, value, classes)?;
             max_label = max_label.max(label);
             samples.push(Sample {
                 id: format!("{split}/{index}"),
