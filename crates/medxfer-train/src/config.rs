@@ -54,10 +54,27 @@ pub struct DataConfig {
     /// Where decoded, resized images are cached between runs (`none` to disable).
     #[serde(default = "default_cache_dir")]
     pub cache_dir: Option<PathBuf>,
+    /// Largest width x height a PNG/JPEG may declare; a larger one is an error naming the
+    /// file, before any pixel memory is taken.
+    #[serde(default = "default_max_image_pixels")]
+    pub max_image_pixels: u64,
 }
 
 fn default_image_size() -> u32 {
     128
+}
+
+fn default_max_image_pixels() -> u64 {
+    medxfer_data::decode::DecodeLimits::DEFAULT_MAX_PIXELS
+}
+
+impl DataConfig {
+    /// Make every later decode in this process honour `max_image_pixels`.
+    pub fn apply_decode_limits(&self) {
+        medxfer_data::decode::set_decode_limits(medxfer_data::decode::DecodeLimits {
+            max_pixels: self.max_image_pixels,
+        });
+    }
 }
 
 fn default_cache_dir() -> Option<PathBuf> {
@@ -301,6 +318,12 @@ impl TrainConfig {
         }
         if !(t.lr > 0.0 && t.lr.is_finite()) {
             return Err(TrainError::invalid("train.lr", "must be a positive number"));
+        }
+        if self.data.max_image_pixels == 0 {
+            return Err(TrainError::invalid(
+                "data.max_image_pixels",
+                "must be at least 1",
+            ));
         }
         if t.epochs == 0 && !matches!(t.strategy, Strategy::TwoPhase { .. }) {
             return Err(TrainError::invalid("train.epochs", "must be at least 1"));

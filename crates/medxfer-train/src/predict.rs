@@ -61,6 +61,7 @@ impl RunPredictor {
     pub fn open(run_dir: &Path) -> Result<Self, TrainError> {
         check_finished(run_dir)?;
         let config = TrainConfig::load(&run_dir.join(CONFIG), &[])?;
+        config.data.apply_decode_limits();
         let task = TaskInfo::read_json(&run_dir.join(TASK))?;
         let device = resolve_device(config.device()?)?;
         let architecture = Architecture {

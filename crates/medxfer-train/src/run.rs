@@ -119,6 +119,7 @@ pub fn run(
     events: &dyn Reporter,
 ) -> Result<RunSummary, TrainError> {
     let out_dir = config.out_dir.clone();
+    config.data.apply_decode_limits();
     let dataset = load_dataset(config)?;
     let labels = dataset.labels();
     let positive = dataset.positive_class(config.data.positive.as_deref())?;

@@ -282,3 +282,23 @@ fn write_safetensors(path: &Path, name: &str, shape: &[usize]) {
     bytes.extend(std::iter::repeat_n(0u8, count * 4));
     std::fs::write(path, bytes).unwrap();
 }
+
+#[test]
+fn an_image_above_the_pixel_limit_is_a_one_line_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    write_toy_dataset(&data, 2);
+    // The toy images are 40 x 32 = 1280 pixels; the fresh cache folder makes them decoded.
+    let config = write_config(dir.path(), &data, &dir.path().join("out"), 1);
+    let out = medxfer()
+        .args(["train", "--config"])
+        .arg(&config)
+        .args(["--set", "data.max_image_pixels=1000"])
+        .output()
+        .unwrap();
+    let err = one_line_error(&out);
+    assert!(
+        err.contains(".png") && err.contains("40 x 32") && err.contains("data.max_image_pixels"),
+        "{err}"
+    );
+}
