@@ -22,6 +22,13 @@ pub const CURVES: &str = "curves.csv";
 pub const PREDICTIONS: &str = "predictions.csv";
 pub const TASK: &str = "task.json";
 pub const METRICS: &str = "metrics.json";
+/// A segmentation run's contract: per test/val image, the input, truth and predicted mask
+/// PNGs (paths relative to the run folder); see `medxfer_eval::segmentation_run`.
+pub const SEGMENTATIONS: &str = "segmentations.csv";
+/// Written by `medxfer evaluate` on a segmentation run: every metric of every test image, and
+/// the best / middle / worst test images side by side.
+pub const SEGMENTATION_PER_IMAGE: &str = "segmentation_per_image.csv";
+pub const SEGMENTATION_GALLERY: &str = "gallery.png";
 /// Provenance of a finished run: seed, code version, data manifest, wall times.
 pub const RUN_RECORD: &str = "run.json";
 /// The input normalisation the models were trained with.

@@ -3,7 +3,9 @@
 //!
 //! `predictions.csv`: header `image_id,fold,split,label,score_<class0>,score_<class1>,...`,
 //! one row per image per fold that was scored. `task.json`:
-//! `{"class_names": [...], "positive_class": "malignant" | null}`.
+//! `{"class_names": [...], "positive_class": "malignant" | null, "task": "classification"}`;
+//! `task` is `"classification"` (the default when absent, so older run folders still read) or
+//! `"segmentation"` (the run has `segmentations.csv` instead, see `segmentation_run`).
 
 use std::fmt;
 use std::path::Path;
@@ -209,12 +211,37 @@ impl Predictions {
     }
 }
 
-/// `task.json`: class order and the positive class (None for multi-class without one).
+/// What a run folder's models do, and so which contract file evaluation reads.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskKind {
+    /// `predictions.csv`: class scores per image.
+    #[default]
+    Classification,
+    /// `segmentations.csv`: input, truth and predicted mask PNGs per image.
+    Segmentation,
+}
+
+impl fmt::Display for TaskKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TaskKind::Classification => "classification",
+            TaskKind::Segmentation => "segmentation",
+        })
+    }
+}
+
+/// `task.json`: class order and the positive class (None for multi-class without one). A
+/// segmentation run's class names are the images' class labels (per-class summaries).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TaskInfo {
     pub class_names: Vec<String>,
     pub positive_class: Option<String>,
+    #[serde(default)]
+    pub task: TaskKind,
 }
 
 impl TaskInfo {
@@ -341,12 +368,37 @@ mod tests {
     fn task_json_round_trip_and_checks() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("task.json");
-        let task = TaskInfo {
+        let mut task = TaskInfo {
             class_names: vec!["benign".into(), "malignant".into()],
             positive_class: Some("malignant".into()),
+            task: TaskKind::Classification,
         };
         task.write_json(&path).unwrap();
         assert_eq!(TaskInfo::read_json(&path).unwrap(), task);
+        task.task = TaskKind::Segmentation;
+        task.write_json(&path).unwrap();
+        assert!(
+            std::fs::read_to_string(&path)
+                .unwrap()
+                .contains(r#""task": "segmentation""#)
+        );
+        assert_eq!(TaskInfo::read_json(&path).unwrap(), task);
+        // Folders written before the field existed are classification runs.
+        std::fs::write(&path, r#"{"class_names":["a","b"],"positive_class":null}"#).unwrap();
+        assert_eq!(
+            TaskInfo::read_json(&path).unwrap().task,
+            TaskKind::Classification
+        );
+        std::fs::write(
+            &path,
+            r#"{"class_names":["a","b"],"positive_class":null,"task":"detection"}"#,
+        )
+        .unwrap();
+        let msg = TaskInfo::read_json(&path).unwrap_err().to_string();
+        assert!(
+            msg.contains("task.json") && msg.contains("detection"),
+            "{msg}"
+        );
         assert_eq!(task.positive_index(), Some(1));
         std::fs::write(&path, r#"{"class_names":["a","b"],"positive_class":"c"}"#).unwrap();
         assert!(

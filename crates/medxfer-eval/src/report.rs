@@ -18,7 +18,7 @@ use crate::bootstrap::{BootstrapConfig, CiMethod, stratified_bootstrap_ci};
 use crate::classification::ClassificationMetrics;
 use crate::confusion::ConfusionMatrix;
 use crate::delong::delong_ci;
-use crate::predictions::{PredictionRow, Predictions, Split, TaskInfo};
+use crate::predictions::{PredictionRow, Predictions, Split, TaskInfo, TaskKind};
 
 pub const PREDICTIONS_FILE: &str = "predictions.csv";
 pub const TASK_FILE: &str = "task.json";
@@ -121,6 +121,15 @@ pub fn evaluate_run(run_dir: &Path) -> Result<RunMetrics, EvalError> {
     let task_path = run_dir.join(TASK_FILE);
     let predictions_path = run_dir.join(PREDICTIONS_FILE);
     let task = TaskInfo::read_json(&task_path)?;
+    if task.task != TaskKind::Classification {
+        return Err(EvalError::bad_file(
+            &task_path,
+            format!(
+                "this is a {} run; evaluate it with segmentation_run::evaluate_segmentation_run",
+                task.task
+            ),
+        ));
+    }
     let predictions = Predictions::read_csv(&predictions_path)?;
     if predictions.class_names != task.class_names {
         return Err(EvalError::bad_file(

@@ -392,6 +392,7 @@ impl fmt::Display for RunComparison {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::predictions::TaskKind;
 
     type Row = (String, usize, String, Vec<f64>);
 
@@ -401,6 +402,7 @@ mod tests {
         TaskInfo {
             class_names: class_names.clone(),
             positive_class: positive.map(str::to_string),
+            task: TaskKind::Classification,
         }
         .write_json(&dir.join(TASK_FILE))
         .unwrap();

@@ -4,7 +4,7 @@
 use medxfer_eval::auc::roc_auc;
 use medxfer_eval::confusion::ConfusionMatrix;
 use medxfer_eval::delong::delong_ci;
-use medxfer_eval::predictions::{PredictionRow, Predictions, Split, TaskInfo};
+use medxfer_eval::predictions::{PredictionRow, Predictions, Split, TaskInfo, TaskKind};
 use medxfer_eval::report::{
     METRICS_FILE, PREDICTIONS_FILE, RunMetrics, TASK_FILE, compute_run_metrics, evaluate_run,
 };
@@ -42,6 +42,7 @@ fn binary_run() -> (Predictions, TaskInfo) {
         TaskInfo {
             class_names: names,
             positive_class: Some("malignant".into()),
+            task: TaskKind::Classification,
         },
     )
 }
@@ -122,6 +123,7 @@ fn three_classes_use_argmax_and_ovr_auc() {
     let task = TaskInfo {
         class_names: names,
         positive_class: None,
+        task: TaskKind::Classification,
     };
     let m = compute_run_metrics(&predictions, &task).unwrap();
     assert!(m.positive_class.is_none());
@@ -139,6 +141,7 @@ fn mismatched_classes_and_missing_test_rows_are_errors() {
     TaskInfo {
         class_names: vec!["a".into(), "b".into()],
         positive_class: None,
+        task: TaskKind::Classification,
     }
     .write_json(&dir.path().join(TASK_FILE))
     .unwrap();

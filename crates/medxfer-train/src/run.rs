@@ -10,7 +10,7 @@ use medxfer_data::cache::ImageCache;
 use medxfer_data::dataset::{Dataset, SplitName};
 use medxfer_data::preprocess::PreprocessSpec;
 use medxfer_data::split::{stratified_holdout, stratified_kfold, stratified_split};
-use medxfer_eval::predictions::{PredictionRow, Predictions, Split, TaskInfo};
+use medxfer_eval::predictions::{PredictionRow, Predictions, Split, TaskInfo, TaskKind};
 use serde::Serialize;
 
 use crate::TrainError;
@@ -323,6 +323,7 @@ fn train_all_folds(
     TaskInfo {
         class_names: dataset.class_names.clone(),
         positive_class: ctx.config.data.positive.clone(),
+        task: TaskKind::Classification,
     }
     .write_json(&out_dir.join(TASK))?;
     Ok(fold_records)
