@@ -27,6 +27,8 @@ pub mod run_comparison;
 pub mod score_reports;
 pub mod score_table;
 pub mod segmentation;
+pub mod segmentation_run;
+pub mod segmentations;
 pub mod special;
 pub mod threshold;
 pub mod wilcoxon;
