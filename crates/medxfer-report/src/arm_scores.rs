@@ -1,6 +1,6 @@
 //! The per-fold test scores of one arm of a study, read from what medxfer already wrote: a
-//! `medxfer train` run folder (its `metrics.json`) or a `medxfer ssl-eval --out` JSON (its
-//! linear-probe or k-NN scores). Only the fields a table needs are read, so newer files with
+//! `medxfer train` run folder (its `metrics.json`, of a classification or a segmentation run)
+//! or a `medxfer ssl-eval --out` JSON (its linear-probe or k-NN scores). Only the fields a table needs are read, so newer files with
 //! more fields still load.
 
 use std::path::{Path, PathBuf};
@@ -18,17 +18,47 @@ pub enum Metric {
     Mcc,
     F1Weighted,
     F1Macro,
+    // Segmentation runs: per-fold means over the fold's test images.
+    Dice,
+    Iou,
+    PixelAccuracy,
+    Precision,
+    Recall,
+    Hd95,
+    Assd,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 6] = [
+    pub const ALL: [Metric; 13] = [
         Metric::Auc,
         Metric::Accuracy,
         Metric::BalancedAccuracy,
         Metric::Mcc,
         Metric::F1Weighted,
         Metric::F1Macro,
+        Metric::Dice,
+        Metric::Iou,
+        Metric::PixelAccuracy,
+        Metric::Precision,
+        Metric::Recall,
+        Metric::Hd95,
+        Metric::Assd,
     ];
+
+    /// The columns of a segmentation table (paper 003's Table 6.2).
+    pub const SEGMENTATION: [Metric; 6] = [
+        Metric::Dice,
+        Metric::Iou,
+        Metric::PixelAccuracy,
+        Metric::Precision,
+        Metric::Recall,
+        Metric::Hd95,
+    ];
+
+    /// Surface distances are better small; every other metric is better large.
+    pub fn higher_is_better(self) -> bool {
+        !matches!(self, Metric::Hd95 | Metric::Assd)
+    }
 
     /// The name in `metrics.json` and on the command line.
     pub fn key(self) -> &'static str {
@@ -39,6 +69,13 @@ impl Metric {
             Metric::Mcc => "mcc",
             Metric::F1Weighted => "f1_weighted",
             Metric::F1Macro => "f1_macro",
+            Metric::Dice => "dice",
+            Metric::Iou => "iou",
+            Metric::PixelAccuracy => "pixel_accuracy",
+            Metric::Precision => "precision",
+            Metric::Recall => "recall",
+            Metric::Hd95 => "hd95",
+            Metric::Assd => "assd",
         }
     }
 
@@ -51,6 +88,13 @@ impl Metric {
             Metric::Mcc => "MCC",
             Metric::F1Weighted => "F1 (weighted)",
             Metric::F1Macro => "F1 (macro)",
+            Metric::Dice => "Dice",
+            Metric::Iou => "IoU",
+            Metric::PixelAccuracy => "Pixel acc.",
+            Metric::Precision => "Precision",
+            Metric::Recall => "Recall",
+            Metric::Hd95 => "HD95",
+            Metric::Assd => "ASSD",
         }
     }
 
@@ -130,6 +174,60 @@ struct ClassificationView {
     f1_macro: f64,
 }
 
+// The subset of a segmentation run's `metrics.json`
+// (medxfer_eval::segmentation_run::SegmentationRunMetrics) a table reads.
+#[derive(Deserialize)]
+struct SegmentationMetricsView {
+    folds: Vec<SegmentationFoldView>,
+}
+
+#[derive(Deserialize)]
+struct SegmentationFoldView {
+    fold: usize,
+    mean: SegmentationMeansView,
+}
+
+// A distance mean is null when every image of the fold had an empty mask.
+#[derive(Deserialize)]
+struct SegmentationMeansView {
+    dice: Option<f64>,
+    iou: Option<f64>,
+    pixel_accuracy: Option<f64>,
+    precision: Option<f64>,
+    recall: Option<f64>,
+    hd95: Option<f64>,
+    assd: Option<f64>,
+}
+
+fn segmentation_folds(
+    file: &Path,
+    json: serde_json::Value,
+) -> Result<Vec<FoldScores>, ReportError> {
+    let view: SegmentationMetricsView = serde_json::from_value(json).map_err(|e| {
+        ReportError::format(file, format!("not a segmentation run's metrics.json: {e}"))
+    })?;
+    Ok(view
+        .folds
+        .into_iter()
+        .map(|fold| {
+            let m = fold.mean;
+            let scores: Vec<(Metric, f64)> = [
+                (Metric::Dice, m.dice),
+                (Metric::Iou, m.iou),
+                (Metric::PixelAccuracy, m.pixel_accuracy),
+                (Metric::Precision, m.precision),
+                (Metric::Recall, m.recall),
+                (Metric::Hd95, m.hd95),
+                (Metric::Assd, m.assd),
+            ]
+            .into_iter()
+            .filter_map(|(metric, value)| value.map(|v| (metric, v)))
+            .collect();
+            FoldScores::new(fold.fold, &scores)
+        })
+        .collect())
+}
+
 // The subset of an `ssl-eval --out` file (medxfer_train::ssl::eval::SslEvalReport).
 #[derive(Deserialize)]
 struct SslEvalView {
@@ -190,6 +288,14 @@ pub fn load_arm_scores(path: &Path, readout: Option<SslReadout>) -> Result<ArmSc
                 )
             })
             .collect::<Vec<_>>()
+    } else if json.get("task").and_then(|t| t.as_str()) == Some("segmentation") {
+        if readout.is_some() {
+            return Err(ReportError::format(
+                &file,
+                "#knn / #probe choose an ssl-eval readout; this is a segmentation run's metrics",
+            ));
+        }
+        segmentation_folds(&file, json)?
     } else if json.get("across_folds").is_some() {
         if readout.is_some() {
             return Err(ReportError::format(
@@ -285,6 +391,60 @@ mod tests {
         assert_eq!(arm.folds[0].get(Metric::F1Macro), Some(0.4));
         let err = load_arm_scores(dir.path(), Some(SslReadout::Knn)).unwrap_err();
         assert!(err.to_string().contains("metrics.json"), "{err}");
+    }
+
+    #[test]
+    fn segmentation_runs_give_fold_means_with_undefined_distances_missing() {
+        use medxfer_eval::segmentation_run::{
+            DistanceUnit, EmptyMasks, ImageSegmentation, PerMetric, SegMetric, aggregate,
+        };
+        let image = |fold: usize, dice: f64, hd95: Option<f64>| ImageSegmentation {
+            image_id: format!("{fold}-{dice}"),
+            fold,
+            label: "benign".into(),
+            image: "i.png".into(),
+            truth: "t.png".into(),
+            prediction: "p.png".into(),
+            shape: [2, 2],
+            empty_masks: if hd95.is_some() {
+                EmptyMasks::Neither
+            } else {
+                EmptyMasks::PredictionOnly
+            },
+            metrics: PerMetric::from_fn(|m| match m {
+                SegMetric::Dice => Some(dice),
+                SegMetric::Recall => Some(0.25),
+                m if m.is_distance() => hd95,
+                _ => Some(0.5),
+            }),
+        };
+        let metrics = aggregate(
+            vec![
+                image(0, 0.8, Some(3.0)),
+                image(0, 0.6, Some(5.0)),
+                image(1, 0.0, None),
+            ],
+            &["benign".to_string(), "malignant".to_string()],
+            DistanceUnit::Pixel,
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        metrics
+            .write_json(&dir.path().join("metrics.json"))
+            .unwrap();
+        let arm = load_arm_scores(dir.path(), None).unwrap();
+        assert_eq!(arm.fold_numbers(), vec![0, 1]);
+        assert!((arm.folds[0].get(Metric::Dice).unwrap() - 0.7).abs() < 1e-12);
+        assert_eq!(arm.folds[0].get(Metric::Hd95), Some(4.0));
+        assert_eq!(arm.folds[1].get(Metric::Hd95), None);
+        assert_eq!(arm.folds[1].get(Metric::Recall), Some(0.25));
+        assert_eq!(arm.folds[0].get(Metric::Auc), None);
+        assert!(load_arm_scores(dir.path(), Some(SslReadout::Knn)).is_err());
+        assert!(!Metric::Hd95.higher_is_better() && Metric::Dice.higher_is_better());
+        assert_eq!(
+            Metric::parse("pixel_accuracy").unwrap(),
+            Metric::PixelAccuracy
+        );
     }
 
     #[test]

@@ -136,7 +136,7 @@ impl StudyTable {
     }
 
     /// The table as Markdown: mean ± sd per cell, three decimals, the best mean of each column
-    /// (highest; every metric here is higher-is-better) in bold, "n/a" for a missing cell.
+    /// (highest, or lowest for a distance such as HD95) in bold, "n/a" for a missing cell.
     pub fn to_markdown(&self, first_heading: &str) -> String {
         let columns = self.columns();
         let mut out = format!("| {first_heading} |");
@@ -152,7 +152,11 @@ impl StudyTable {
                 self.rows
                     .iter()
                     .filter_map(|r| self.summary(r, g.as_deref(), *m).map(|s| s.mean))
-                    .reduce(f64::max)
+                    .reduce(if m.higher_is_better() {
+                        f64::max
+                    } else {
+                        f64::min
+                    })
             })
             .collect();
         for row in &self.rows {
@@ -293,6 +297,38 @@ mod tests {
                     .collect(),
             },
         }
+    }
+
+    #[test]
+    fn the_lowest_distance_is_bold() {
+        let seg = |row: &str, hd95: [f64; 2]| ArmEntry {
+            row: row.into(),
+            group: None,
+            scores: ArmScores {
+                source: PathBuf::from(row),
+                folds: (0..2)
+                    .map(|k| {
+                        FoldScores::new(
+                            k,
+                            &[
+                                (Metric::Dice, 0.5 + hd95[k] / 100.0),
+                                (Metric::Hd95, hd95[k]),
+                            ],
+                        )
+                    })
+                    .collect(),
+            },
+        };
+        let table = StudyTable::new(
+            vec![seg("Scratch", [10.0, 12.0]), seg("ImageNet", [4.0, 6.0])],
+            vec![Metric::Dice, Metric::Hd95],
+        )
+        .unwrap();
+        let md = table.to_markdown("Encoder init");
+        let lines: Vec<&str> = md.lines().collect();
+        assert_eq!(lines[0], "| Encoder init | Dice | HD95 |");
+        assert_eq!(lines[2], "| Scratch | **0.610 ± 0.014** | 11.000 ± 1.414 |");
+        assert_eq!(lines[3], "| ImageNet | 0.550 ± 0.014 | **5.000 ± 1.414** |");
     }
 
     #[test]

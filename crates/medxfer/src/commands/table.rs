@@ -1,6 +1,7 @@
 //! `medxfer table ROW[/GROUP]=PATH ...`: a paper-style table of finished arms (run folders or
 //! `ssl-eval --out` results), each cell the mean ± sd over folds; e.g. paper 003's Table 6.1
-//! with initialisations as rows and "probe" / "fine-tuned" as column groups.
+//! with initialisations as rows and "probe" / "fine-tuned" as column groups, or Table 6.2 from
+//! segmentation runs (Dice, IoU, pixel accuracy, precision, recall, HD95).
 
 use std::path::{Path, PathBuf};
 
@@ -14,9 +15,12 @@ pub struct TableArgs {
     /// `medxfer ssl-eval --out` JSON (its linear probe; append `#knn` for its k-NN readout).
     #[arg(required = true, value_name = "ROW[/GROUP]=PATH")]
     arms: Vec<String>,
-    /// Comma-separated metrics: auc, accuracy, balanced_accuracy, mcc, f1_weighted, f1_macro.
-    #[arg(long, default_value = "mcc,balanced_accuracy,f1_weighted")]
-    metrics: String,
+    /// Comma-separated metrics: auc, accuracy, balanced_accuracy, mcc, f1_weighted, f1_macro;
+    /// for segmentation runs dice, iou, pixel_accuracy, precision, recall, hd95, assd.
+    /// Default: mcc,balanced_accuracy,f1_weighted, or when every arm is a segmentation run
+    /// dice,iou,pixel_accuracy,precision,recall,hd95.
+    #[arg(long)]
+    metrics: Option<String>,
     /// Heading of the row column.
     #[arg(long, default_value = "Arm")]
     row_heading: String,
@@ -57,19 +61,33 @@ fn write_output(path: &Path, text: &str) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", path.display()))
 }
 
+/// The metrics asked for, or the default for these arms.
+fn choose_metrics(spec: Option<&str>, entries: &[ArmEntry]) -> anyhow::Result<Vec<Metric>> {
+    if let Some(spec) = spec {
+        return spec
+            .split(',')
+            .map(|m| Metric::parse(m.trim()))
+            .collect::<Result<Vec<_>, _>>()
+            .context("--metrics");
+    }
+    let segmentation = entries
+        .iter()
+        .all(|e| e.scores.folds.iter().all(|f| f.get(Metric::Dice).is_some()));
+    Ok(if segmentation {
+        Metric::SEGMENTATION.to_vec()
+    } else {
+        vec![Metric::Mcc, Metric::BalancedAccuracy, Metric::F1Weighted]
+    })
+}
+
 pub fn run(args: TableArgs) -> anyhow::Result<()> {
-    let metrics = args
-        .metrics
-        .split(',')
-        .map(|m| Metric::parse(m.trim()))
-        .collect::<Result<Vec<_>, _>>()
-        .context("--metrics")?;
     let mut entries = Vec::new();
     for spec in &args.arms {
         let (row, group, path, readout) = parse_arm(spec)?;
         let scores = load_arm_scores(&path, readout)?;
         entries.push(ArmEntry { row, group, scores });
     }
+    let metrics = choose_metrics(args.metrics.as_deref(), &entries)?;
     let table = StudyTable::new(entries, metrics)?;
     for warning in table.warnings() {
         eprintln!("warning: {warning}");
