@@ -11,6 +11,8 @@ pub enum ReportError {
     Format { path: PathBuf, message: String },
     #[error("{0}")]
     Invalid(String),
+    #[error(transparent)]
+    Eval(#[from] medxfer_eval::EvalError),
 }
 
 impl ReportError {
