@@ -107,13 +107,21 @@ pub enum DatasetSource {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         classes: Option<Vec<String>>,
     },
+    /// BUS-BRA: `root/images/bus_NNNN-X.png`, `root/masks/mask_NNNN-X.png`, `bus_data.csv`;
+    /// classes benign, malignant; the authors' patient-grouped folds (`folds` = 5, the
+    /// default, or 10) go to `metadata["fold"]` for `split::predefined_kfold`.
+    Busbra {
+        root: PathBuf,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        folds: Option<u32>,
+    },
 }
 
 impl DatasetSource {
     /// The file or folder the source reads, for messages.
     pub fn location(&self) -> &Path {
         match self {
-            DatasetSource::Folder { root, .. } => root,
+            DatasetSource::Folder { root, .. } | DatasetSource::Busbra { root, .. } => root,
             DatasetSource::Npz { path, .. } | DatasetSource::Csv { path, .. } => path,
         }
     }
@@ -129,6 +137,7 @@ impl Dataset {
             DatasetSource::Csv { path, classes } => {
                 crate::csv_manifest::load_csv(path, classes.as_deref())?
             }
+            DatasetSource::Busbra { root, folds } => crate::busbra::load_busbra(root, *folds)?,
         };
         if dataset.samples.is_empty() {
             return Err(DataError::Config(format!(

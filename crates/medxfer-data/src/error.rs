@@ -54,6 +54,20 @@ pub enum DataError {
         image_width: u32,
         image_height: u32,
     },
+    #[error(
+        "{path}: mask is not binary: {distinct} distinct values ({values}); expected 0 and one foreground value (resampled or JPEG masks have intermediate greys)"
+    )]
+    NonBinaryMask {
+        path: PathBuf,
+        distinct: usize,
+        /// The first few values on a 0-255 scale.
+        values: String,
+    },
+    #[error("{path}: image has no segmentation mask")]
+    MissingMask { path: PathBuf },
+    /// A file or row that does not match the rest of a dataset's layout.
+    #[error("{path}: {message}")]
+    Layout { path: PathBuf, message: String },
     #[error("unknown class '{name}' (classes: {available})")]
     UnknownClass { name: String, available: String },
     #[error("invalid dataset configuration: {0}")]

@@ -4,6 +4,7 @@
 
 pub mod augment;
 pub mod batch;
+pub mod busbra;
 pub mod cache;
 pub mod csv_manifest;
 pub mod dataset;
@@ -12,6 +13,7 @@ pub mod duplicates;
 pub mod error;
 pub mod folder;
 pub mod manifest;
+pub mod masks;
 pub mod normalize;
 pub mod npy;
 pub mod npz;
@@ -25,4 +27,6 @@ pub use dataset::{Dataset, DatasetSource, ImageSource, Sample, SplitName};
 pub use duplicates::{DuplicateGroup, find_exact_duplicates};
 pub use error::DataError;
 pub use manifest::manifest_hash;
+pub use masks::{MaskReport, MissingMask, validate_masks};
 pub use preprocess::{PreparedImage, PreparedMask, PreprocessSpec};
+pub use split::{Fold, predefined_kfold};

@@ -43,6 +43,16 @@ pub struct PreparedMask {
     pub pixels: Vec<u8>,
 }
 
+impl PreparedMask {
+    /// An all-background mask, for samples without one (`MissingMask::Empty`).
+    pub fn background(size: u32) -> PreparedMask {
+        PreparedMask {
+            size,
+            pixels: vec![0; size as usize * size as usize],
+        }
+    }
+}
+
 /// Pads with black so the image is square, keeping it centred (extra pixel goes right/bottom).
 pub fn pad_to_square(image: &LumaImage) -> LumaImage {
     let side = image.width.max(image.height);

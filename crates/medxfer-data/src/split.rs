@@ -2,13 +2,18 @@
 //! groups, whole groups move together (no patient in two parts) and classes are balanced
 //! greedily, in the spirit of scikit-learn's StratifiedGroupKFold.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
+use crate::dataset::Dataset;
 use crate::error::DataError;
+
+/// Metadata key of a sample's predefined test fold, an integer (BUS-BRA's official folds, or
+/// a `fold` column of a CSV manifest). Read by `predefined_kfold`.
+pub const FOLD_METADATA_KEY: &str = "fold";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fold {
@@ -337,4 +342,75 @@ pub fn stratified_split(
     let (train, val) =
         stratified_holdout(&rest, labels, groups, val_fraction, seed.wrapping_add(1));
     Ok(SplitIndices { train, val, test })
+}
+
+/// The folds fixed by the data's authors: fold `f`'s test part is every sample whose
+/// `metadata["fold"]` is the `f`-th smallest fold number (numbers run 0..k-1 or 1..k).
+/// Refuses samples without a fold and patients with samples in two folds, whose images would
+/// then be both trained and tested on.
+pub fn predefined_kfold(dataset: &Dataset) -> Result<Vec<Fold>, DataError> {
+    let numbers = sample_fold_numbers(dataset)?;
+    check_patients_within_folds(dataset, &numbers)?;
+    let distinct: Vec<u32> = numbers
+        .iter()
+        .copied()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let (first, count) = (distinct[0], distinct.len());
+    // A gap (1, 2, 4) means a fold was filtered away or mistyped: its test set would be empty.
+    if count < 2 || first > 1 || distinct[count - 1] - first + 1 != count as u32 {
+        return Err(DataError::Split(format!(
+            "predefined fold numbers {distinct:?} must be consecutive from 0 or 1, at least 2 folds"
+        )));
+    }
+    Ok((0..count as u32)
+        .map(|f| {
+            let (test, train) = (0..numbers.len()).partition(|&i| numbers[i] == first + f);
+            Fold { train, test }
+        })
+        .collect())
+}
+
+fn sample_fold_numbers(dataset: &Dataset) -> Result<Vec<u32>, DataError> {
+    if dataset.is_empty() {
+        return Err(DataError::Split(
+            "predefined folds of an empty dataset".into(),
+        ));
+    }
+    dataset
+        .samples
+        .iter()
+        .map(|sample| {
+            let text = sample.metadata.get(FOLD_METADATA_KEY).ok_or_else(|| {
+                DataError::Split(format!(
+                    "sample {} has no predefined fold (metadata '{FOLD_METADATA_KEY}')",
+                    sample.id
+                ))
+            })?;
+            text.trim().parse::<u32>().map_err(|_| {
+                DataError::Split(format!(
+                    "sample {}: fold '{text}' is not a non-negative integer",
+                    sample.id
+                ))
+            })
+        })
+        .collect()
+}
+
+fn check_patients_within_folds(dataset: &Dataset, numbers: &[u32]) -> Result<(), DataError> {
+    let mut first_seen: HashMap<&str, usize> = HashMap::new();
+    for (i, sample) in dataset.samples.iter().enumerate() {
+        let Some(patient) = sample.patient_id.as_deref() else {
+            continue;
+        };
+        let first = *first_seen.entry(patient).or_insert(i);
+        if numbers[first] != numbers[i] {
+            return Err(DataError::Split(format!(
+                "patient '{patient}' spans folds {} ({}) and {} ({})",
+                numbers[first], dataset.samples[first].id, numbers[i], sample.id
+            )));
+        }
+    }
+    Ok(())
 }
