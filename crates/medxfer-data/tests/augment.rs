@@ -326,3 +326,55 @@ fn masks_follow_the_geometry_only() {
     let (_, same) = jitter.apply_with_mask(&img, &mask, &mut sample_rng(0, 0, 0));
     assert_eq!(same, mask);
 }
+
+#[test]
+fn bright_square_and_its_mask_move_together() {
+    use medxfer_data::PreparedMask;
+    let size = 32u32;
+    let inside = |i: u32| (6..14).contains(&(i % size)) && (9..20).contains(&(i / size));
+    let img = PreparedImage {
+        size,
+        pixels: (0..size * size)
+            .map(|i| f32::from(u8::from(inside(i))))
+            .collect(),
+    };
+    let mask = PreparedMask {
+        size,
+        pixels: (0..size * size).map(|i| u8::from(inside(i))).collect(),
+    };
+    // Geometry only, so the image keeps 0 outside and 1 inside the moved square.
+    let augmenter = Augmenter::new(AugmentConfig {
+        random_resized_crop: Some(RandomResizedCropConfig {
+            scale_min: 0.5,
+            ..RandomResizedCropConfig::default()
+        }),
+        hflip: 0.5,
+        rotation_degrees: 30.0,
+        ..AugmentConfig::default()
+    })
+    .unwrap();
+    let mut moved_right = 0;
+    for index in 0..40 {
+        let (image, moved) = augmenter.apply_with_mask(&img, &mask, &mut sample_rng(9, 0, index));
+        assert!(moved.pixels.iter().all(|&v| v <= 1), "binary mask");
+        for (i, (&v, &m)) in image.pixels.iter().zip(&moved.pixels).enumerate() {
+            assert_eq!(u8::from(v >= 0.5), m, "sample {index}, pixel {i}");
+        }
+        // The square starts left of centre; a flip moves most of it right.
+        let (mut left, mut right) = (0, 0);
+        for (i, &m) in moved.pixels.iter().enumerate() {
+            if m == 1 {
+                if (i as u32 % size) < size / 2 {
+                    left += 1
+                } else {
+                    right += 1
+                }
+            }
+        }
+        moved_right += usize::from(right > left);
+    }
+    assert!(
+        moved_right > 5 && moved_right < 35,
+        "flips happened: {moved_right}"
+    );
+}
