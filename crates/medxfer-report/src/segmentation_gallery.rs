@@ -8,7 +8,7 @@ use std::path::Path;
 use image::{GrayImage, RgbImage};
 use medxfer_eval::mask_io::read_mask_png;
 use medxfer_eval::segmentation::mask_surface;
-use medxfer_eval::segmentation_run::ImageSegmentation;
+use medxfer_eval::segmentation_run::{EmptyMasks, ImageSegmentation};
 
 use crate::ReportError;
 use crate::canvas::{BLACK, Canvas};
@@ -117,6 +117,21 @@ fn to_rgb(values: &[u8], size: (u32, u32)) -> RgbImage {
     })
 }
 
+/// The outline two pixels wide (inwards), so it stays visible on a textured image.
+fn thicken(edge: &[bool], mask: &[bool], width: usize) -> Vec<bool> {
+    (0..edge.len())
+        .map(|i| {
+            let (x, n) = (i % width, edge.len());
+            edge[i]
+                || (mask[i]
+                    && ((x > 0 && edge[i - 1])
+                        || (x + 1 < width && edge[i + 1])
+                        || (i >= width && edge[i - width])
+                        || (i + width < n && edge[i + width])))
+        })
+        .collect()
+}
+
 /// The four tiles of one row.
 fn row_tiles(run_dir: &Path, pick: &ImageSegmentation) -> Result<[RgbImage; 4], ReportError> {
     let image_path = run_dir.join(&pick.image);
@@ -153,8 +168,8 @@ fn row_tiles(run_dir: &Path, pick: &ImageSegmentation) -> Result<[RgbImage; 4], 
     };
     // Outlines at display resolution stay one pixel wide whatever the input size.
     let grid = [size.1 as usize, size.0 as usize];
-    let truth_edge = mask_surface(&truth, &grid);
-    let pred_edge = mask_surface(&pred, &grid);
+    let truth_edge = thicken(&mask_surface(&truth, &grid), &truth, size.0 as usize);
+    let pred_edge = thicken(&mask_surface(&pred, &grid), &pred, size.0 as usize);
     let mut overlay = to_rgb(&pixels, size);
     for (i, p) in overlay.pixels_mut().enumerate() {
         match (truth_edge[i], pred_edge[i]) {
@@ -232,8 +247,14 @@ pub fn write_gallery(
             y += 18;
         }
         let i = pick.image;
+        let empty = match i.empty_masks {
+            EmptyMasks::Neither => "",
+            EmptyMasks::Both => ", both masks empty",
+            EmptyMasks::TruthOnly => ", truth empty",
+            EmptyMasks::PredictionOnly => ", nothing predicted",
+        };
         let caption = format!(
-            "#{}/{} Dice {:.3}  {} (fold {}, {})",
+            "#{}/{} Dice {:.3}  {} (fold {}, {}{empty})",
             pick.rank + 1,
             images.len(),
             i.dice(),
@@ -254,7 +275,7 @@ pub fn write_gallery(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use medxfer_eval::segmentation_run::{EmptyMasks, PerMetric, SegMetric};
+    use medxfer_eval::segmentation_run::{PerMetric, SegMetric};
 
     fn image(id: usize, dice: f64) -> ImageSegmentation {
         ImageSegmentation {
