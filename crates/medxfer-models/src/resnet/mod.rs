@@ -89,6 +89,26 @@ impl<B: ResidualUnit> ResNet<B> {
         global_average_pool(x)
     }
 
+    /// Run one stage (index into `STAGE_NAMES`) on the previous stage's output; the stem stops
+    /// before max pooling so its stride-2 map can feed a decoder, and layer1 starts with it.
+    /// Callers pass indices from the registry; any other index returns `x` unchanged.
+    pub(crate) fn forward_stage(&self, stage: usize, x: Tensor<4>) -> Tensor<4> {
+        let layer = match stage {
+            0 => {
+                return relu(forward_batch_norm(
+                    &self.bn1,
+                    forward_conv2d(&self.conv1, x),
+                ));
+            }
+            1 => return run_blocks(&self.layer1, self.maxpool.forward(x)),
+            2 => &self.layer2,
+            3 => &self.layer3,
+            4 => &self.layer4,
+            _ => return x,
+        };
+        run_blocks(layer, x)
+    }
+
     /// Every batch norm, in forward order.
     pub fn batch_norms_mut(&mut self) -> Vec<&mut BatchNorm> {
         let mut norms = vec![&mut self.bn1];
@@ -120,4 +140,8 @@ impl<B: ResidualUnit> ResNet<B> {
         }
         self
     }
+}
+
+fn run_blocks<B: ResidualUnit>(blocks: &[B], x: Tensor<4>) -> Tensor<4> {
+    blocks.iter().fold(x, |x, block| block.forward(x))
 }
