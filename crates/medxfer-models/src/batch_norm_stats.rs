@@ -7,9 +7,27 @@
 //! evaluation actually runs, and evaluation-mode predictions can collapse onto one class while
 //! the training loss falls.
 
+use burn::nn::BatchNorm;
 use burn::prelude::*;
 
 use crate::Backbone;
+
+/// A model whose batch norms can be re-estimated: its norms and a training-mode forward pass.
+pub(crate) trait BatchNormalised {
+    fn norms_mut(&mut self) -> Vec<&mut BatchNorm>;
+    /// A forward pass run only for its side effect on the running statistics.
+    fn forward_for_statistics(&self, x: Tensor<4>);
+}
+
+impl BatchNormalised for Backbone {
+    fn norms_mut(&mut self) -> Vec<&mut BatchNorm> {
+        self.batch_norms_mut()
+    }
+
+    fn forward_for_statistics(&self, x: Tensor<4>) {
+        drop(self.forward_features(x));
+    }
+}
 
 /// Replace the running mean and variance of every batch norm of `backbone` that is in training
 /// mode by the sample-weighted average of its batch statistics over `batches`. Each batch is
@@ -20,11 +38,15 @@ pub fn recompute_batch_norm_statistics(
     backbone: &mut Backbone,
     batches: impl IntoIterator<Item = Tensor<4>>,
 ) -> usize {
-    let momenta: Vec<f64> = backbone
-        .batch_norms_mut()
-        .iter()
-        .map(|norm| norm.momentum)
-        .collect();
+    recompute_statistics(backbone, batches)
+}
+
+/// `recompute_batch_norm_statistics` for any model with batch norms.
+pub(crate) fn recompute_statistics<M: BatchNormalised>(
+    model: &mut M,
+    batches: impl IntoIterator<Item = Tensor<4>>,
+) -> usize {
+    let momenta: Vec<f64> = model.norms_mut().iter().map(|norm| norm.momentum).collect();
     let mut seen = 0usize;
     for batch in batches {
         let size = batch.dims()[0];
@@ -35,13 +57,12 @@ pub fn recompute_batch_norm_statistics(
         // running <- (1 - n/seen) * running + (n/seen) * batch: the cumulative average so far,
         // and the first batch overwrites whatever was there.
         let momentum = size as f64 / seen as f64;
-        for norm in backbone.batch_norms_mut() {
+        for norm in model.norms_mut() {
             norm.momentum = momentum;
         }
-        // Only the side effect on the running statistics is wanted.
-        drop(backbone.forward_features(batch));
+        model.forward_for_statistics(batch);
     }
-    for (norm, momentum) in backbone.batch_norms_mut().into_iter().zip(momenta) {
+    for (norm, momentum) in model.norms_mut().into_iter().zip(momenta) {
         norm.momentum = momentum;
         // Fold this thread's pending update into the value that records and visitors read.
         norm.running_mean.value_sync();

@@ -65,6 +65,12 @@ pub enum ModelError {
     #[error("a {found} backbone was passed to load weights for {expected}")]
     KindMismatch { expected: String, found: String },
 
+    #[error("invalid U-Net configuration: {0}")]
+    InvalidUNetConfig(String),
+
+    #[error("input of shape {found:?} does not fit the model: {reason}")]
+    InputShape { found: Vec<usize>, reason: String },
+
     #[error("download of {url} failed: {message}")]
     Download { url: String, message: String },
 

