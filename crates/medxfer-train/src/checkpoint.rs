@@ -8,6 +8,7 @@
 //!   per-epoch curve so far. Older checkpoint folders are removed after the commit.
 //! - `model.bpk` — the best model, once the fold has finished.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -16,7 +17,7 @@ use medxfer_atomic::run_files::{CHECKPOINT_PREFIX, CURVES, MODEL, OPTIMIZER};
 
 use crate::TrainError;
 use crate::atomic_file::write_atomic;
-use crate::json_float;
+use crate::json_float::{self, Float};
 use crate::run_folder::{Progress, commit_progress, load_progress};
 
 /// One row of the per-epoch learning curve.
@@ -30,11 +31,10 @@ pub struct CurveRow {
     pub train_loss: f64,
     #[serde(with = "json_float")]
     pub val_loss: f64,
-    /// NaN when undefined (a validation split of one class).
-    #[serde(with = "json_float")]
-    pub val_auc: f64,
-    #[serde(with = "json_float")]
-    pub val_balanced_accuracy: f64,
+    /// The task's validation metrics by curve column (`val_auc`, `val_dice`, ...); NaN when
+    /// undefined (e.g. AUC on a validation split of one class).
+    #[serde(flatten)]
+    pub metrics: BTreeMap<String, Float>,
     #[serde(with = "json_float")]
     pub seconds: f64,
 }
@@ -66,28 +66,29 @@ impl FoldProgress {
     }
 
     /// Commit this progress, then delete checkpoint folders neither it nor the commit before
-    /// it names.
-    pub fn commit(&self, fold_dir: &Path) -> Result<(), TrainError> {
+    /// it names; `curves.csv` gets the task's metric `columns` in that order.
+    pub fn commit(&self, fold_dir: &Path, columns: &[&str]) -> Result<(), TrainError> {
         commit_progress(fold_dir, self)?;
-        self.write_curve_csv(&fold_dir.join(CURVES))
+        self.write_curve_csv(&fold_dir.join(CURVES), columns)
     }
 
-    fn write_curve_csv(&self, path: &Path) -> Result<(), TrainError> {
-        let mut out = String::from(
-            "phase,epoch,lr,train_loss,val_loss,val_auc,val_balanced_accuracy,seconds\n",
-        );
+    fn write_curve_csv(&self, path: &Path, columns: &[&str]) -> Result<(), TrainError> {
+        let mut out = String::from("phase,epoch,lr,train_loss,val_loss,");
+        for column in columns {
+            out.push_str(column);
+            out.push(',');
+        }
+        out.push_str("seconds\n");
         for r in &self.curve {
             out.push_str(&format!(
-                "{},{},{:e},{:.6},{:.6},{:.6},{:.6},{:.2}\n",
-                r.phase,
-                r.epoch,
-                r.lr,
-                r.train_loss,
-                r.val_loss,
-                r.val_auc,
-                r.val_balanced_accuracy,
-                r.seconds
+                "{},{},{:e},{:.6},{:.6},",
+                r.phase, r.epoch, r.lr, r.train_loss, r.val_loss
             ));
+            for column in columns {
+                let value = r.metrics.get(*column).map_or(f64::NAN, |v| v.0);
+                out.push_str(&format!("{value:.6},"));
+            }
+            out.push_str(&format!("{:.2}\n", r.seconds));
         }
         write_atomic(path, out.as_bytes())
     }
@@ -123,6 +124,18 @@ pub fn optimizer_file(checkpoint_dir: &Path) -> PathBuf {
 mod tests {
     use super::*;
 
+    const COLUMNS: &[&str] = &["val_auc", "val_balanced_accuracy"];
+
+    fn metrics(auc: f64, balanced_accuracy: f64) -> BTreeMap<String, Float> {
+        [
+            ("val_auc", auc),
+            ("val_balanced_accuracy", balanced_accuracy),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), Float(v)))
+        .collect()
+    }
+
     #[test]
     fn commit_round_trips_and_prunes_stale_checkpoints() {
         let dir = tempfile::tempdir().unwrap();
@@ -141,19 +154,21 @@ mod tests {
                 lr: 1e-3,
                 train_loss: 0.7,
                 val_loss: 0.6,
-                val_auc: 0.8,
-                val_balanced_accuracy: 0.7,
+                metrics: metrics(0.8, 0.7),
                 seconds: 1.0,
             }],
             ..Default::default()
         };
-        progress.commit(dir.path()).unwrap();
+        progress.commit(dir.path(), COLUMNS).unwrap();
         assert_eq!(FoldProgress::load(dir.path()).unwrap(), Some(progress));
         assert!(dir.path().join("ckpt-000-0001").exists());
         assert!(!dir.path().join("ckpt-000-0002").exists());
         assert!(dir.path().join("ckpt-000-0003").exists());
         let csv = std::fs::read_to_string(dir.path().join("curves.csv")).unwrap();
-        assert_eq!(csv.lines().count(), 2);
+        assert_eq!(
+            csv,
+            "phase,epoch,lr,train_loss,val_loss,val_auc,val_balanced_accuracy,seconds\nfull,1,1e-3,0.700000,0.600000,0.800000,0.700000,1.00\n"
+        );
     }
 
     #[test]
@@ -170,25 +185,21 @@ mod tests {
                 lr: 1e-3,
                 train_loss: 0.7,
                 val_loss: 0.69,
-                val_auc: f64::NAN,
-                val_balanced_accuracy: 0.5,
+                metrics: metrics(f64::NAN, 0.5),
                 seconds: 1.0,
             }],
             ..Default::default()
         };
-        progress.commit(dir.path()).unwrap();
+        progress.commit(dir.path(), COLUMNS).unwrap();
         let loaded = FoldProgress::load(dir.path()).unwrap().unwrap();
-        assert!(loaded.curve[0].val_auc.is_nan());
+        assert!(loaded.curve[0].metrics["val_auc"].0.is_nan());
         assert_eq!(loaded.best_score, Some(-0.69));
         // What the version before this fix wrote, and then could not read.
         let old = std::fs::read_to_string(dir.path().join("progress.json"))
             .unwrap()
             .replace("\"NaN\"", "null");
         std::fs::write(dir.path().join("progress.json"), old).unwrap();
-        assert!(
-            FoldProgress::load(dir.path()).unwrap().unwrap().curve[0]
-                .val_auc
-                .is_nan()
-        );
+        let reread = FoldProgress::load(dir.path()).unwrap().unwrap();
+        assert!(reread.curve[0].metrics["val_auc"].0.is_nan());
     }
 }

@@ -9,6 +9,7 @@ use medxfer_models::{BackboneKind, HeadConfig, Init};
 use serde::{Deserialize, Serialize};
 
 use crate::TrainError;
+use crate::segmentation::config::{SegmentationConfig, TaskChoice};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -21,6 +22,9 @@ pub struct TrainConfig {
     /// `cpu` (burn's Flex backend) or `cuda:N` when built with the `cuda` feature.
     #[serde(default = "default_device")]
     pub device: String,
+    /// What the run trains: `classification` (default) or `segmentation`.
+    #[serde(default)]
+    pub task: TaskChoice,
     pub data: DataConfig,
     #[serde(default)]
     pub split: SplitConfig,
@@ -28,6 +32,9 @@ pub struct TrainConfig {
     pub train: OptimConfig,
     #[serde(default)]
     pub augment: AugmentConfig,
+    /// Loss, decoder and mask settings of a segmentation run (defaults when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segmentation: Option<SegmentationConfig>,
 }
 
 fn default_seed() -> u64 {
@@ -101,6 +108,12 @@ pub enum SplitConfig {
     },
     /// Use the split that ships with the data (npz keys or the CSV `split` column).
     Predefined,
+    /// The data's own k folds (BUS-BRA's official patient-grouped folds, or a CSV `fold`
+    /// column); `val_fraction` of each training part (patient-grouped) validates.
+    DatasetFolds {
+        #[serde(default = "default_val_fraction")]
+        val_fraction: f64,
+    },
 }
 
 impl Default for SplitConfig {
@@ -319,6 +332,15 @@ impl TrainConfig {
         if !(t.lr > 0.0 && t.lr.is_finite()) {
             return Err(TrainError::invalid("train.lr", "must be a positive number"));
         }
+        if let Some(segmentation) = &self.segmentation {
+            if self.task != TaskChoice::Segmentation {
+                return Err(TrainError::invalid(
+                    "segmentation",
+                    "a [segmentation] table needs task = \"segmentation\"",
+                ));
+            }
+            segmentation.validate()?;
+        }
         if self.data.max_image_pixels == 0 {
             return Err(TrainError::invalid(
                 "data.max_image_pixels",
@@ -396,6 +418,9 @@ impl TrainConfig {
                 }
             }
             SplitConfig::Predefined => {}
+            SplitConfig::DatasetFolds { val_fraction } => {
+                check_fraction("split.val_fraction", *val_fraction)?;
+            }
         }
         if let ScheduleConfig::Step { step_epochs: 0, .. } = t.schedule {
             return Err(TrainError::invalid(

@@ -1,9 +1,8 @@
-//! Training one fold through the phases of its strategy: epochs over augmented images or over
-//! cached backbone features, validation after every epoch, best-epoch selection on validation
-//! AUC, optional early stopping, and a checkpoint committed after every epoch.
+//! Classification as a task of the run engine ([`crate::engine`]): the phases of its strategy
+//! train on augmented images or on cached backbone features, validation scores by AUC, and the
+//! best model of a fold scores its validation and test images.
 
 use std::path::Path;
-use std::time::Instant;
 
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::decay::WeightDecayConfig;
@@ -16,17 +15,12 @@ use medxfer_data::cache::ImageCache;
 use medxfer_models::{Classifier, recompute_batch_norm_statistics};
 
 use crate::TrainError;
-use crate::batches::{
-    AugmentStream, InputSpec, feature_batch, image_batch, label_tensor, mix_seed, shuffled_batches,
-};
-use crate::checkpoint::{CurveRow, FoldProgress, checkpoint_name, model_file, optimizer_file};
+use crate::batches::{AugmentStream, InputSpec, feature_batch, image_batch, label_tensor};
 use crate::config::{BatchNormStats, ClassWeights, OptimizerConfig, TrainConfig};
+use crate::engine::{self, FoldTask, LoopSettings, Step, Validation};
 use crate::model_setup::{Architecture, save_model, set_trainable};
-use crate::run_folder::resume;
-use crate::schedule::learning_rate;
-use crate::scoring::{ValScore, score};
+use crate::scoring::score;
 use crate::strategy::{Phase, phases};
-use medxfer_atomic::run_files::MODEL;
 use medxfer_events::{Reporter, TaskKind};
 use medxfer_models::weights::default_cache_dir;
 
@@ -62,267 +56,149 @@ pub struct FoldOutcome {
     pub seconds: f64,
 }
 
-const INIT_STREAM: u64 = 0x1A17;
-const SHUFFLE_STREAM: u64 = 0x5AFF;
-const AUGMENT_STREAM: u64 = 0xA6;
-const DROPOUT_STREAM: u64 = 0xD0;
-
+/// Train (or resume, or reuse) one fold of a classification run, then score its validation
+/// and test images with the best model.
 pub fn train_fold(
     ctx: &RunContext,
     fold: &FoldIndices,
     fold_dir: &Path,
 ) -> Result<FoldOutcome, TrainError> {
-    std::fs::create_dir_all(fold_dir).map_err(|e| TrainError::io(fold_dir, e))?;
-    let started = Instant::now();
-    // Start of the wall time not yet added to `progress.train_seconds`.
-    let mut unrecorded_since = started;
     let config = ctx.config;
-    let final_model = fold_dir.join(MODEL);
-    if let Some(progress) = FoldProgress::load(fold_dir)?
-        && progress.finished
-        && final_model.exists()
-    {
-        let model = ctx.architecture.load(&final_model, &ctx.device)?;
-        return Ok(predict_outcome(ctx, &model, fold, progress.train_seconds));
-    }
-
-    let all_phases = phases(&config.train.strategy, config.train.epochs, config.train.lr);
-    ctx.device
-        .seed(mix_seed(&[config.seed, fold.fold as u64, INIT_STREAM]));
-    let mut model = ctx.architecture.build_initialised(
-        &config.model.init.for_fold(fold.fold),
-        &default_cache_dir(),
-        &ctx.device,
-    )?;
-    let mut optimizer = new_optimizer(&config.train.optimizer);
-    let resumed = resume(fold_dir, ctx.events, |p: &FoldProgress| {
-        p.current
-            .as_ref()
-            .map(|current| restore_checkpoint(ctx, &fold_dir.join(current)))
-            .transpose()
-    })?;
-    let mut progress = FoldProgress::default();
-    if let Some((committed, state)) = resumed {
-        progress = committed;
-        if let (Some((saved_model, saved_optimizer)), Some(current)) = (state, &progress.current) {
-            (model, optimizer) = (saved_model, saved_optimizer);
-            ctx.events.note(format!(
-                "fold {}: resuming after epoch {} of phase {} ({current})",
-                fold.fold,
-                progress.epochs_done,
-                progress.phase + 1,
-            ));
-        }
-    }
-    let class_weights = class_weights(
-        config.train.class_weights,
-        ctx.labels,
-        &fold.train,
-        ctx.num_classes,
-    );
-
-    while progress.phase < all_phases.len() {
-        let phase_index = progress.phase;
-        let phase = &all_phases[phase_index];
-        if progress.epochs_done >= phase.epochs {
-            progress.phase += 1;
-            progress.epochs_done = 0;
-            progress.epochs_since_best = 0;
-            // A new phase starts with fresh optimizer state (its parameters and rate differ).
-            optimizer = new_optimizer(&config.train.optimizer);
-            continue;
-        }
-        model = set_trainable(model, phase.trainable);
-        let features = if phase.on_cached_features {
-            Some(FeatureCache::compute(
-                ctx,
-                &model,
-                &[&fold.train, &fold.val],
-            ))
-        } else {
-            None
-        };
-        let loss_fn = CrossEntropyLossConfig::new()
-            .with_weights(class_weights.clone())
-            .init(&ctx.device);
-        let steps_per_epoch = fold.train.len().div_ceil(config.train.batch_size);
-        let total_steps = steps_per_epoch * phase.epochs;
-
-        for epoch in progress.epochs_done..phase.epochs {
-            let epoch_started = Instant::now();
-            let stream = [
-                config.seed,
-                fold.fold as u64,
-                phase_index as u64,
-                epoch as u64,
-            ];
-            ctx.device.seed(mix_seed(&[
-                DROPOUT_STREAM,
-                stream[0],
-                stream[1],
-                stream[2],
-                stream[3],
-            ]));
-            let batches = shuffled_batches(
-                &fold.train,
-                config.train.batch_size,
-                mix_seed(&[SHUFFLE_STREAM, stream[0], stream[1], stream[2], stream[3]]),
-            );
-            let augment_seed = mix_seed(&[AUGMENT_STREAM, stream[0], stream[1], stream[2]]);
-            let bar = ctx.events.task(
-                format!(
-                    "fold {} {} {}/{}",
-                    fold.fold,
-                    phase.name,
-                    epoch + 1,
-                    phase.epochs
-                ),
-                batches.len(),
-                TaskKind::Epoch,
-            );
-            let mut loss_sum = 0.0;
-            let mut seen = 0usize;
-            let mut lr = phase.lr;
-            for (b, batch) in batches.iter().enumerate() {
-                lr = learning_rate(
-                    &config.train.schedule,
-                    phase.lr,
-                    epoch * steps_per_epoch + b,
-                    steps_per_epoch,
-                    total_steps,
-                );
-                let targets = label_tensor(ctx.labels, batch, &ctx.device);
-                let loss_value;
-                if let Some(features) = &features {
-                    let x = features.batch(batch, &ctx.device);
-                    let logits = model.head.forward(x);
-                    let loss = loss_fn.forward(logits, targets);
-                    loss_value = loss.clone().into_scalar::<f32>() as f64;
-                    let grads = GradientsParams::from_grads(loss.backward(), &model.head);
-                    model.head = optimizer.step(lr, model.head, grads);
-                } else {
-                    let x = image_batch(
-                        ctx.cache,
-                        batch,
-                        &ctx.input,
-                        ctx.augmenter.as_ref().map(|augmenter| AugmentStream {
-                            augmenter,
-                            seed: augment_seed,
-                            epoch: epoch as u64,
-                        }),
-                        &ctx.device,
-                    );
-                    let logits = model.forward(x);
-                    let loss = loss_fn.forward(logits, targets);
-                    loss_value = loss.clone().into_scalar::<f32>() as f64;
-                    let grads = GradientsParams::from_grads(loss.backward(), &model);
-                    model = optimizer.step(lr, model, grads);
-                }
-                if !loss_value.is_finite() {
-                    return Err(TrainError::Other(format!(
-                        "fold {}: the training loss became {loss_value} in epoch {} of phase `{}`; lower the learning rate",
-                        fold.fold,
-                        epoch + 1,
-                        phase.name
-                    )));
-                }
-                loss_sum += loss_value * batch.len() as f64;
-                seen += batch.len();
-                bar.step(Some(format!("loss {:.4}", loss_sum / seen as f64)));
-            }
-            drop(bar);
-
-            if let (None, BatchNormStats::Precise { images }) =
-                (&features, config.train.batch_norm_stats)
-            {
-                recompute_statistics(ctx, &mut model, &fold.train, images);
-            }
-            let val_probs = match &features {
-                Some(features) => features.predict(&model, &fold.val, ctx),
-                None => predict_images(ctx, &model, &fold.val),
-            };
-            let val_labels: Vec<usize> = fold.val.iter().map(|&i| ctx.labels[i]).collect();
-            let val = score(&val_probs, &val_labels, ctx.num_classes, ctx.positive);
-
-            let name = checkpoint_name(phase_index, epoch + 1);
-            let dir = fold_dir.join(&name);
-            std::fs::create_dir_all(&dir).map_err(|e| TrainError::io(&dir, e))?;
-            save_model(&model, &model_file(&dir))?;
-            let opt_path = optimizer_file(&dir);
-            optimizer
-                .save(&opt_path)
-                .map_err(|e| TrainError::Checkpoint {
-                    path: opt_path.clone(),
-                    message: format!("cannot save optimizer state: {e}"),
-                })?;
-
-            let improved = progress.best_score.is_none_or(|best| val.monitor() > best);
-            if improved {
-                progress.best = Some(name.clone());
-                progress.best_score = Some(val.monitor());
-                progress.epochs_since_best = 0;
-            } else {
-                progress.epochs_since_best += 1;
-            }
-            progress.current = Some(name);
-            progress.epochs_done = epoch + 1;
-            let seconds = epoch_started.elapsed().as_secs_f64();
-            progress.curve.push(CurveRow {
-                phase: phase.name.to_string(),
-                epoch: epoch + 1,
-                lr,
-                train_loss: loss_sum / seen.max(1) as f64,
-                val_loss: val.loss,
-                val_auc: val.auc,
-                val_balanced_accuracy: val.balanced_accuracy,
-                seconds,
-            });
-            let patience = config.train.early_stopping_patience;
-            let stop = patience > 0 && progress.epochs_since_best >= patience;
-            if stop {
-                progress.epochs_done = phase.epochs;
-            }
-            progress.train_seconds += unrecorded_since.elapsed().as_secs_f64();
-            unrecorded_since = Instant::now();
-            progress.commit(fold_dir)?;
-            ctx.events.note(epoch_line(
-                fold.fold,
-                phase,
-                epoch,
-                &val,
-                loss_sum / seen.max(1) as f64,
-                seconds,
-                improved,
-            ));
-            if stop {
-                ctx.events.note(format!(
-                    "fold {}: early stop in phase `{}` after {} epochs without a better validation score",
-                    fold.fold, phase.name, patience
-                ));
-                break;
-            }
-        }
-    }
-
-    let best = progress
-        .best
-        .clone()
-        .ok_or_else(|| TrainError::Other(format!("fold {}: no epoch was trained", fold.fold)))?;
-    let best_model = ctx
-        .architecture
-        .load(&model_file(&fold_dir.join(&best)), &ctx.device)?;
-    save_model(&best_model, &final_model)?;
-    progress.finished = true;
-    progress.current = None;
-    progress.best = None;
-    progress.train_seconds += unrecorded_since.elapsed().as_secs_f64();
-    progress.commit(fold_dir)?;
-    Ok(predict_outcome(
+    let settings = LoopSettings {
+        seed: config.seed,
+        batch_size: config.train.batch_size,
+        schedule: &config.train.schedule,
+        optimizer: &config.train.optimizer,
+        patience: config.train.early_stopping_patience,
+        phases: phases(&config.train.strategy, config.train.epochs, config.train.lr),
+        events: ctx.events,
+        device: &ctx.device,
+    };
+    let task = Classification {
         ctx,
-        &best_model,
-        fold,
-        progress.train_seconds,
-    ))
+        class_weights: class_weights(
+            config.train.class_weights,
+            ctx.labels,
+            &fold.train,
+            ctx.num_classes,
+        ),
+    };
+    let trained = engine::train_fold(&task, &settings, fold, fold_dir)?;
+    Ok(predict_outcome(ctx, &trained.model, fold, trained.seconds))
+}
+
+/// Classification on the run engine: cross-entropy on images or cached features, validation
+/// by AUC (the loss when AUC is undefined).
+struct Classification<'a> {
+    ctx: &'a RunContext<'a>,
+    class_weights: Option<Vec<f32>>,
+}
+
+impl FoldTask for Classification<'_> {
+    type Model = Classifier;
+    type PhaseData = Option<FeatureCache>;
+
+    fn curve_columns(&self) -> &'static [&'static str] {
+        &["val_auc", "val_balanced_accuracy"]
+    }
+
+    fn initial_model(&self, fold: usize) -> Result<Classifier, TrainError> {
+        self.ctx.architecture.build_initialised(
+            &self.ctx.config.model.init.for_fold(fold),
+            &default_cache_dir(),
+            &self.ctx.device,
+        )
+    }
+
+    fn load_model(&self, path: &Path) -> Result<Classifier, TrainError> {
+        self.ctx.architecture.load(path, &self.ctx.device)
+    }
+
+    fn save_model(&self, model: &Classifier, path: &Path) -> Result<(), TrainError> {
+        save_model(model, path)
+    }
+
+    fn begin_phase(
+        &self,
+        model: Classifier,
+        phase: &Phase,
+        fold: &FoldIndices,
+    ) -> (Classifier, Option<FeatureCache>) {
+        let model = set_trainable(model, phase.trainable);
+        let features = phase
+            .on_cached_features
+            .then(|| FeatureCache::compute(self.ctx, &model, &[&fold.train, &fold.val]));
+        (model, features)
+    }
+
+    fn train_step(
+        &self,
+        mut model: Classifier,
+        features: &Option<FeatureCache>,
+        step: &Step,
+        optimizer: &mut ModuleOptimizer,
+    ) -> (Classifier, f64) {
+        let ctx = self.ctx;
+        let loss_fn = CrossEntropyLossConfig::new()
+            .with_weights(self.class_weights.clone())
+            .init(&ctx.device);
+        let targets = label_tensor(ctx.labels, step.batch, &ctx.device);
+        if let Some(features) = features {
+            let logits = model.head.forward(features.batch(step.batch, &ctx.device));
+            let loss = loss_fn.forward(logits, targets);
+            let value = loss.clone().into_scalar::<f32>() as f64;
+            let grads = GradientsParams::from_grads(loss.backward(), &model.head);
+            model.head = optimizer.step(step.lr, model.head, grads);
+            return (model, value);
+        }
+        let augment = ctx.augmenter.as_ref().map(|augmenter| AugmentStream {
+            augmenter,
+            seed: step.augment_seed,
+            epoch: step.epoch as u64,
+        });
+        let x = image_batch(ctx.cache, step.batch, &ctx.input, augment, &ctx.device);
+        let loss = loss_fn.forward(model.forward(x), targets);
+        let value = loss.clone().into_scalar::<f32>() as f64;
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        (optimizer.step(step.lr, model, grads), value)
+    }
+
+    fn end_epoch(
+        &self,
+        model: &mut Classifier,
+        features: &Option<FeatureCache>,
+        fold: &FoldIndices,
+    ) {
+        if let (None, BatchNormStats::Precise { images }) =
+            (features, self.ctx.config.train.batch_norm_stats)
+        {
+            recompute_statistics(self.ctx, model, &fold.train, images);
+        }
+    }
+
+    fn validate(
+        &self,
+        model: &Classifier,
+        features: &Option<FeatureCache>,
+        fold: &FoldIndices,
+    ) -> Validation {
+        let ctx = self.ctx;
+        let probs = match features {
+            Some(features) => features.predict(model, &fold.val, ctx),
+            None => predict_images(ctx, model, &fold.val),
+        };
+        let labels: Vec<usize> = fold.val.iter().map(|&i| ctx.labels[i]).collect();
+        let val = score(&probs, &labels, ctx.num_classes, ctx.positive);
+        Validation {
+            monitor: val.monitor(),
+            loss: val.loss,
+            metrics: vec![val.auc, val.balanced_accuracy],
+            summary: format!(
+                "val AUC {:.4}  val bal.acc {:.4}",
+                val.auc, val.balanced_accuracy
+            ),
+        }
+    }
 }
 
 fn predict_outcome(
@@ -336,44 +212,6 @@ fn predict_outcome(
         test_probs: predict_images(ctx, model, &fold.test),
         seconds: train_seconds,
     }
-}
-
-/// The log line of a finished epoch.
-fn epoch_line(
-    fold: usize,
-    phase: &Phase,
-    epoch: usize,
-    val: &ValScore,
-    train_loss: f64,
-    seconds: f64,
-    improved: bool,
-) -> String {
-    format!(
-        "fold {fold} {} epoch {}/{}: train loss {train_loss:.4}  val loss {:.4}  val AUC {:.4}  val bal.acc {:.4}  {seconds:.1}s{}",
-        phase.name,
-        epoch + 1,
-        phase.epochs,
-        val.loss,
-        val.auc,
-        val.balanced_accuracy,
-        if improved { "  *best" } else { "" }
-    )
-}
-
-/// The model and optimizer state saved in the checkpoint folder `dir`.
-fn restore_checkpoint(
-    ctx: &RunContext,
-    dir: &Path,
-) -> Result<(Classifier, ModuleOptimizer), TrainError> {
-    let model = ctx.architecture.load(&model_file(dir), &ctx.device)?;
-    let path = optimizer_file(dir);
-    let optimizer = new_optimizer(&ctx.config.train.optimizer)
-        .load(&path)
-        .map_err(|e| TrainError::Checkpoint {
-            path: path.clone(),
-            message: format!("cannot load optimizer state: {e}"),
-        })?;
-    Ok((model, optimizer))
 }
 
 pub fn new_optimizer(config: &OptimizerConfig) -> ModuleOptimizer {
@@ -459,7 +297,7 @@ pub fn predict_images(ctx: &RunContext, model: &Classifier, indices: &[usize]) -
 }
 
 /// Backbone features of every sample a head-only phase touches, computed once.
-struct FeatureCache {
+pub struct FeatureCache {
     dim: usize,
     /// Row of each dataset index in `values` (usize::MAX when not cached).
     row_of: Vec<usize>,

@@ -50,6 +50,22 @@ fn parse(text: &str) -> Result<f64, String> {
     }
 }
 
+/// A number stored with these rules, for maps and other places `with` cannot reach.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Float(pub f64);
+
+impl serde::Serialize for Float {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serialize(&self.0, serializer)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Float {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserialize(deserializer).map(Float)
+    }
+}
+
 /// The same for `Option<f64>`: `None` is `null`, `Some(NaN)` is "NaN".
 pub mod option {
     use serde::{Deserialize, Deserializer, Serializer};

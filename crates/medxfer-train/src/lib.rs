@@ -4,6 +4,7 @@ mod atomic_file;
 pub mod batches;
 pub mod checkpoint;
 pub mod config;
+pub mod engine;
 mod error;
 pub mod fold;
 mod json_float;
@@ -14,6 +15,7 @@ pub mod run;
 pub mod run_folder;
 pub mod schedule;
 pub mod scoring;
+pub mod segmentation;
 pub mod ssl;
 pub mod strategy;
 

@@ -21,6 +21,7 @@ use crate::fold::{FoldIndices, RunContext, train_fold};
 use crate::model_setup::Architecture;
 use crate::normalisation::{Normalisation, input_normalisation};
 use crate::run_folder::{ClaimRequest, DataFingerprint, RunFolder};
+use crate::segmentation::config::TaskChoice;
 use medxfer_atomic::run_files::{PREDICTIONS, RUN_RECORD, TASK, fold_dir_name};
 use medxfer_events::Reporter;
 
@@ -65,13 +66,26 @@ struct RunRecord<'a> {
     folds: Vec<FoldRecord>,
 }
 
+/// A fold's sizes and training wall time, in `run.json`.
 #[derive(Debug, Serialize)]
-struct FoldRecord {
+pub struct FoldRecord {
     fold: usize,
     n_train: usize,
     n_val: usize,
     n_test: usize,
     seconds: f64,
+}
+
+impl FoldRecord {
+    pub fn of(fold: &FoldIndices, seconds: f64) -> Self {
+        FoldRecord {
+            fold: fold.fold,
+            n_train: fold.train.len(),
+            n_val: fold.val.len(),
+            n_test: fold.test.len(),
+            seconds,
+        }
+    }
 }
 
 pub const CODE_VERSION: &str = env!("MEDXFER_CODE_VERSION");
@@ -98,7 +112,10 @@ pub fn load_dataset(config: &TrainConfig) -> Result<Dataset, TrainError> {
     } else {
         dataset.select_classes(&config.data.classes)?
     };
-    if dataset.class_names.len() == 2 && config.data.positive.is_none() {
+    if config.task == TaskChoice::Classification
+        && dataset.class_names.len() == 2
+        && config.data.positive.is_none()
+    {
         return Err(TrainError::invalid(
             "data.positive",
             format!(
@@ -111,116 +128,197 @@ pub fn load_dataset(config: &TrainConfig) -> Result<Dataset, TrainError> {
     Ok(dataset)
 }
 
-/// Train (or resume) the run a config describes. Everything is checked (data, folds, encoders)
-/// before the run folder is claimed, so a failed start leaves no folder behind.
+/// Train (or resume) the run a config describes. Everything is checked (data, folds,
+/// encoders, masks) before the run folder is claimed, so a failed start leaves no folder.
 pub fn run(
     config: &TrainConfig,
     options: &RunOptions,
     events: &dyn Reporter,
 ) -> Result<RunSummary, TrainError> {
-    let out_dir = config.out_dir.clone();
-    config.data.apply_decode_limits();
-    let dataset = load_dataset(config)?;
-    let labels = dataset.labels();
-    let positive = dataset.positive_class(config.data.positive.as_deref())?;
-    let manifest = medxfer_data::manifest::manifest_hash(&dataset)?;
-    let started = Instant::now();
-    let cache = ImageCache::build(
-        &dataset,
-        &PreprocessSpec {
-            size: config.data.image_size,
-            channels: 1,
-        },
-        config.data.cache_dir.as_deref(),
-    )?;
-    events.note(format!(
-        "data: {} images ({}) decoded/loaded in {:.1}s",
-        dataset.len(),
-        dataset
-            .class_names
-            .iter()
-            .zip(dataset.class_counts())
-            .map(|(n, c)| format!("{n} {c}"))
-            .collect::<Vec<_>>()
-            .join(", "),
-        started.elapsed().as_secs_f64()
-    ));
-    let folds = make_folds(config, &dataset, &labels)?;
-    let fold_numbers = selected_folds(&folds, &options.only_folds)?;
-    check_validation_splits(&folds, &labels, &dataset.class_names, events)?;
-    let duplicates = report_duplicates(&dataset, &cache, &folds, events)?;
-    // A `--fold` process needs only its own folds' encoders, so fine-tuning can start while
-    // the other folds still pretrain; the assembling run checks that all of them agree.
-    let normalisation = input_normalisation(config, &fold_numbers, events)?;
-    let device = resolve_device(config.device()?)?.autodiff();
-    let folder = claim_run_folder(
-        config,
-        &DataFingerprint {
-            sha256: manifest.clone(),
-            images: dataset.len(),
-        },
-        options.allow_data_change,
-        events,
-    )?;
-    normalisation.write(folder.path())?;
-    let Normalisation { mean, std, source } = normalisation;
-    events.note(format!(
-        "input normalisation: mean {mean:?}, std {std:?} ({source})"
-    ));
+    let prepared = PreparedRun::new(config, options, events)?;
+    match config.task {
+        TaskChoice::Classification => run_classification(config, options, prepared, events),
+        TaskChoice::Segmentation => crate::segmentation::run(config, options, prepared, events),
+    }
+}
+
+/// What every task's run needs, loaded and checked before the run folder is claimed.
+pub struct PreparedRun {
+    pub dataset: Dataset,
+    pub labels: Vec<usize>,
+    pub positive: Option<usize>,
+    manifest: String,
+    pub cache: ImageCache,
+    pub folds: Vec<FoldIndices>,
+    /// The folds this process trains (`--fold`, or all).
+    pub fold_numbers: Vec<usize>,
+    duplicates: Vec<String>,
+    normalisation: Normalisation,
+    /// The training device (autodiff enabled).
+    pub device: Device,
+}
+
+impl PreparedRun {
+    fn new(
+        config: &TrainConfig,
+        options: &RunOptions,
+        events: &dyn Reporter,
+    ) -> Result<Self, TrainError> {
+        config.data.apply_decode_limits();
+        let dataset = load_dataset(config)?;
+        let labels = dataset.labels();
+        let positive = match config.task {
+            TaskChoice::Classification => {
+                dataset.positive_class(config.data.positive.as_deref())?
+            }
+            TaskChoice::Segmentation => None,
+        };
+        let manifest = medxfer_data::manifest::manifest_hash(&dataset)?;
+        let started = Instant::now();
+        let cache = ImageCache::build(
+            &dataset,
+            &PreprocessSpec {
+                size: config.data.image_size,
+                channels: 1,
+            },
+            config.data.cache_dir.as_deref(),
+        )?;
+        events.note(format!(
+            "data: {} images ({}) decoded/loaded in {:.1}s",
+            dataset.len(),
+            dataset
+                .class_names
+                .iter()
+                .zip(dataset.class_counts())
+                .map(|(n, c)| format!("{n} {c}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            started.elapsed().as_secs_f64()
+        ));
+        let folds = make_folds(config, &dataset, &labels)?;
+        let fold_numbers = selected_folds(&folds, &options.only_folds)?;
+        check_validation_splits(&folds, &labels, &dataset.class_names, config.task, events)?;
+        let duplicates = report_duplicates(&dataset, &cache, &folds, events)?;
+        // A `--fold` process needs only its own folds' encoders, so fine-tuning can start
+        // while the other folds still pretrain; the assembling run checks all of them.
+        let normalisation = input_normalisation(config, &fold_numbers, events)?;
+        let device = resolve_device(config.device()?)?.autodiff();
+        Ok(PreparedRun {
+            dataset,
+            labels,
+            positive,
+            manifest,
+            cache,
+            folds,
+            fold_numbers,
+            duplicates,
+            normalisation,
+            device,
+        })
+    }
+
+    /// Claim the run folder (see [`claim_run_folder`]) and record the input normalisation.
+    pub fn claim(
+        &self,
+        config: &TrainConfig,
+        options: &RunOptions,
+        events: &dyn Reporter,
+    ) -> Result<(RunFolder, Normalisation), TrainError> {
+        let folder = claim_run_folder(
+            config,
+            &DataFingerprint {
+                sha256: self.manifest.clone(),
+                images: self.dataset.len(),
+            },
+            options.allow_data_change,
+            events,
+        )?;
+        self.normalisation.write(folder.path())?;
+        let Normalisation { mean, std, source } = &self.normalisation;
+        events.note(format!(
+            "input normalisation: mean {mean:?}, std {std:?} ({source})"
+        ));
+        Ok((folder, self.normalisation.clone()))
+    }
+
+    /// Write `run.json` (provenance and per-fold wall times) once every fold is done.
+    pub fn write_record(
+        &self,
+        config: &TrainConfig,
+        folds: Vec<FoldRecord>,
+        out_dir: &Path,
+    ) -> Result<RunSummary, TrainError> {
+        let record = RunRecord {
+            seed: config.seed,
+            code_version: CODE_VERSION,
+            data_manifest_sha256: &self.manifest,
+            class_names: &self.dataset.class_names,
+            class_counts: self.dataset.class_counts(),
+            positive_class: config.data.positive.as_deref(),
+            device: &config.device,
+            threads: rayon::current_num_threads(),
+            image_size: config.data.image_size,
+            exact_duplicates: &self.duplicates,
+            folds,
+        };
+        let text =
+            serde_json::to_string_pretty(&record).map_err(|e| TrainError::Other(e.to_string()))?;
+        write_atomic(&out_dir.join(RUN_RECORD), text.as_bytes())?;
+        Ok(RunSummary::Complete {
+            out_dir: out_dir.to_path_buf(),
+            fold_seconds: record.folds.iter().map(|f| f.seconds).collect(),
+        })
+    }
+}
+
+fn run_classification(
+    config: &TrainConfig,
+    options: &RunOptions,
+    prepared: PreparedRun,
+    events: &dyn Reporter,
+) -> Result<RunSummary, TrainError> {
+    let (folder, normalisation) = prepared.claim(config, options, events)?;
+    let out_dir = folder.path().to_path_buf();
+    let num_classes = prepared.dataset.class_names.len();
     let ctx = RunContext {
         config,
-        cache: &cache,
-        labels: &labels,
-        num_classes: dataset.class_names.len(),
-        positive,
+        cache: &prepared.cache,
+        labels: &prepared.labels,
+        num_classes,
+        positive: prepared.positive,
         input: InputSpec {
             size: config.data.image_size as usize,
             channels: config.model.in_channels,
-            mean,
-            std,
+            mean: normalisation.mean,
+            std: normalisation.std,
         },
         augmenter: (!config.augment.is_identity())
-            .then(|| Augmenter::new(config.augment.clone()))
+            .then(|| Augmenter::new(config.augment))
             .transpose()?,
         architecture: Architecture {
             backbone: config.model.backbone,
             in_channels: config.model.in_channels,
             head: config.model.head.clone(),
-            num_classes: dataset.class_names.len(),
+            num_classes,
         },
-        device,
+        device: prepared.device.clone(),
         events,
     };
     if !options.only_folds.is_empty() {
-        for fold in folds.iter().filter(|f| fold_numbers.contains(&f.fold)) {
+        for fold in prepared
+            .folds
+            .iter()
+            .filter(|f| prepared.fold_numbers.contains(&f.fold))
+        {
             train_fold(&ctx, fold, &out_dir.join(fold_dir_name(fold.fold)))?;
         }
         return Ok(RunSummary::Partial {
             out_dir,
-            trained: fold_numbers,
+            trained: prepared.fold_numbers.clone(),
         });
     }
-    let fold_records = train_all_folds(&ctx, &dataset, &folds, &out_dir)?;
-    let record = RunRecord {
-        seed: config.seed,
-        code_version: CODE_VERSION,
-        data_manifest_sha256: &manifest,
-        class_names: &dataset.class_names,
-        class_counts: dataset.class_counts(),
-        positive_class: config.data.positive.as_deref(),
-        device: &config.device,
-        threads: rayon::current_num_threads(),
-        image_size: config.data.image_size,
-        exact_duplicates: &duplicates,
-        folds: fold_records,
-    };
-    let text =
-        serde_json::to_string_pretty(&record).map_err(|e| TrainError::Other(e.to_string()))?;
-    write_atomic(&out_dir.join(RUN_RECORD), text.as_bytes())?;
-    Ok(RunSummary::Complete {
-        out_dir,
-        fold_seconds: record.folds.iter().map(|f| f.seconds).collect(),
-    })
+    let fold_records = train_all_folds(&ctx, &prepared.dataset, &prepared.folds, &out_dir)?;
+    prepared.write_record(config, fold_records, &out_dir)
 }
 
 /// The folds `--fold` selects (all when none is given); an unknown fold is an error.
@@ -247,6 +345,7 @@ fn check_validation_splits(
     folds: &[FoldIndices],
     labels: &[usize],
     class_names: &[String],
+    task: TaskChoice,
     events: &dyn Reporter,
 ) -> Result<(), TrainError> {
     for fold in folds {
@@ -260,7 +359,10 @@ fn check_validation_splits(
                 ),
             ));
         };
-        if fold.val.iter().all(|&i| labels[i] == labels[first]) {
+        // Dice is defined on any validation split; AUC needs two classes.
+        if task == TaskChoice::Classification
+            && fold.val.iter().all(|&i| labels[i] == labels[first])
+        {
             events.warn(format!(
                 "fold {}: the validation split has {} image(s), all {}: validation AUC is undefined, so the best epoch is chosen by the lowest validation loss; a larger val_fraction gives a sounder choice",
                 fold.fold,
@@ -311,13 +413,7 @@ fn train_all_folds(
                 });
             }
         }
-        fold_records.push(FoldRecord {
-            fold: fold.fold,
-            n_train: fold.train.len(),
-            n_val: fold.val.len(),
-            n_test: fold.test.len(),
-            seconds: outcome.seconds,
-        });
+        fold_records.push(FoldRecord::of(fold, outcome.seconds));
     }
     predictions.write_csv(&out_dir.join(PREDICTIONS))?;
     TaskInfo {
@@ -385,6 +481,35 @@ fn report_duplicates(
     Ok(lines)
 }
 
+/// Each fold's training part split (stratified, patient-grouped) into training and validation.
+fn with_validation(
+    folds: Vec<medxfer_data::Fold>,
+    labels: &[usize],
+    groups: Option<&[String]>,
+    val_fraction: f64,
+    seed: u64,
+) -> Vec<FoldIndices> {
+    folds
+        .into_iter()
+        .enumerate()
+        .map(|(k, fold)| {
+            let (train, val) = stratified_holdout(
+                &fold.train,
+                labels,
+                groups,
+                val_fraction,
+                seed.wrapping_add(k as u64),
+            );
+            FoldIndices {
+                fold: k,
+                train,
+                val,
+                test: fold.test,
+            }
+        })
+        .collect()
+}
+
 pub(crate) fn make_folds(
     config: &TrainConfig,
     dataset: &Dataset,
@@ -399,25 +524,11 @@ pub(crate) fn make_folds(
             val_fraction,
         } => {
             let kfold = stratified_kfold(labels, groups, *folds, seed)?;
-            Ok(kfold
-                .into_iter()
-                .enumerate()
-                .map(|(k, fold)| {
-                    let (train, val) = stratified_holdout(
-                        &fold.train,
-                        labels,
-                        groups,
-                        *val_fraction,
-                        seed.wrapping_add(k as u64),
-                    );
-                    FoldIndices {
-                        fold: k,
-                        train,
-                        val,
-                        test: fold.test,
-                    }
-                })
-                .collect())
+            Ok(with_validation(kfold, labels, groups, *val_fraction, seed))
+        }
+        SplitConfig::DatasetFolds { val_fraction } => {
+            let folds = medxfer_data::predefined_kfold(dataset)?;
+            Ok(with_validation(folds, labels, groups, *val_fraction, seed))
         }
         SplitConfig::Holdout {
             val_fraction,

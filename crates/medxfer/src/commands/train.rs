@@ -48,9 +48,12 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             return Ok(());
         }
     };
-    let metrics = medxfer_eval::report::evaluate_run(&out_dir)
-        .with_context(|| format!("evaluating {}", out_dir.display()))?;
-    println!("{metrics}");
+    // The same report `medxfer evaluate` prints, for either task.
+    super::evaluate::run(super::evaluate::EvaluateArgs {
+        run_dir: out_dir.clone(),
+        json: false,
+    })
+    .with_context(|| format!("evaluating {}", out_dir.display()))?;
     let seconds: Vec<String> = fold_seconds.iter().map(|s| format!("{s:.0}")).collect();
     println!(
         "wall time per fold (s): {}   run folder: {}",

@@ -1,0 +1,211 @@
+//! Segmentation from the command line at toy size: a U-Net run writes its masks and the
+//! segmentation report; killed and restarted it ends exactly like an uninterrupted run; bad
+//! masks are one-line errors naming the file.
+
+use std::path::{Path, PathBuf};
+use std::process::{Output, Stdio};
+use std::time::{Duration, Instant};
+
+mod support;
+use support::{assert_success, medxfer};
+
+/// Two classes of 40 x 32 images, a bright disc left or right, with its mask beside it as
+/// `NAME_mask.png` (the BUSI layout).
+fn write_toy_segmentation_dataset(root: &Path, per_class: usize) {
+    for (class, cx) in [("left", 10.0f32), ("right", 30.0)] {
+        let dir = root.join(class);
+        std::fs::create_dir_all(&dir).unwrap();
+        for i in 0..per_class {
+            let radius = 5.0 + (i % 3) as f32;
+            let mut img = image::GrayImage::new(40, 32);
+            let mut mask = image::GrayImage::new(40, 32);
+            let mut state = (i as u32 + 1) * 7919 + cx as u32;
+            for (x, y, p) in img.enumerate_pixels_mut() {
+                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                let inside = ((x as f32 - cx).powi(2) + (y as f32 - 16.0).powi(2)).sqrt() < radius;
+                p.0 = [if inside { 190 } else { 50 } + (state >> 27) as u8];
+                mask.put_pixel(x, y, image::Luma([if inside { 255 } else { 0 }]));
+            }
+            img.save(dir.join(format!("{class} ({i}).png"))).unwrap();
+            mask.save(dir.join(format!("{class} ({i})_mask.png")))
+                .unwrap();
+        }
+    }
+}
+
+fn write_config(dir: &Path, data: &Path, out: &Path, epochs: usize) -> PathBuf {
+    let path = dir.join(format!(
+        "seg-{}.toml",
+        out.file_name().unwrap().to_string_lossy()
+    ));
+    std::fs::write(
+        &path,
+        format!(
+            r#"
+seed = 11
+out_dir = "{out}"
+task = "segmentation"
+[data]
+source = {{ kind = "folder", root = "{data}" }}
+image_size = 32
+cache_dir = "{cache}"
+[split]
+kind = "kfold"
+folds = 2
+val_fraction = 0.25
+[model]
+backbone = "resnet18"
+init = "scratch"
+in_channels = 1
+[train]
+strategy = {{ kind = "scratch" }}
+epochs = {epochs}
+lr = 3e-3
+batch_size = 4
+[augment]
+hflip = 0.5
+rotation_degrees = 10.0
+[segmentation]
+decoder_channels = [32, 16, 16, 8, 8]
+loss = {{ dice = 1.0, bce = 1.0 }}
+"#,
+            out = out.display(),
+            data = data.display(),
+            cache = dir.join("cache").display(),
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn train(config: &Path) -> Output {
+    medxfer()
+        .args(["train", "--no-progress", "--config"])
+        .arg(config)
+        .output()
+        .unwrap()
+}
+
+/// Every predicted mask PNG of a run, by relative path.
+fn predicted_masks(run: &Path) -> Vec<(String, Vec<u8>)> {
+    let csv = std::fs::read_to_string(run.join("segmentations.csv")).unwrap();
+    let mut out: Vec<(String, Vec<u8>)> = csv
+        .lines()
+        .skip(1)
+        .map(|line| {
+            let prediction = line.rsplit(',').next().unwrap().to_string();
+            let bytes = std::fs::read(run.join(&prediction)).unwrap();
+            (prediction, bytes)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn a_killed_segmentation_run_resumes_to_the_same_masks_and_evaluates() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    write_toy_segmentation_dataset(&data, 6);
+    let straight = dir.path().join("straight");
+    let out = train(&write_config(dir.path(), &data, &straight, 4));
+    assert_success(&out);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("Dice"), "{stdout}");
+    let expected = predicted_masks(&straight);
+    let csv = std::fs::read_to_string(straight.join("segmentations.csv")).unwrap();
+    let test_rows = csv.lines().filter(|l| l.contains(",test,")).count();
+    assert_eq!(test_rows, 12, "every image is tested once: {csv}");
+    assert_eq!(expected.len(), csv.lines().count() - 1);
+    for file in [
+        "segmentations.csv",
+        "task.json",
+        "metrics.json",
+        "fold_0/curves.csv",
+        "gallery.png",
+    ] {
+        assert!(straight.join(file).exists(), "{file}");
+    }
+    let curves = std::fs::read_to_string(straight.join("fold_0/curves.csv")).unwrap();
+    assert!(
+        curves.starts_with("phase,epoch,lr,train_loss,val_loss,val_dice,val_iou,seconds\n"),
+        "{curves}"
+    );
+
+    let resumed = dir.path().join("resumed");
+    let config = write_config(dir.path(), &data, &resumed, 4);
+    let mut child = medxfer()
+        .args(["train", "--no-progress", "--config"])
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let progress = resumed.join("fold_0/progress.json");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        if std::fs::read_to_string(&progress).is_ok_and(|t| t.contains("\"epochs_done\": 2")) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no checkpoint appeared");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it could be killed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let out = train(&config);
+    assert_success(&out);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("resuming"));
+    assert_eq!(
+        predicted_masks(&resumed),
+        expected,
+        "resumed masks differ from the uninterrupted run's"
+    );
+
+    let evaluated = medxfer().arg("evaluate").arg(&resumed).output().unwrap();
+    assert_success(&evaluated);
+    assert!(String::from_utf8_lossy(&evaluated.stdout).contains("Dice"));
+}
+
+/// Failed with one `error:` line, the last one, naming `culprit`, without a panic.
+fn assert_error_naming(output: &Output, culprit: &str) {
+    assert!(!output.status.success(), "expected failure");
+    let stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("error: ") && last.contains(culprit),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("error:").count(), 1, "{stderr}");
+}
+
+#[test]
+fn bad_masks_are_one_line_errors_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    write_toy_segmentation_dataset(&data, 3);
+    let config = write_config(dir.path(), &data, &dir.path().join("out"), 1);
+    // A missing mask.
+    let mask = data.join("left/left (1)_mask.png");
+    std::fs::rename(&mask, dir.path().join("kept.png")).unwrap();
+    assert_error_naming(&train(&config), "left (1).png");
+    std::fs::rename(dir.path().join("kept.png"), &mask).unwrap();
+    // A mask of another size than its image.
+    image::GrayImage::new(20, 16).save(&mask).unwrap();
+    assert_error_naming(&train(&config), "left (1)_mask.png");
+    // A mask with grey levels (resampled or JPEG-compressed).
+    let mut grey = image::GrayImage::new(40, 32);
+    for (x, _, p) in grey.enumerate_pixels_mut() {
+        p.0 = [(x * 6) as u8];
+    }
+    grey.save(&mask).unwrap();
+    assert_error_naming(&train(&config), "left (1)_mask.png");
+    assert!(
+        !dir.path().join("out/config.toml").exists(),
+        "a refused run claimed its folder"
+    );
+}
