@@ -4,6 +4,8 @@
 
 use std::path::Path;
 
+// This file uses the binary and the assertions, not the toy classification dataset.
+#[allow(dead_code)]
 mod support;
 
 use support::{assert_success, medxfer};
