@@ -21,6 +21,8 @@ pub enum TrainError {
     Model(#[from] medxfer_models::ModelError),
     #[error(transparent)]
     Eval(#[from] medxfer_eval::EvalError),
+    #[error(transparent)]
+    Report(#[from] medxfer_report::ReportError),
     #[error("{0}")]
     Other(String),
 }

@@ -96,7 +96,7 @@ pub fn write_curves(
             },
         ],
     );
-    canvas.save_png(&dir.join("curves.png"))
+    Ok(canvas.save_png(&dir.join("curves.png"))?)
 }
 
 #[cfg(test)]

@@ -1,135 +1,10 @@
-//! Small PNG charts (line charts for loss curves, scatter plots for t-SNE) drawn straight into
-//! an RGB buffer with an embedded 8x8 bitmap font: no font files or system libraries needed,
-//! so the same picture comes out on any machine.
+//! Small PNG charts (line charts for loss curves, scatter plots for t-SNE) on
+//! `medxfer_report`'s canvas (an RGB buffer with an embedded 8x8 bitmap font: no font files or
+//! system libraries needed, so the same picture comes out on any machine).
 
-use std::path::Path;
+pub use medxfer_report::canvas::{BLACK, Canvas, PALETTE};
 
-use font8x8::{BASIC_FONTS, UnicodeFonts};
-use image::{ImageEncoder, RgbImage};
-
-use crate::TrainError;
-use crate::atomic_file::write_atomic;
-
-/// Tableau-10 colours: distinguishable, and readable on white.
-pub const PALETTE: [[u8; 3]; 10] = [
-    [31, 119, 180],
-    [255, 127, 14],
-    [44, 160, 44],
-    [214, 39, 40],
-    [148, 103, 189],
-    [140, 86, 75],
-    [227, 119, 194],
-    [127, 127, 127],
-    [188, 189, 34],
-    [23, 190, 207],
-];
-
-const BLACK: [u8; 3] = [0, 0, 0];
 const GRID: [u8; 3] = [225, 225, 225];
-
-pub struct Canvas {
-    image: RgbImage,
-}
-
-impl Canvas {
-    pub fn new(width: u32, height: u32) -> Self {
-        Canvas {
-            image: RgbImage::from_pixel(width, height, image::Rgb([255, 255, 255])),
-        }
-    }
-
-    fn set(&mut self, x: i64, y: i64, color: [u8; 3]) {
-        if x >= 0 && y >= 0 && (x as u32) < self.image.width() && (y as u32) < self.image.height() {
-            self.image.put_pixel(x as u32, y as u32, image::Rgb(color));
-        }
-    }
-
-    /// Bresenham line, `width` pixels thick.
-    pub fn line(&mut self, from: (f64, f64), to: (f64, f64), color: [u8; 3], width: i64) {
-        let (mut x0, mut y0) = (from.0.round() as i64, from.1.round() as i64);
-        let (x1, y1) = (to.0.round() as i64, to.1.round() as i64);
-        let (dx, dy) = ((x1 - x0).abs(), -(y1 - y0).abs());
-        let (sx, sy) = (if x0 < x1 { 1 } else { -1 }, if y0 < y1 { 1 } else { -1 });
-        let mut err = dx + dy;
-        let half = width / 2;
-        loop {
-            for ox in -half..=(width - 1 - half) {
-                for oy in -half..=(width - 1 - half) {
-                    self.set(x0 + ox, y0 + oy, color);
-                }
-            }
-            if x0 == x1 && y0 == y1 {
-                break;
-            }
-            let e2 = 2 * err;
-            if e2 >= dy {
-                err += dy;
-                x0 += sx;
-            }
-            if e2 <= dx {
-                err += dx;
-                y0 += sy;
-            }
-        }
-    }
-
-    pub fn disc(&mut self, center: (f64, f64), radius: f64, color: [u8; 3]) {
-        let r = radius.ceil() as i64;
-        let (cx, cy) = (center.0.round() as i64, center.1.round() as i64);
-        for dy in -r..=r {
-            for dx in -r..=r {
-                if ((dx * dx + dy * dy) as f64) <= radius * radius {
-                    self.set(cx + dx, cy + dy, color);
-                }
-            }
-        }
-    }
-
-    /// Text with its top-left corner at (x, y); each glyph is 8 x 8 pixels times `scale`.
-    pub fn text(&mut self, x: i64, y: i64, text: &str, color: [u8; 3], scale: i64) {
-        for (n, ch) in text.chars().enumerate() {
-            let glyph = BASIC_FONTS
-                .get(ch)
-                .or_else(|| BASIC_FONTS.get('?'))
-                .unwrap_or([0; 8]);
-            for (row, bits) in glyph.iter().enumerate() {
-                for col in 0..8 {
-                    if bits & (1 << col) != 0 {
-                        for sy in 0..scale {
-                            for sx in 0..scale {
-                                self.set(
-                                    x + (n as i64 * 8 + col) * scale + sx,
-                                    y + row as i64 * scale + sy,
-                                    color,
-                                );
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    pub fn text_width(text: &str, scale: i64) -> i64 {
-        text.chars().count() as i64 * 8 * scale
-    }
-
-    /// Encode as PNG and write atomically.
-    pub fn save_png(&self, path: &Path) -> Result<(), TrainError> {
-        let mut bytes = Vec::new();
-        image::codecs::png::PngEncoder::new(&mut bytes)
-            .write_image(
-                self.image.as_raw(),
-                self.image.width(),
-                self.image.height(),
-                image::ExtendedColorType::Rgb8,
-            )
-            .map_err(|e| {
-                TrainError::Other(format!("{}: cannot encode PNG: {e}", path.display()))
-            })?;
-        write_atomic(path, &bytes)
-    }
-}
 
 /// A rectangle of the canvas given to one chart.
 #[derive(Debug, Clone, Copy)]
@@ -302,20 +177,12 @@ mod tests {
             }],
         );
         let red = image::Rgb(PALETTE[3]);
-        assert!(canvas.image.pixels().filter(|&&p| p == red).count() > 100);
+        assert!(canvas.as_image().pixels().filter(|&&p| p == red).count() > 100);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.png");
         canvas.save_png(&path).unwrap();
         let back = image::open(&path).unwrap().to_rgb8();
         assert_eq!(back.dimensions(), (400, 300));
-        assert_eq!(back.as_raw(), canvas.image.as_raw());
-    }
-
-    #[test]
-    fn text_uses_the_bitmap_font() {
-        let mut canvas = Canvas::new(20, 10);
-        canvas.text(0, 0, "I", BLACK, 1);
-        let black = canvas.image.pixels().filter(|p| p.0 == BLACK).count();
-        assert!(black > 5 && black < 40, "{black}");
+        assert_eq!(back.as_raw(), canvas.as_image().as_raw());
     }
 }
