@@ -632,3 +632,17 @@ lr = 1e-3
         assert!(err.contains("device"), "{err}");
     }
 }
+
+impl crate::run_folder::RunConfig for TrainConfig {
+    fn out_dir(&self) -> &Path {
+        &self.out_dir
+    }
+
+    fn to_toml_string(&self) -> String {
+        TrainConfig::to_toml_string(self)
+    }
+
+    fn load_recorded(path: &Path) -> Result<Self, TrainError> {
+        TrainConfig::load(path, &[])
+    }
+}

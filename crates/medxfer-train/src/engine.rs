@@ -18,12 +18,12 @@ use medxfer_events::{Reporter, TaskKind};
 use crate::TrainError;
 use crate::batches::{mix_seed, shuffled_batches};
 use crate::checkpoint::{CurveRow, FoldProgress, checkpoint_name, model_file, optimizer_file};
-use crate::config::{OptimizerConfig, ScheduleConfig};
+use crate::config::{OptimizerConfig, ScheduleConfig, TrainConfig};
 use crate::fold::{FoldIndices, new_optimizer};
 use crate::json_float::Float;
 use crate::run_folder::resume;
 use crate::schedule::learning_rate;
-use crate::strategy::Phase;
+use crate::strategy::{Phase, phases};
 
 const INIT_STREAM: u64 = 0x1A17;
 const SHUFFLE_STREAM: u64 = 0x5AFF;
@@ -102,6 +102,27 @@ pub struct LoopSettings<'a> {
     /// The training device, whose generator (dropout, initialisation) is seeded per fold and
     /// per epoch.
     pub device: &'a Device,
+}
+
+impl<'a> LoopSettings<'a> {
+    /// The settings a run configuration gives.
+    pub fn from_config(
+        config: &'a TrainConfig,
+        events: &'a dyn Reporter,
+        device: &'a Device,
+    ) -> Self {
+        let train = &config.train;
+        LoopSettings {
+            seed: config.seed,
+            batch_size: train.batch_size,
+            schedule: &train.schedule,
+            optimizer: &train.optimizer,
+            patience: train.early_stopping_patience,
+            phases: phases(&train.strategy, train.epochs, train.lr),
+            events,
+            device,
+        }
+    }
 }
 
 /// The fold's best model and the wall time its training took (over all resumptions).

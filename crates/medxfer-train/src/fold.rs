@@ -20,7 +20,7 @@ use crate::config::{BatchNormStats, ClassWeights, OptimizerConfig, TrainConfig};
 use crate::engine::{self, FoldTask, LoopSettings, Step, Validation};
 use crate::model_setup::{Architecture, save_model, set_trainable};
 use crate::scoring::score;
-use crate::strategy::{Phase, phases};
+use crate::strategy::Phase;
 use medxfer_events::{Reporter, TaskKind};
 use medxfer_models::weights::default_cache_dir;
 
@@ -64,16 +64,7 @@ pub fn train_fold(
     fold_dir: &Path,
 ) -> Result<FoldOutcome, TrainError> {
     let config = ctx.config;
-    let settings = LoopSettings {
-        seed: config.seed,
-        batch_size: config.train.batch_size,
-        schedule: &config.train.schedule,
-        optimizer: &config.train.optimizer,
-        patience: config.train.early_stopping_patience,
-        phases: phases(&config.train.strategy, config.train.epochs, config.train.lr),
-        events: ctx.events,
-        device: &ctx.device,
-    };
+    let settings = LoopSettings::from_config(config, ctx.events, &ctx.device);
     let task = Classification {
         ctx,
         class_weights: class_weights(

@@ -20,7 +20,7 @@ use crate::config::{DeviceChoice, SplitConfig, TrainConfig};
 use crate::fold::{FoldIndices, RunContext, train_fold};
 use crate::model_setup::Architecture;
 use crate::normalisation::{Normalisation, input_normalisation};
-use crate::run_folder::{ClaimRequest, DataFingerprint, RunFolder};
+use crate::run_folder::{DataFingerprint, RunFolder};
 use crate::segmentation::config::TaskChoice;
 use medxfer_atomic::run_files::{PREDICTIONS, RUN_RECORD, TASK, fold_dir_name};
 use medxfer_events::Reporter;
@@ -217,14 +217,14 @@ impl PreparedRun {
         })
     }
 
-    /// Claim the run folder (see [`claim_run_folder`]) and record the input normalisation.
+    /// Claim the run folder (see [`RunFolder::claim`]) and record the input normalisation.
     pub fn claim(
         &self,
         config: &TrainConfig,
         options: &RunOptions,
         events: &dyn Reporter,
     ) -> Result<(RunFolder, Normalisation), TrainError> {
-        let folder = claim_run_folder(
+        let folder = RunFolder::claim_for(
             config,
             &DataFingerprint {
                 sha256: self.manifest.clone(),
@@ -271,6 +271,23 @@ impl PreparedRun {
     }
 }
 
+/// What the network is fed: the configured size and channels, normalised as recorded.
+pub fn input_spec(config: &TrainConfig, normalisation: Normalisation) -> InputSpec {
+    InputSpec {
+        size: config.data.image_size as usize,
+        channels: config.model.in_channels,
+        mean: normalisation.mean,
+        std: normalisation.std,
+    }
+}
+
+/// The configured augmentations, or None when they change nothing.
+pub fn augmenter(config: &TrainConfig) -> Result<Option<Augmenter>, TrainError> {
+    Ok((!config.augment.is_identity())
+        .then(|| Augmenter::new(config.augment))
+        .transpose()?)
+}
+
 fn run_classification(
     config: &TrainConfig,
     options: &RunOptions,
@@ -286,15 +303,8 @@ fn run_classification(
         labels: &prepared.labels,
         num_classes,
         positive: prepared.positive,
-        input: InputSpec {
-            size: config.data.image_size as usize,
-            channels: config.model.in_channels,
-            mean: normalisation.mean,
-            std: normalisation.std,
-        },
-        augmenter: (!config.augment.is_identity())
-            .then(|| Augmenter::new(config.augment))
-            .transpose()?,
+        input: input_spec(config, normalisation),
+        augmenter: augmenter(config)?,
         architecture: Architecture {
             backbone: config.model.backbone,
             in_channels: config.model.in_channels,
@@ -423,27 +433,6 @@ fn train_all_folds(
     }
     .write_json(&out_dir.join(TASK))?;
     Ok(fold_records)
-}
-
-/// Claim the run folder for a configuration: a folder of another configuration that has
-/// trained is refused, as is one that is not a run, or one another process is writing.
-fn claim_run_folder(
-    config: &TrainConfig,
-    data: &DataFingerprint,
-    allow_data_change: bool,
-    events: &dyn Reporter,
-) -> Result<RunFolder, TrainError> {
-    let resolved = config.to_toml_string();
-    RunFolder::claim(
-        &config.out_dir,
-        &ClaimRequest {
-            resolved_toml: &resolved,
-            data,
-            allow_data_change,
-        },
-        |path| Ok(&TrainConfig::load(path, &[])? == config),
-        events,
-    )
 }
 
 /// Warn about identical images: with conflicting labels, or landing in different test folds

@@ -25,6 +25,15 @@ pub struct DataFingerprint {
     pub images: usize,
 }
 
+/// A configuration that owns a run folder (`medxfer train`'s, `medxfer pretrain`'s).
+pub trait RunConfig: PartialEq + Sized {
+    fn out_dir(&self) -> &Path;
+    /// The resolved configuration as written to `config.toml`.
+    fn to_toml_string(&self) -> String;
+    /// The configuration recorded in a run folder's `config.toml`.
+    fn load_recorded(path: &Path) -> Result<Self, TrainError>;
+}
+
 /// What a process asks for when it claims a run folder.
 pub struct ClaimRequest<'a> {
     /// The resolved configuration, written as `config.toml`.
@@ -87,6 +96,27 @@ impl RunFolder {
             dir: dir.to_path_buf(),
             _lock: lock,
         })
+    }
+
+    /// [`RunFolder::claim`] for a run configuration: its `out_dir`, resolved TOML, and equality
+    /// with the recorded one.
+    pub fn claim_for<C: RunConfig>(
+        config: &C,
+        data: &DataFingerprint,
+        allow_data_change: bool,
+        events: &dyn Reporter,
+    ) -> Result<RunFolder, TrainError> {
+        let resolved = config.to_toml_string();
+        RunFolder::claim(
+            config.out_dir(),
+            &ClaimRequest {
+                resolved_toml: &resolved,
+                data,
+                allow_data_change,
+            },
+            |path| Ok(&C::load_recorded(path)? == config),
+            events,
+        )
     }
 
     /// Lock an existing run folder for a writer that does not claim it (e.g. re-evaluation).

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 mod support;
-use support::{assert_success, medxfer, write_toy_dataset};
+use support::{assert_success, medxfer, one_line_error, write_toy_dataset};
 
 fn write_config(dir: &Path, data: &Path, out: &Path, folds: usize, val_fraction: f64) -> PathBuf {
     let path = dir.join("run.toml");
@@ -53,17 +53,6 @@ fn train(config: &Path, extra: &[&str]) -> Output {
         .unwrap()
 }
 
-/// Failed with one `error:` line, the last one, without a panic.
-fn error_line(output: &Output) -> String {
-    assert!(!output.status.success(), "expected failure");
-    let stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    let last = stderr.lines().last().unwrap_or_default().to_string();
-    assert!(last.starts_with("error: "), "{stderr}");
-    assert_eq!(stderr.matches("error:").count(), 1, "{stderr}");
-    last
-}
-
 #[test]
 fn a_folder_that_is_not_a_run_is_refused_and_left_untouched() {
     let dir = tempfile::tempdir().unwrap();
@@ -73,7 +62,7 @@ fn a_folder_that_is_not_a_run_is_refused_and_left_untouched() {
     std::fs::create_dir(&theirs).unwrap();
     std::fs::write(theirs.join("predictions.csv"), "their,work\n").unwrap();
     let config = write_config(dir.path(), &data, &theirs, 2, 0.25);
-    let message = error_line(&train(&config, &[]));
+    let message = one_line_error(&train(&config, &[]));
     assert!(
         message.contains("someone-elses") && message.contains("not a medxfer run folder"),
         "{message}"
@@ -100,7 +89,7 @@ fn a_second_writer_is_refused_with_the_holders_pid() {
     // This test process holds the lock, as a training process would.
     let _lock = medxfer_atomic::FolderLock::acquire(&out).unwrap();
     let config = write_config(dir.path(), &data, &out, 2, 0.25);
-    let message = error_line(&train(&config, &[]));
+    let message = one_line_error(&train(&config, &[]));
     assert!(
         message.contains(&format!("pid {}", std::process::id())) && message.contains("busy"),
         "{message}"
@@ -115,7 +104,7 @@ fn a_failed_start_can_be_corrected_and_changed_data_is_not_resumed_silently() {
     write_toy_dataset(&data, 4);
     let out = dir.path().join("run");
     // More folds than images of a class: refused before the folder is claimed.
-    let message = error_line(&train(&write_config(dir.path(), &data, &out, 9, 0.25), &[]));
+    let message = one_line_error(&train(&write_config(dir.path(), &data, &out, 9, 0.25), &[]));
     assert!(message.contains("fold"), "{message}");
     let config = write_config(dir.path(), &data, &out, 2, 0.25);
     assert_success(&train(&config, &["--fold", "0"]));
@@ -128,7 +117,7 @@ fn a_failed_start_can_be_corrected_and_changed_data_is_not_resumed_silently() {
         .arg(&image)
         .output()
         .unwrap();
-    let message = error_line(&predicted);
+    let message = one_line_error(&predicted);
     assert!(
         message.contains("unfinished") && message.contains("without --fold"),
         "{message}"
@@ -136,7 +125,7 @@ fn a_failed_start_can_be_corrected_and_changed_data_is_not_resumed_silently() {
 
     // One more image: the manifest changed, so resuming is refused unless allowed.
     std::fs::copy(&image, data.join("left/left (extra).png")).unwrap();
-    let message = error_line(&train(&config, &[]));
+    let message = one_line_error(&train(&config, &[]));
     assert!(
         message.contains("data changed")
             && message.contains("8 images then, 9 now")
@@ -172,7 +161,7 @@ fn a_one_class_validation_split_warns_and_resumes() {
 #[test]
 fn a_missing_file_names_its_os_error_once() {
     let dir = tempfile::tempdir().unwrap();
-    let message = error_line(
+    let message = one_line_error(
         &medxfer()
             .args(["train", "--config"])
             .arg(dir.path().join("missing.toml"))
@@ -181,7 +170,7 @@ fn a_missing_file_names_its_os_error_once() {
     );
     assert!(message.contains("missing.toml"), "{message}");
     assert_eq!(message.matches("os error 2").count(), 1, "{message}");
-    let message = error_line(
+    let message = one_line_error(
         &medxfer()
             .arg("predict")
             .arg(dir.path().join("no-run"))

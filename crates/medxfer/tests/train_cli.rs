@@ -2,11 +2,10 @@
 //! restarted ends exactly like an uninterrupted one, and bad input gives one-line errors.
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
 use std::time::{Duration, Instant};
 
 mod support;
-use support::{assert_success, medxfer, write_toy_dataset};
+use support::{assert_success, medxfer, one_line_error, write_toy_dataset};
 
 fn write_config(dir: &Path, data: &Path, out: &Path, epochs: usize) -> PathBuf {
     let path = dir.join("toy.toml");
@@ -45,18 +44,6 @@ rotation_degrees = 5.0
     )
     .unwrap();
     path
-}
-
-/// The run failed with exactly one `error:` line (the last), naming the culprit; progress
-/// lines printed before it are allowed.
-fn one_line_error(output: &Output) -> String {
-    assert!(!output.status.success(), "expected failure");
-    let stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error")).collect();
-    assert_eq!(errors.len(), 1, "expected one error line, got:\n{stderr}");
-    assert_eq!(stderr.lines().last(), Some(errors[0]), "{stderr}");
-    errors[0].to_string()
 }
 
 #[test]

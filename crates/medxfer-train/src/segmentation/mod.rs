@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 
 use medxfer_atomic::run_files::{SEGMENTATIONS, TASK, fold_dir_name};
 use medxfer_data::PreparedMask;
-use medxfer_data::augment::Augmenter;
 use medxfer_data::dataset::Dataset;
 use medxfer_eval::predictions::{Split, TaskInfo, TaskKind};
 use medxfer_eval::segmentations::{SegmentationRow, Segmentations};
@@ -20,12 +19,10 @@ use medxfer_models::UNetConfig;
 
 use crate::TrainError;
 use crate::atomic_file::write_atomic;
-use crate::batches::InputSpec;
 use crate::config::TrainConfig;
 use crate::engine::{self, LoopSettings};
 use crate::fold::FoldIndices;
-use crate::run::{FoldRecord, PreparedRun, RunOptions, RunSummary};
-use crate::strategy::phases;
+use crate::run::{FoldRecord, PreparedRun, RunOptions, RunSummary, augmenter, input_spec};
 use medxfer_data::{MissingMask, validate_masks};
 use task::{Segmentation, SegmentationContext, predict_masks};
 
@@ -49,29 +46,13 @@ pub fn run(
         segmentation: &segmentation,
         cache: &prepared.cache,
         masks: &masks,
-        input: InputSpec {
-            size: config.data.image_size as usize,
-            channels: config.model.in_channels,
-            mean: normalisation.mean,
-            std: normalisation.std,
-        },
-        augmenter: (!config.augment.is_identity())
-            .then(|| Augmenter::new(config.augment))
-            .transpose()?,
+        input: input_spec(config, normalisation),
+        augmenter: augmenter(config)?,
         unet: UNetConfig::new(config.model.backbone, config.model.in_channels, 1)
             .with_decoder_channels(segmentation.decoder_channels.clone()),
         device: prepared.device.clone(),
     };
-    let settings = LoopSettings {
-        seed: config.seed,
-        batch_size: config.train.batch_size,
-        schedule: &config.train.schedule,
-        optimizer: &config.train.optimizer,
-        patience: config.train.early_stopping_patience,
-        phases: phases(&config.train.strategy, config.train.epochs, config.train.lr),
-        events,
-        device: &ctx.device,
-    };
+    let settings = LoopSettings::from_config(config, events, &ctx.device);
     let out_dir = folder.path().to_path_buf();
     let task = Segmentation { ctx: &ctx };
     let mut rows = Vec::new();

@@ -552,3 +552,17 @@ source = { kind = "folder", root = "data/busi" }
         assert_eq!(c, again);
     }
 }
+
+impl crate::run_folder::RunConfig for PretrainConfig {
+    fn out_dir(&self) -> &Path {
+        &self.out_dir
+    }
+
+    fn to_toml_string(&self) -> String {
+        PretrainConfig::to_toml_string(self)
+    }
+
+    fn load_recorded(path: &Path) -> Result<Self, TrainError> {
+        PretrainConfig::load(path, &[])
+    }
+}

@@ -20,7 +20,7 @@ use crate::atomic_file::write_atomic;
 use crate::batches::mix_seed;
 use crate::run::{CODE_VERSION, resolve_device};
 use crate::run_folder::{
-    ClaimRequest, DataFingerprint, Progress, RunFolder, commit_progress, load_progress, resume,
+    DataFingerprint, Progress, RunFolder, commit_progress, load_progress, resume,
 };
 use crate::schedule::learning_rate;
 use crate::ssl::config::PretrainConfig;
@@ -157,7 +157,12 @@ pub fn pretrain(
         ));
     }
     let device = resolve_device(config.device()?)?.autodiff();
-    let _folder = claim_run_folder(config, &pool_fingerprint(&pool)?, options, events)?;
+    let _folder = RunFolder::claim_for(
+        config,
+        &pool_fingerprint(&pool)?,
+        options.allow_data_change,
+        events,
+    )?;
 
     let plain = device.clone().without_autodiff();
     device.seed(mix_seed(&[config.seed, INIT_STREAM]));
@@ -612,24 +617,4 @@ fn pool_fingerprint(pool: &Pool) -> Result<DataFingerprint, TrainError> {
         .map(|b| format!("{b:02x}"))
         .collect();
     Ok(DataFingerprint { sha256, images })
-}
-
-/// A run folder belongs to one configuration and one pool of data.
-fn claim_run_folder(
-    config: &PretrainConfig,
-    data: &DataFingerprint,
-    options: &PretrainOptions,
-    events: &dyn Reporter,
-) -> Result<RunFolder, TrainError> {
-    let resolved = config.to_toml_string();
-    RunFolder::claim(
-        &config.out_dir,
-        &ClaimRequest {
-            resolved_toml: &resolved,
-            data,
-            allow_data_change: options.allow_data_change,
-        },
-        |path| Ok(&PretrainConfig::load(path, &[])? == config),
-        events,
-    )
 }

@@ -12,6 +12,7 @@ pub fn medxfer() -> Command {
 }
 
 /// Two classes a tiny CNN can separate: bright disc on the left vs on the right, with noise.
+#[allow(dead_code)]
 pub fn write_toy_dataset(root: &Path, per_class: usize) {
     for (class, left) in [("left", true), ("right", false)] {
         let dir = root.join(class);
@@ -39,4 +40,17 @@ pub fn assert_success(output: &Output) {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// The command failed with exactly one `error:` line, the last one (progress lines before it
+/// are allowed), and no panic; returns that line.
+#[allow(dead_code)]
+pub fn one_line_error(output: &Output) -> String {
+    assert!(!output.status.success(), "expected failure");
+    let stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error")).collect();
+    assert_eq!(errors.len(), 1, "expected one error line, got:\n{stderr}");
+    assert_eq!(stderr.lines().last(), Some(errors[0]), "{stderr}");
+    errors[0].to_string()
 }
