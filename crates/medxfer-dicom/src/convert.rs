@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+use medxfer_events::{Reporter, Silent, TaskKind};
+
 use crate::error::DicomError;
 use crate::labels::LabelTable;
 use crate::metadata::{ImageMetadata, METADATA_COLUMNS};
@@ -73,6 +75,17 @@ pub fn convert(
     out: &Path,
     options: &ConvertOptions,
 ) -> Result<ConvertSummary, DicomError> {
+    convert_reporting(inputs, out, options, &Silent)
+}
+
+/// [`convert`], reporting one task step per input file to `reporter` (large folders take
+/// minutes, and the library must not print).
+pub fn convert_reporting(
+    inputs: &[PathBuf],
+    out: &Path,
+    options: &ConvertOptions,
+    reporter: &dyn Reporter,
+) -> Result<ConvertSummary, DicomError> {
     let files = collect_inputs(inputs, options.mask_suffix.as_deref())?;
     let (out_dir, csv_path) = match options.format {
         ConvertFormat::Manifest => (
@@ -86,6 +99,11 @@ pub fn convert(
         ..ConvertSummary::default()
     };
     let mut rows = Vec::new();
+    let task = reporter.task(
+        format!("converting {} file(s)", files.len()),
+        files.len(),
+        TaskKind::Work,
+    );
     for (file, relative) in &files {
         let result = if is_nifti_file(file) {
             convert_nifti(file, relative, &out_dir, options)
@@ -105,7 +123,9 @@ pub fn convert(
             }
             Err(err) => summary.skipped.push(err),
         }
+        task.step(None);
     }
+    drop(task);
     write_rows(&csv_path, &rows)?;
     Ok(summary)
 }

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use medxfer_dicom::convert::{ConvertFormat, ConvertOptions, FrameChoice, convert};
+use medxfer_dicom::convert::{ConvertFormat, ConvertOptions, FrameChoice, convert_reporting};
 use medxfer_dicom::labels::LabelTable;
 use medxfer_dicom::png_out::PngDepth;
 use medxfer_dicom::{Pseudonymizer, WindowSpec};
@@ -57,6 +57,10 @@ pub struct ConvertArgs {
     /// Exit non-zero when any input file could not be converted.
     #[arg(long)]
     pub strict: bool,
+    /// No progress bar (plain lines on stderr instead); also automatic when stderr is not
+    /// a terminal.
+    #[arg(long)]
+    pub no_progress: bool,
 }
 
 pub fn run(args: ConvertArgs) -> anyhow::Result<()> {
@@ -78,10 +82,11 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<()> {
         .as_deref()
         .map(LabelTable::read_csv)
         .transpose()?;
+    let reporter = crate::progress::reporter(!args.no_progress);
     let salt = match args.salt.or_else(|| std::env::var("MEDXFER_SALT").ok()) {
         Some(salt) => salt,
         None => {
-            eprintln!("note: no --salt given: patient pseudonyms are random for this run only");
+            reporter.note("note: no --salt given: patient pseudonyms are random for this run only");
             Pseudonymizer::random_salt()
         }
     };
@@ -94,7 +99,7 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<()> {
         labels,
         pseudonyms: Pseudonymizer::new(salt),
     };
-    let summary = convert(&args.inputs, &args.out, &options)
+    let summary = convert_reporting(&args.inputs, &args.out, &options, reporter.as_ref())
         .with_context(|| format!("converting into {}", args.out.display()))?;
     for skipped in &summary.skipped {
         eprintln!("skipped: {skipped}");
