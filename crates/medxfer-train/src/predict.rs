@@ -21,7 +21,7 @@ use crate::atomic_file::write_atomic;
 use crate::batches::{InputSpec, image_batch};
 use crate::config::TrainConfig;
 use crate::model_setup::Architecture;
-use crate::run::resolve_device;
+use crate::run::{input_spec, resolve_device};
 use medxfer_atomic::run_files::{CONFIG, FOLD_PREFIX, MODEL, PREDICTIONS, SEGMENTATIONS, TASK};
 
 /// The ensemble's class probabilities for one image.
@@ -166,17 +166,12 @@ impl RunPredictor {
             }
             TaskKind::Segmentation => load_segmenters(&config, &models, &device)?,
         };
-        let Normalisation { mean, std, .. } = Normalisation::read(run_dir, &config)?;
+        let normalisation = Normalisation::read(run_dir, &config)?;
         Ok(RunPredictor {
             class_names: task.class_names,
             run_dir: run_dir.to_path_buf(),
             ensemble,
-            input: InputSpec {
-                size: config.data.image_size as usize,
-                channels: config.model.in_channels,
-                mean,
-                std,
-            },
+            input: input_spec(&config, normalisation),
             image_size: config.data.image_size,
             device,
         })
