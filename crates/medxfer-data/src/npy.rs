@@ -19,9 +19,14 @@ pub enum NpyDtype {
 
 impl NpyDtype {
     fn parse(descr: &str) -> Result<Self, String> {
-        let (order, code) = descr.split_at(descr.len().min(1));
+        // The first character is the byte order; it may be any character in a corrupt file.
+        let order_len = descr.chars().next().map_or(0, char::len_utf8);
+        let (order, code) = descr.split_at(order_len);
         if order == ">" && !code.ends_with('1') {
             return Err(format!("big-endian dtype '{descr}' is not supported"));
+        }
+        if !matches!(order, "<" | ">" | "|" | "=") {
+            return Err(format!("dtype '{descr}' has no byte order (<, >, | or =)"));
         }
         Ok(match code {
             "b1" => NpyDtype::Bool,

@@ -75,3 +75,19 @@ fn a_shape_whose_element_count_overflows_is_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn a_dtype_starting_with_a_multibyte_character_is_an_error() {
+    for descr in ["\u{e9}u1", "\u{fffd} 1", "\u{e9}", "xu1"] {
+        let npy = write_npy(descr, &[1], &[0]);
+        let err = read_header(&mut npy.as_slice()).unwrap_err();
+        assert!(
+            err.contains("no byte order") || err.contains("is not supported"),
+            "{descr}: {err}"
+        );
+    }
+    for descr in ["<u1", "|u1", "=u1"] {
+        let npy = write_npy(descr, &[1], &[0]);
+        assert!(read_header(&mut npy.as_slice()).is_ok(), "{descr}");
+    }
+}
