@@ -4,7 +4,9 @@
 use std::path::Path;
 
 use ndarray::{ArrayD, Axis, Ix3};
-use nifti::{IntoNdArray, NiftiObject, ReaderOptions};
+use std::io::Read as _;
+
+use nifti::{IntoNdArray, NiftiHeader, NiftiObject, ReaderOptions};
 
 use crate::error::DicomError;
 
@@ -50,6 +52,66 @@ pub fn nifti_stem(path: &Path) -> String {
     name[..name.len() - cut].to_string()
 }
 
+/// The bytes the header's dimensions and data type need, from the start of the file.
+fn declared_bytes(header: &NiftiHeader) -> Option<u64> {
+    let ndim = usize::from(header.dim[0]).clamp(1, 7);
+    let voxels = header.dim[1..=ndim]
+        .iter()
+        .try_fold(1u64, |n, &d| n.checked_mul(u64::from(d.max(1))))?;
+    let bytes_per_voxel = u64::from((header.bitpix.max(8) as u16).div_ceil(8));
+    let offset = if header.vox_offset.is_finite() && header.vox_offset > 0.0 {
+        header.vox_offset as u64
+    } else {
+        0
+    };
+    voxels.checked_mul(bytes_per_voxel)?.checked_add(offset)
+}
+
+/// The nifti crate reserves what the header declares before reading: a 1 KB file declaring
+/// a 2 GB volume would take 2 GB. Refuse a header that declares more data than the file
+/// holds (for `.nii.gz`, than it inflates to: counted without keeping it).
+fn check_declared_size(path: &Path) -> Result<(), DicomError> {
+    let fail = |message: String| DicomError::Nifti {
+        path: path.into(),
+        message,
+    };
+    let header = NiftiHeader::from_file(path)
+        .map_err(|e| fail(format!("not a readable NIfTI file: {e}")))?;
+    let declared = declared_bytes(&header).ok_or_else(|| {
+        fail(format!(
+            "its header declares dimensions {:?} whose size overflows",
+            &header.dim
+        ))
+    })?;
+    let file = std::fs::File::open(path).map_err(|e| DicomError::io(path, e))?;
+    let available = if is_gzipped(path) {
+        // Inflate at most one byte more than declared: enough to know it is all there.
+        let inflated = flate2::read::GzDecoder::new(std::io::BufReader::new(file));
+        std::io::copy(
+            &mut inflated.take(declared.saturating_add(1)),
+            &mut std::io::sink(),
+        )
+        .map_err(|e| fail(format!("cannot inflate: {e}")))?
+    } else {
+        file.metadata().map_err(|e| DicomError::io(path, e))?.len()
+    };
+    if declared > available {
+        return Err(fail(format!(
+            "its header declares dimensions {:?} of {} bit(s) per voxel ({declared} bytes with the header) but the file holds {available}: truncated, or a forged header",
+            &header.dim[1..=usize::from(header.dim[0]).clamp(1, 7)],
+            header.bitpix
+        )));
+    }
+    Ok(())
+}
+
+/// As the nifti crate decides: a name ending in `.gz` is inflated.
+fn is_gzipped(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz"))
+}
+
 impl NiftiVolume {
     pub fn open(path: &Path) -> Result<NiftiVolume, DicomError> {
         let fail = |message: String| DicomError::Nifti {
@@ -57,6 +119,7 @@ impl NiftiVolume {
             message,
         };
         std::fs::metadata(path).map_err(|e| DicomError::io(path, e))?;
+        check_declared_size(path)?;
         let object = ReaderOptions::new()
             .read_file(path)
             .map_err(|e| fail(format!("not a readable NIfTI file: {e}")))?;

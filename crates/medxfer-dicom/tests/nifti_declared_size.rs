@@ -1,0 +1,77 @@
+//! A NIfTI header declaring a volume far larger than the file is an error before anything is
+//! allocated (found by fuzz/nifti: a 300-byte .nii.gz whose header declared 2.3 GB made the
+//! nifti crate reserve all of it).
+
+use std::io::Write;
+use std::path::Path;
+
+use medxfer_dicom::nifti_volume::NiftiVolume;
+
+/// A NIfTI-1 single-file header (348 bytes + 4 of extension flags) declaring `dim` float32
+/// voxels, followed by `data_bytes` zero bytes.
+fn nifti_bytes(dim: [u16; 3], data_bytes: usize) -> Vec<u8> {
+    let mut header = vec![0u8; 352];
+    header[0..4].copy_from_slice(&348i32.to_le_bytes());
+    let dims: [i16; 8] = [3, dim[0] as i16, dim[1] as i16, dim[2] as i16, 1, 1, 1, 1];
+    for (k, d) in dims.iter().enumerate() {
+        header[40 + 2 * k..42 + 2 * k].copy_from_slice(&d.to_le_bytes());
+    }
+    header[70..72].copy_from_slice(&16i16.to_le_bytes()); // DT_FLOAT32
+    header[72..74].copy_from_slice(&32i16.to_le_bytes()); // bitpix
+    for k in 0..8 {
+        header[76 + 4 * k..80 + 4 * k].copy_from_slice(&1f32.to_le_bytes()); // pixdim
+    }
+    header[108..112].copy_from_slice(&352f32.to_le_bytes()); // vox_offset
+    header[112..116].copy_from_slice(&1f32.to_le_bytes()); // scl_slope
+    header[344..348].copy_from_slice(b"n+1\0");
+    header.extend(std::iter::repeat_n(0u8, data_bytes));
+    header
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+fn open_error(path: &Path) -> String {
+    match NiftiVolume::open(path) {
+        Ok(volume) => panic!("opened a forged volume of shape {:?}", volume.shape()),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn a_header_declaring_more_than_the_file_holds_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    // 2000 x 2000 x 150 float32 = 2.4 GB declared, 1 KB present.
+    let forged = nifti_bytes([2000, 2000, 150], 1024);
+    let plain = dir.path().join("forged.nii");
+    std::fs::write(&plain, &forged).unwrap();
+    let message = open_error(&plain);
+    assert!(
+        message.contains("forged.nii")
+            && message.contains("2400000352 bytes")
+            && message.contains("holds 1376"),
+        "{message}"
+    );
+    let zipped = dir.path().join("forged.nii.gz");
+    std::fs::write(&zipped, gzip(&forged)).unwrap();
+    let message = open_error(&zipped);
+    assert!(
+        message.contains("forged.nii.gz") && message.contains("forged header"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_complete_volume_still_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = nifti_bytes([4, 3, 2], 4 * 3 * 2 * 4);
+    for (name, content) in [("ok.nii", bytes.clone()), ("ok.nii.gz", gzip(&bytes))] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, content).unwrap();
+        let volume = NiftiVolume::open(&path).unwrap();
+        assert_eq!(volume.shape(), [4, 3, 2], "{name}");
+    }
+}
