@@ -12,6 +12,7 @@ pub mod labels;
 pub mod lut;
 pub mod metadata;
 pub mod nifti_volume;
+mod rle_segments;
 pub mod npz;
 pub mod photometric;
 pub mod pixels;

@@ -11,6 +11,7 @@ use dicom_pixeldata::{PixelDecoder, Rescale, VoiLutFunction, WindowLevel};
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 
 use crate::declared_lengths::check_declared_lengths;
+use crate::rle_segments::{RLE_LOSSLESS, check_rle_segments};
 use crate::error::DicomError;
 use crate::lut::{LookupTable, Palette};
 use crate::photometric::Photometric;
@@ -85,6 +86,9 @@ impl DicomImage {
         };
         if !syntax_is_native(&syntax_uid) {
             check_decoded_size(path, object, selection)?;
+        }
+        if syntax_uid == RLE_LOSSLESS {
+            check_rle_segments(path, object)?;
         }
         let decoded = match selection {
             FrameSelection::All => object.decode_pixel_data().map_err(decode_error)?,

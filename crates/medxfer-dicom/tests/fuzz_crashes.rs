@@ -1,0 +1,46 @@
+//! The inputs the fuzzers found crashing (fuzz/crashes/) now give one-line errors: an RLE
+//! segment shorter than Rows x Columns (a panic inside dicom-rs's decoder) and a NIfTI header
+//! declaring 2.3 GB (an allocation of all of it).
+
+use std::path::PathBuf;
+
+use medxfer_dicom::nifti_volume::NiftiVolume;
+use medxfer_dicom::{DicomImage, FrameSelection};
+
+fn crash_input(target: &str, name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/crashes")
+        .join(target)
+        .join(name)
+}
+
+#[test]
+fn a_short_rle_segment_is_an_error_not_a_panic() {
+    let path = crash_input("dicom", "rle-segment-index-out-of-bounds.dcm");
+    for selection in [FrameSelection::All, FrameSelection::One(0)] {
+        let err = DicomImage::open(&path, selection)
+            .err()
+            .expect("a corrupt RLE frame must not decode");
+        let message = err.to_string();
+        assert!(
+            message.contains("rle-segment-index-out-of-bounds.dcm")
+                && message.contains("decodes to 2941 bytes"),
+            "{message}"
+        );
+    }
+}
+
+#[test]
+fn a_nifti_header_declaring_gigabytes_is_an_error() {
+    let path = crash_input("nifti", "gzip-header-allocates-2.3GB.nii.gz");
+    let message = NiftiVolume::open(&path)
+        .err()
+        .expect("a forged header must not open")
+        .to_string();
+    // This input is also a broken gzip stream: refused while counting, before any allocation.
+    assert!(
+        message.contains("gzip-header-allocates-2.3GB.nii.gz")
+            && (message.contains("forged header") || message.contains("cannot inflate")),
+        "{message}"
+    );
+}
