@@ -58,7 +58,8 @@ fn declared_bytes(header: &NiftiHeader) -> Option<u64> {
     let voxels = header.dim[1..=ndim]
         .iter()
         .try_fold(1u64, |n, &d| n.checked_mul(u64::from(d.max(1))))?;
-    let bytes_per_voxel = u64::from((header.bitpix.max(8) as u16).div_ceil(8));
+    // The nifti crate reads by the datatype's size; bitpix must agree (checked by the caller).
+    let bytes_per_voxel = header.data_type().ok()?.size_of() as u64;
     let offset = if header.vox_offset.is_finite() && header.vox_offset > 0.0 {
         header.vox_offset as u64
     } else {
@@ -77,6 +78,25 @@ fn check_declared_size(path: &Path) -> Result<(), DicomError> {
     };
     let header = NiftiHeader::from_file(path)
         .map_err(|e| fail(format!("not a readable NIfTI file: {e}")))?;
+    // The nifti crate shapes the volume by `dim` and reads voxels by `datatype`: a zero
+    // dimension or a bitpix that disagrees with the datatype made it panic (fuzz/nifti).
+    let ndim = usize::from(header.dim[0]).clamp(1, 7);
+    if header.dim[1..=ndim].contains(&0) {
+        return Err(fail(format!(
+            "its header declares an empty dimension {:?}",
+            &header.dim[1..=ndim]
+        )));
+    }
+    let datatype = header
+        .data_type()
+        .map_err(|e| fail(format!("unsupported datatype {}: {e}", header.datatype)))?;
+    if datatype.size_of() * 8 != header.bitpix.max(0) as usize {
+        return Err(fail(format!(
+            "its datatype {datatype:?} takes {} bits per voxel but bitpix says {}",
+            datatype.size_of() * 8,
+            header.bitpix
+        )));
+    }
     let declared = declared_bytes(&header).ok_or_else(|| {
         fail(format!(
             "its header declares dimensions {:?} whose size overflows",

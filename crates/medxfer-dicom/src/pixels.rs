@@ -11,10 +11,10 @@ use dicom_pixeldata::{PixelDecoder, Rescale, VoiLutFunction, WindowLevel};
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 
 use crate::declared_lengths::check_declared_lengths;
-use crate::rle_segments::{RLE_LOSSLESS, check_rle_segments};
 use crate::error::DicomError;
 use crate::lut::{LookupTable, Palette};
 use crate::photometric::Photometric;
+use crate::rle_segments::{RLE_LOSSLESS, check_rle_segments};
 use crate::samples::Samples;
 
 /// Which frames of a multi-frame object to decode.

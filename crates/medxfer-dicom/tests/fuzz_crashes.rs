@@ -37,10 +37,33 @@ fn a_nifti_header_declaring_gigabytes_is_an_error() {
         .err()
         .expect("a forged header must not open")
         .to_string();
-    // This input is also a broken gzip stream: refused while counting, before any allocation.
+    // Its header is inconsistent in several ways; any of the header checks refuses it
+    // before the nifti crate reserves the declared volume.
     assert!(
         message.contains("gzip-header-allocates-2.3GB.nii.gz")
-            && (message.contains("forged header") || message.contains("cannot inflate")),
+            && (message.contains("forged header")
+                || message.contains("cannot inflate")
+                || message.contains("bitpix says")),
         "{message}"
     );
+}
+
+#[test]
+fn a_nifti_header_whose_bitpix_contradicts_its_datatype_is_an_error() {
+    let path = crash_input("nifti", "raw-data-size-shape-panic.nii.gz");
+    let message = NiftiVolume::open(&path)
+        .err()
+        .expect("an inconsistent header must not open")
+        .to_string();
+    assert!(message.contains("bitpix says 0"), "{message}");
+}
+
+#[test]
+fn an_item_longer_than_the_file_inside_an_undefined_length_value_is_an_error() {
+    let path = crash_input("dicom", "sequence-item-ob-reserves-3.7GB.dcm");
+    let message = DicomImage::open(&path, FrameSelection::All)
+        .err()
+        .expect("a forged item length must not be read")
+        .to_string();
+    assert!(message.contains("declares 3758948352 bytes"), "{message}");
 }
