@@ -1,8 +1,9 @@
 //! Declared value lengths checked against the file size before dicom-rs reads a file: its
 //! parser reserves and zero-fills each value's declared length before reading the value, so
 //! a 39 KB file whose Pixel Data declares 4 GB would take 4 GB of memory. This walk reads
-//! element headers only (seeking over values) and refuses any value longer than the bytes
-//! left in the file. Anything it cannot parse is left to dicom-rs, which reports it.
+//! the file meta group's headers, then the data set through dicom-rs's own token reader, and
+//! refuses any value, sequence or item longer than the bytes left in the file, before it is
+//! read. Anything it cannot parse is left to dicom-rs, which reports it.
 
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
@@ -10,20 +11,21 @@ use std::path::Path;
 
 use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
 use dicom_core::header::{HasLength, Header};
-use dicom_core::{Length, Tag, VR};
+use dicom_core::{Length, Tag};
 use dicom_dictionary_std::StandardDataDictionary;
 use dicom_encoding::decode::DecodeFrom;
 use dicom_encoding::transfer_syntax::{Codec, TransferSyntaxIndex};
+use dicom_parser::dataset::{DataSetReader, DataToken};
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
+use std::cell::Cell;
+use std::rc::Rc;
 
 use crate::error::DicomError;
 
 /// The file meta group is always Explicit VR Little Endian.
 const EXPLICIT_VR_LE: &str = "1.2.840.10008.1.2.1";
-const PIXEL_DATA: Tag = Tag(0x7FE0, 0x0010);
 const TRANSFER_SYNTAX_UID: Tag = Tag(0x0002, 0x0010);
 const ITEM: Tag = Tag(0xFFFE, 0xE000);
-const SEQUENCE_DELIMITER: Tag = Tag(0xFFFE, 0xE0DD);
 
 type Reader = BufReader<File>;
 type Decoder = Box<dyn DecodeFrom<Reader>>;
@@ -56,7 +58,7 @@ impl From<dicom_encoding::decode::Error> for Stop {
 pub fn check_declared_lengths(path: &Path) -> Result<(), DicomError> {
     let file = File::open(path).map_err(|e| DicomError::io(path, e))?;
     let file_size = file.metadata().map_err(|e| DicomError::io(path, e))?.len();
-    match walk_file(&mut BufReader::new(file), file_size) {
+    match walk_file(BufReader::new(file), file_size) {
         Ok(()) => Ok(()),
         // What the walk cannot follow, dicom-rs must not be handed either: its parser would
         // reserve whatever a misread length says (fuzz/dicom: 3.7 GB from a 3.6 KB file).
@@ -78,8 +80,8 @@ pub fn check_declared_lengths(path: &Path) -> Result<(), DicomError> {
     }
 }
 
-fn walk_file(reader: &mut Reader, file_size: u64) -> Result<(), Stop> {
-    let (data_set_start, syntax_uid) = walk_meta(reader, file_size)?;
+fn walk_file(mut reader: Reader, file_size: u64) -> Result<(), Stop> {
+    let (data_set_start, syntax_uid) = walk_meta(&mut reader, file_size)?;
     let syntax = TransferSyntaxRegistry
         .get(&syntax_uid)
         .ok_or(Stop::Unreadable)?;
@@ -87,9 +89,8 @@ fn walk_file(reader: &mut Reader, file_size: u64) -> Result<(), Stop> {
     if matches!(syntax.codec(), Codec::Dataset(_)) {
         return Ok(());
     }
-    let decoder = syntax.decoder_for::<Reader>().ok_or(Stop::Unreadable)?;
     reader.seek(SeekFrom::Start(data_set_start))?;
-    walk_data_set(reader, &decoder, file_size)
+    walk_data_set(reader, syntax, data_set_start, file_size)
 }
 
 /// Walks the file meta group as dicom-object reads it (magic, group length first, then
@@ -133,43 +134,56 @@ fn walk_meta(reader: &mut Reader, file_size: u64) -> Result<(u64, String), Stop>
     Ok((meta_end, syntax))
 }
 
-/// Reads headers to the end of the file; values are skipped, except that sequences and
-/// their items (defined or undefined length) are entered so nested values are checked too.
-fn walk_data_set(reader: &mut Reader, decoder: &Decoder, file_size: u64) -> Result<(), Stop> {
-    // Inside encapsulated Pixel Data, items are fragments: byte values to skip.
-    let mut in_fragments = false;
-    loop {
-        let at = reader.stream_position()?;
-        let Ok((header, _)) = decoder.decode_header(reader) else {
-            // The end, or a broken header that dicom-rs will report.
-            return if at == file_size {
-                Ok(())
-            } else {
-                Err(Stop::Unreadable)
-            };
+/// Follows the data set with dicom-rs's own token reader, so it parses exactly as dicom-rs
+/// will (implicit VR inside UN sequences, fragments, delimiters), and stops at the first
+/// header whose defined length exceeds the bytes left: before the reader would allocate it.
+fn walk_data_set(
+    reader: Reader,
+    syntax: &dicom_encoding::TransferSyntax,
+    data_set_start: u64,
+    file_size: u64,
+) -> Result<(), Stop> {
+    let consumed = Rc::new(Cell::new(0u64));
+    let counting = CountingReader {
+        inner: reader,
+        consumed: Rc::clone(&consumed),
+    };
+    let tokens = DataSetReader::new_with_ts(counting, syntax).map_err(|_| Stop::Unreadable)?;
+    for token in tokens {
+        let Ok(token) = token else {
+            // A broken stream: dicom-rs reports it, having allocated no more than was read.
+            return Ok(());
         };
-        let tag = header.tag();
-        let len = header.length();
-        if tag == SEQUENCE_DELIMITER {
-            in_fragments = false;
-        }
-        let enters = if tag.group() == 0xFFFE {
-            !(tag == ITEM && in_fragments)
-        } else {
-            header.vr() == VR::SQ || len.is_undefined()
+        let (tag, len) = match token {
+            DataToken::ElementHeader(header) => (header.tag(), header.length()),
+            DataToken::SequenceStart { tag, len } => (tag, len),
+            DataToken::ItemStart { len } => (ITEM, len),
+            _ => continue,
         };
-        if enters {
-            // Any undefined-length value that is not a sequence (encapsulated Pixel Data, but
-            // also an OB a fuzzer put in a sequence item) holds fragments: byte items.
-            in_fragments |= len.is_undefined() && !matches!(header.vr(), VR::SQ | VR::UN);
-            if !len.is_undefined() {
-                // An item (or sequence) entered still may not claim more than the file holds.
-                value_within_file(reader, file_size, tag, len)?;
-            }
-            continue;
+        let Some(len) = len.get() else { continue };
+        let remaining = file_size.saturating_sub(data_set_start + consumed.get());
+        if u64::from(len) > remaining {
+            return Err(Stop::TooLong {
+                tag,
+                declared: len.into(),
+                remaining,
+            });
         }
-        let len = value_within_file(reader, file_size, tag, len)?;
-        reader.seek_relative(i64::from(len))?;
+    }
+    Ok(())
+}
+
+/// Counts the bytes the token reader has taken from the (buffered) file.
+struct CountingReader {
+    inner: Reader,
+    consumed: Rc<Cell<u64>>,
+}
+
+impl Read for CountingReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.consumed.set(self.consumed.get() + n as u64);
+        Ok(n)
     }
 }
 
@@ -229,7 +243,7 @@ mod tests {
         assert_eq!(human_size(900), "900 bytes");
         assert_eq!(human_size(39 * 1024 + 10), "39 KB");
         assert_eq!(human_size(3 * 1_048_576 / 2), "1.5 MB");
-        assert_eq!(element_name(PIXEL_DATA), "PixelData (7FE0,0010)");
+        assert_eq!(element_name(Tag(0x7FE0, 0x0010)), "PixelData (7FE0,0010)");
         assert_eq!(element_name(Tag(0x0009, 0x1001)), "element (0009,1001)");
     }
 }

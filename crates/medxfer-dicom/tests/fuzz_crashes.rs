@@ -67,3 +67,13 @@ fn an_item_longer_than_the_file_inside_an_undefined_length_value_is_an_error() {
         .to_string();
     assert!(message.contains("declares 3758948352 bytes"), "{message}");
 }
+
+#[test]
+fn a_length_the_header_walk_used_to_misread_is_checked_as_dicom_rs_reads_it() {
+    let path = crash_input("dicom", "private-creator-length-2.1GB.dcm");
+    let message = DicomImage::open(&path, FrameSelection::All)
+        .err()
+        .expect("a forged length must not be read")
+        .to_string();
+    assert!(message.contains("declares 2157805725 bytes"), "{message}");
+}
