@@ -17,6 +17,7 @@ pub mod photometric;
 pub mod pixels;
 pub mod png_out;
 pub mod pseudonym;
+mod jpeg2000_header;
 mod rle_segments;
 pub mod samples;
 pub mod training;

@@ -14,6 +14,7 @@ use crate::declared_lengths::check_declared_lengths;
 use crate::error::DicomError;
 use crate::lut::{LookupTable, Palette};
 use crate::photometric::Photometric;
+use crate::jpeg2000_header::{check_jpeg2000_frames, is_jpeg2000};
 use crate::rle_segments::{RLE_LOSSLESS, check_rle_segments};
 use crate::samples::Samples;
 
@@ -89,6 +90,9 @@ impl DicomImage {
         }
         if syntax_uid == RLE_LOSSLESS {
             check_rle_segments(path, object)?;
+        }
+        if is_jpeg2000(&syntax_uid) {
+            check_jpeg2000_frames(path, object)?;
         }
         let decoded = match selection {
             FrameSelection::All => object.decode_pixel_data().map_err(decode_error)?,

@@ -77,3 +77,13 @@ fn a_length_the_header_walk_used_to_misread_is_checked_as_dicom_rs_reads_it() {
         .to_string();
     assert!(message.contains("declares 2157805725 bytes"), "{message}");
 }
+
+#[test]
+fn a_jpeg2000_frame_larger_than_rows_and_columns_is_an_error_not_a_panic() {
+    let path = crash_input("dicom", "jpeg2000-larger-than-rows-columns.dcm");
+    let message = DicomImage::open(&path, FrameSelection::All)
+        .err()
+        .expect("an oversized JPEG 2000 frame must not decode")
+        .to_string();
+    assert!(message.contains("636 x 512 image"), "{message}");
+}
