@@ -12,9 +12,9 @@ use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 
 use crate::declared_lengths::check_declared_lengths;
 use crate::error::DicomError;
+use crate::jpeg2000_header::{check_jpeg2000_frames, is_jpeg2000};
 use crate::lut::{LookupTable, Palette};
 use crate::photometric::Photometric;
-use crate::jpeg2000_header::{check_jpeg2000_frames, is_jpeg2000};
 use crate::rle_segments::{RLE_LOSSLESS, check_rle_segments};
 use crate::samples::Samples;
 

@@ -258,7 +258,6 @@ fn overfits_one_disc_mask() {
         model = optimizer.step(3e-3, model, grads);
     }
     let end = dice(model.forward(image), mask);
-    eprintln!("Dice {start} -> {end}");
     assert!(
         start < 0.6,
         "Dice {start} before training: the test would prove nothing"

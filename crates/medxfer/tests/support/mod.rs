@@ -54,3 +54,28 @@ pub fn one_line_error(output: &Output) -> String {
     assert_eq!(stderr.lines().last(), Some(errors[0]), "{stderr}");
     errors[0].to_string()
 }
+
+/// Two classes of 40 x 32 images, a bright disc left or right, with its mask beside it as
+/// `NAME_mask.png` (the BUSI layout).
+#[allow(dead_code)]
+pub fn write_toy_segmentation_dataset(root: &Path, per_class: usize) {
+    for (class, cx) in [("left", 10.0f32), ("right", 30.0)] {
+        let dir = root.join(class);
+        std::fs::create_dir_all(&dir).unwrap();
+        for i in 0..per_class {
+            let radius = 5.0 + (i % 3) as f32;
+            let mut img = image::GrayImage::new(40, 32);
+            let mut mask = image::GrayImage::new(40, 32);
+            let mut state = (i as u32 + 1) * 7919 + cx as u32;
+            for (x, y, p) in img.enumerate_pixels_mut() {
+                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                let inside = ((x as f32 - cx).powi(2) + (y as f32 - 16.0).powi(2)).sqrt() < radius;
+                p.0 = [if inside { 190 } else { 50 } + (state >> 27) as u8];
+                mask.put_pixel(x, y, image::Luma([if inside { 255 } else { 0 }]));
+            }
+            img.save(dir.join(format!("{class} ({i}).png"))).unwrap();
+            mask.save(dir.join(format!("{class} ({i})_mask.png")))
+                .unwrap();
+        }
+    }
+}
