@@ -85,12 +85,26 @@ fn walk_file(mut reader: Reader, file_size: u64) -> Result<(), Stop> {
     let syntax = TransferSyntaxRegistry
         .get(&syntax_uid)
         .ok_or(Stop::Unreadable)?;
-    // Deflated data sets declare the lengths of the inflated stream, not of the file.
-    if matches!(syntax.codec(), Codec::Dataset(_)) {
-        return Ok(());
-    }
     reader.seek(SeekFrom::Start(data_set_start))?;
-    walk_data_set(reader, syntax, data_set_start, file_size)
+    if !matches!(syntax.codec(), Codec::Dataset(_)) {
+        return walk_data_set(reader, syntax, data_set_start, file_size);
+    }
+    // A deflated data set declares the lengths of the inflated stream: measure that stream
+    // (counting, not keeping it), then check it as explicit VR little endian.
+    let inflated_size = std::io::copy(
+        &mut flate2::read::DeflateDecoder::new(&mut reader),
+        &mut std::io::sink(),
+    )?;
+    reader.seek(SeekFrom::Start(data_set_start))?;
+    let inner = TransferSyntaxRegistry
+        .get(EXPLICIT_VR_LE)
+        .ok_or(Stop::Unreadable)?;
+    walk_data_set(
+        flate2::read::DeflateDecoder::new(reader),
+        inner,
+        0,
+        inflated_size,
+    )
 }
 
 /// Walks the file meta group as dicom-object reads it (magic, group length first, then
@@ -138,7 +152,7 @@ fn walk_meta(reader: &mut Reader, file_size: u64) -> Result<(u64, String), Stop>
 /// will (implicit VR inside UN sequences, fragments, delimiters), and stops at the first
 /// header whose defined length exceeds the bytes left: before the reader would allocate it.
 fn walk_data_set(
-    reader: Reader,
+    reader: impl Read,
     syntax: &dicom_encoding::TransferSyntax,
     data_set_start: u64,
     file_size: u64,
@@ -174,12 +188,12 @@ fn walk_data_set(
 }
 
 /// Counts the bytes the token reader has taken from the (buffered) file.
-struct CountingReader {
-    inner: Reader,
+struct CountingReader<R> {
+    inner: R,
     consumed: Rc<Cell<u64>>,
 }
 
-impl Read for CountingReader {
+impl<R: Read> Read for CountingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.consumed.set(self.consumed.get() + n as u64);

@@ -1,6 +1,6 @@
-//! JPEG 2000 pixel data is checked before dicom-rs decodes it: its adapter writes every
-//! decoded sample into a buffer sized by Rows x Columns x Samples per Pixel, and panics when
-//! the codestream's own size (its SIZ marker) is larger (found by fuzz/dicom).
+//! JPEG 2000 and JPEG pixel data are checked before dicom-rs decodes them: its adapters write
+//! every decoded sample into a buffer sized by Rows x Columns x Samples per Pixel, and panic
+//! when the stream's own size (JPEG 2000's SIZ marker, JPEG's SOF) is larger (fuzz/dicom).
 
 use std::path::Path;
 
@@ -33,6 +33,18 @@ struct Siz {
 /// Every frame whose first fragment starts a codestream declares at most Rows x Columns
 /// pixels and Samples per Pixel components.
 pub fn check_jpeg2000_frames(path: &Path, object: &InMemDicomObject) -> Result<(), DicomError> {
+    check_fragments(path, object, "JPEG 2000", |fragment| {
+        codestream(fragment).and_then(read_siz)
+    })
+}
+
+/// Each fragment whose header `read` can read must fit Rows x Columns x Samples per Pixel.
+fn check_fragments(
+    path: &Path,
+    object: &InMemDicomObject,
+    codec: &str,
+    read: impl Fn(&[u8]) -> Option<Siz>,
+) -> Result<(), DicomError> {
     let number = |tag| {
         object
             .element(tag)
@@ -48,14 +60,14 @@ pub fn check_jpeg2000_frames(path: &Path, object: &InMemDicomObject) -> Result<(
         return Ok(());
     };
     for (index, fragment) in sequence.fragments().iter().enumerate() {
-        let Some(siz) = codestream(fragment).and_then(read_siz) else {
+        let Some(siz) = read(fragment) else {
             continue;
         };
         if siz.width * siz.height > rows * cols || siz.components > samples {
             return Err(DicomError::InvalidAttribute {
                 path: path.into(),
                 message: format!(
-                    "JPEG 2000 fragment {index} holds a {} x {} image of {} component(s), but Rows x Columns is {rows} x {cols} with {samples} sample(s) per pixel",
+                    "{codec} fragment {index} holds a {} x {} image of {} component(s), but Rows x Columns is {rows} x {cols} with {samples} sample(s) per pixel",
                     siz.width, siz.height, siz.components
                 ),
             });
@@ -138,4 +150,51 @@ mod tests {
         );
         assert_eq!(codestream(&[1, 2, 3]), None);
     }
+}
+
+/// JPEG (baseline, extended, lossless: PS3.5 A.4.1-A.4.3).
+pub fn is_jpeg(syntax_uid: &str) -> bool {
+    matches!(
+        syntax_uid,
+        "1.2.840.10008.1.2.4.50"
+            | "1.2.840.10008.1.2.4.51"
+            | "1.2.840.10008.1.2.4.57"
+            | "1.2.840.10008.1.2.4.70"
+    )
+}
+
+/// Image size and component count from the first SOF marker of a JPEG stream (SOI first).
+fn read_jpeg_sof(stream: &[u8]) -> Option<Siz> {
+    if !stream.starts_with(&[0xFF, 0xD8]) {
+        return None;
+    }
+    let mut at = 2usize;
+    while at + 4 <= stream.len() {
+        if stream[at] != 0xFF {
+            return None;
+        }
+        let marker = stream[at + 1];
+        let length = usize::from(u16::from_be_bytes([stream[at + 2], stream[at + 3]]));
+        let is_sof = matches!(marker, 0xC0..=0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF);
+        if is_sof {
+            let segment = stream.get(at + 4..at + 2 + length)?;
+            let height = u64::from(u16::from_be_bytes([*segment.get(1)?, *segment.get(2)?]));
+            let width = u64::from(u16::from_be_bytes([*segment.get(3)?, *segment.get(4)?]));
+            let components = u64::from(*segment.get(5)?);
+            return Some(Siz {
+                width,
+                height,
+                components,
+            });
+        }
+        at = at.checked_add(2 + length)?;
+    }
+    None
+}
+
+/// Every fragment that starts a JPEG stream declares at most Rows x Columns pixels and
+/// Samples per Pixel components: dicom-rs's JPEG adapter copies the decoded frame into a
+/// buffer of that size and panicked on a larger one (found by fuzz/dicom).
+pub fn check_jpeg_frames(path: &Path, object: &InMemDicomObject) -> Result<(), DicomError> {
+    check_fragments(path, object, "JPEG", read_jpeg_sof)
 }

@@ -12,7 +12,7 @@ use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 
 use crate::declared_lengths::check_declared_lengths;
 use crate::error::DicomError;
-use crate::jpeg2000_header::{check_jpeg2000_frames, is_jpeg2000};
+use crate::jpeg2000_header::{check_jpeg_frames, check_jpeg2000_frames, is_jpeg, is_jpeg2000};
 use crate::lut::{LookupTable, Palette};
 use crate::photometric::Photometric;
 use crate::rle_segments::{RLE_LOSSLESS, check_rle_segments};
@@ -93,6 +93,9 @@ impl DicomImage {
         }
         if is_jpeg2000(&syntax_uid) {
             check_jpeg2000_frames(path, object)?;
+        }
+        if is_jpeg(&syntax_uid) {
+            check_jpeg_frames(path, object)?;
         }
         let decoded = match selection {
             FrameSelection::All => object.decode_pixel_data().map_err(decode_error)?,

@@ -87,3 +87,13 @@ fn a_jpeg2000_frame_larger_than_rows_and_columns_is_an_error_not_a_panic() {
         .to_string();
     assert!(message.contains("636 x 512 image"), "{message}");
 }
+
+#[test]
+fn a_jpeg_frame_larger_than_rows_and_columns_is_an_error_not_a_panic() {
+    let path = crash_input("dicom", "jpeg-larger-than-rows-columns.dcm");
+    let message = DicomImage::open(&path, FrameSelection::All)
+        .err()
+        .expect("an oversized JPEG frame must not decode")
+        .to_string();
+    assert!(message.contains("612 x 100 image"), "{message}");
+}
