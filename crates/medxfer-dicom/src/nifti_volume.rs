@@ -52,6 +52,10 @@ pub fn nifti_stem(path: &Path) -> String {
     name[..name.len() - cut].to_string()
 }
 
+/// Largest voxel data (with the header) read into memory: 1 GiB, over three times a
+/// 512 x 512 x 600 CT at 16 bits.
+const MAX_VOLUME_BYTES: u64 = 1 << 30;
+
 /// The bytes the header's dimensions and data type need, from the start of the file.
 fn declared_bytes(header: &NiftiHeader) -> Option<u64> {
     let ndim = usize::from(header.dim[0]).clamp(1, 7);
@@ -90,7 +94,12 @@ fn check_declared_size(path: &Path) -> Result<(), DicomError> {
     let datatype = header
         .data_type()
         .map_err(|e| fail(format!("unsupported datatype {}: {e}", header.datatype)))?;
-    if datatype.size_of() * 8 != header.bitpix.max(0) as usize {
+    // bitpix is signed: the nifti crate casts it to usize, so a negative one would size the
+    // volume in exabytes (fuzz/nifti: 1.8 GB from 91 bytes with a zero-size datatype).
+    if header.bitpix <= 0
+        || datatype.size_of() == 0
+        || datatype.size_of() * 8 != header.bitpix as usize
+    {
         return Err(fail(format!(
             "its datatype {datatype:?} takes {} bits per voxel but bitpix says {}",
             datatype.size_of() * 8,
@@ -103,6 +112,14 @@ fn check_declared_size(path: &Path) -> Result<(), DicomError> {
             &header.dim
         ))
     })?;
+    // A small .nii.gz can inflate to gigabytes (a real volume, or a compression bomb): the
+    // nifti crate would hold all of it at once, so volumes above this are refused.
+    if declared > MAX_VOLUME_BYTES {
+        return Err(fail(format!(
+            "its header declares {declared} bytes of voxel data, above the {} MiB a volume may take here",
+            MAX_VOLUME_BYTES >> 20
+        )));
+    }
     let file = std::fs::File::open(path).map_err(|e| DicomError::io(path, e))?;
     let available = if is_gzipped(path) {
         // Inflate at most one byte more than declared: enough to know it is all there.

@@ -97,3 +97,16 @@ fn a_jpeg_frame_larger_than_rows_and_columns_is_an_error_not_a_panic() {
         .to_string();
     assert!(message.contains("612 x 100 image"), "{message}");
 }
+
+#[test]
+fn a_nifti_header_with_a_negative_bitpix_is_an_error() {
+    let path = crash_input("nifti", "fuzz-build-allocates-1.8GB.nii.gz");
+    let message = NiftiVolume::open(&path)
+        .err()
+        .expect("a negative bitpix must not open")
+        .to_string();
+    assert!(
+        message.contains("fuzz-build-allocates-1.8GB.nii.gz"),
+        "{message}"
+    );
+}

@@ -44,14 +44,14 @@ fn open_error(path: &Path) -> String {
 #[test]
 fn a_header_declaring_more_than_the_file_holds_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    // 2000 x 2000 x 150 float32 = 2.4 GB declared, 1 KB present.
-    let forged = nifti_bytes([2000, 2000, 150], 1024);
+    // 1000 x 1000 x 100 float32 = 400 MB declared, 1 KB present.
+    let forged = nifti_bytes([1000, 1000, 100], 1024);
     let plain = dir.path().join("forged.nii");
     std::fs::write(&plain, &forged).unwrap();
     let message = open_error(&plain);
     assert!(
         message.contains("forged.nii")
-            && message.contains("2400000352 bytes")
+            && message.contains("400000352 bytes")
             && message.contains("holds 1376"),
         "{message}"
     );
@@ -74,4 +74,17 @@ fn a_complete_volume_still_opens() {
         let volume = NiftiVolume::open(&path).unwrap();
         assert_eq!(volume.shape(), [4, 3, 2], "{name}");
     }
+}
+
+#[test]
+fn a_volume_above_the_memory_limit_is_refused_before_it_is_inflated() {
+    let dir = tempfile::tempdir().unwrap();
+    // 2000 x 2000 x 150 float32 = 2.4 GB, whatever the file holds.
+    let path = dir.path().join("huge.nii.gz");
+    std::fs::write(&path, gzip(&nifti_bytes([2000, 2000, 150], 1024))).unwrap();
+    let message = open_error(&path);
+    assert!(
+        message.contains("huge.nii.gz") && message.contains("above the 1024 MiB"),
+        "{message}"
+    );
 }
