@@ -12,7 +12,7 @@ use std::path::Path;
 use std::str::FromStr;
 
 use crate::EvalError;
-use crate::atomic_write::write_atomic;
+use crate::atomic_write::{open_csv, write_csv_atomic, write_json_atomic};
 
 const FIXED_COLUMNS: [&str; 4] = ["image_id", "fold", "split", "label"];
 const SCORE_PREFIX: &str = "score_";
@@ -99,16 +99,13 @@ impl Predictions {
     /// Writes `predictions.csv` atomically; scores are printed with round-trip precision.
     pub fn write_csv(&self, path: &Path) -> Result<(), EvalError> {
         self.validate()?;
-        let mut writer = csv::Writer::from_writer(Vec::new());
         let mut header: Vec<String> = FIXED_COLUMNS.iter().map(|s| s.to_string()).collect();
         header.extend(
             self.class_names
                 .iter()
                 .map(|c| format!("{SCORE_PREFIX}{c}")),
         );
-        let to_err = |e: csv::Error| EvalError::bad_file(path, e.to_string());
-        writer.write_record(&header).map_err(to_err)?;
-        for row in &self.rows {
+        let rows = self.rows.iter().map(|row| {
             let mut record = vec![
                 row.image_id.clone(),
                 row.fold.to_string(),
@@ -116,27 +113,14 @@ impl Predictions {
                 row.label.clone(),
             ];
             record.extend(row.scores.iter().map(|s| s.to_string()));
-            writer.write_record(&record).map_err(to_err)?;
-        }
-        let bytes = writer
-            .into_inner()
-            .map_err(|e| EvalError::bad_file(path, e.to_string()))?;
-        write_atomic(path, &bytes)
+            record
+        });
+        write_csv_atomic(path, std::iter::once(header).chain(rows))
     }
 
     /// Reads a `predictions.csv`; any malformed cell is an error naming the file and line.
     pub fn read_csv(path: &Path) -> Result<Self, EvalError> {
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .from_path(path)
-            .map_err(|e| match e.into_kind() {
-                csv::ErrorKind::Io(io) => EvalError::io(path, io),
-                other => EvalError::bad_file(path, format!("{other:?}")),
-            })?;
-        let header = reader
-            .headers()
-            .map_err(|e| EvalError::bad_file(path, format!("cannot read header: {e}")))?
-            .clone();
+        let (mut reader, header) = open_csv(path, false)?;
         let columns: Vec<&str> = header.iter().collect();
         if columns.len() < FIXED_COLUMNS.len() + 1 || columns[..4] != FIXED_COLUMNS {
             return Err(EvalError::bad_file(
@@ -255,10 +239,7 @@ impl TaskInfo {
 
     pub fn write_json(&self, path: &Path) -> Result<(), EvalError> {
         self.validate().map_err(|m| EvalError::bad_file(path, m))?;
-        let mut text = serde_json::to_string_pretty(self)
-            .map_err(|e| EvalError::bad_file(path, e.to_string()))?;
-        text.push('\n');
-        write_atomic(path, text.as_bytes())
+        write_json_atomic(path, self)
     }
 
     /// Index of the positive class, if there is one.

@@ -12,7 +12,7 @@ use std::fmt;
 use std::path::Path;
 
 use crate::EvalError;
-use crate::atomic_write::write_atomic;
+use crate::atomic_write::write_json_atomic;
 use crate::auc::{roc_auc, roc_auc_ovr_macro};
 use crate::bootstrap::{BootstrapConfig, CiMethod, stratified_bootstrap_ci};
 use crate::classification::ClassificationMetrics;
@@ -20,9 +20,10 @@ use crate::confusion::ConfusionMatrix;
 use crate::delong::delong_ci;
 use crate::predictions::{PredictionRow, Predictions, Split, TaskInfo, TaskKind};
 
-pub const PREDICTIONS_FILE: &str = "predictions.csv";
-pub const TASK_FILE: &str = "task.json";
-pub const METRICS_FILE: &str = "metrics.json";
+// The run folder's file names, defined once in medxfer-atomic.
+pub const PREDICTIONS_FILE: &str = medxfer_atomic::run_files::PREDICTIONS;
+pub const TASK_FILE: &str = medxfer_atomic::run_files::TASK;
+pub const METRICS_FILE: &str = medxfer_atomic::run_files::METRICS;
 const CI_LEVEL: f64 = 0.95;
 const BOOTSTRAP: BootstrapConfig = BootstrapConfig {
     n_resamples: 2000,
@@ -108,10 +109,7 @@ pub struct RunMetrics {
 
 impl RunMetrics {
     pub fn write_json(&self, path: &Path) -> Result<(), EvalError> {
-        let mut text = serde_json::to_string_pretty(self)
-            .map_err(|e| EvalError::bad_file(path, e.to_string()))?;
-        text.push('\n');
-        write_atomic(path, text.as_bytes())
+        write_json_atomic(path, self)
     }
 }
 

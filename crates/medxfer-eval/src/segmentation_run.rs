@@ -18,7 +18,7 @@ use medxfer_atomic::run_files::{METRICS, SEGMENTATION_PER_IMAGE, SEGMENTATIONS, 
 use rayon::prelude::*;
 
 use crate::EvalError;
-use crate::atomic_write::write_atomic;
+use crate::atomic_write::write_json_atomic;
 use crate::bootstrap::{BootstrapConfig, CiMethod, stratified_bootstrap_ci};
 use crate::mask_io::read_mask_png;
 use crate::predictions::{Split, TaskInfo, TaskKind};
@@ -261,10 +261,7 @@ pub struct SegmentationRunMetrics {
 
 impl SegmentationRunMetrics {
     pub fn write_json(&self, path: &Path) -> Result<(), EvalError> {
-        let mut text = serde_json::to_string_pretty(self)
-            .map_err(|e| EvalError::bad_file(path, e.to_string()))?;
-        text.push('\n');
-        write_atomic(path, text.as_bytes())
+        write_json_atomic(path, self)
     }
 }
 

@@ -13,7 +13,7 @@ use std::collections::HashSet;
 use std::path::{Component, Path, PathBuf};
 
 use crate::EvalError;
-use crate::atomic_write::write_atomic;
+use crate::atomic_write::{open_csv, write_csv_atomic};
 use crate::predictions::Split;
 
 pub const COLUMNS: [&str; 7] = [
@@ -133,14 +133,11 @@ impl Segmentations {
     pub fn write_csv(&self, path: &Path) -> Result<(), EvalError> {
         self.validate().map_err(|m| EvalError::bad_file(path, m))?;
         let with_spacing = self.has_spacing();
-        let mut writer = csv::Writer::from_writer(Vec::new());
-        let to_err = |e: csv::Error| EvalError::bad_file(path, e.to_string());
-        let mut header: Vec<&str> = COLUMNS.to_vec();
+        let mut header: Vec<String> = COLUMNS.iter().map(|c| c.to_string()).collect();
         if with_spacing {
-            header.push(SPACING_COLUMN);
+            header.push(SPACING_COLUMN.to_string());
         }
-        writer.write_record(&header).map_err(to_err)?;
-        for row in &self.rows {
+        let rows = self.rows.iter().map(|row| {
             let mut record = vec![
                 row.image_id.clone(),
                 row.fold.to_string(),
@@ -151,30 +148,16 @@ impl Segmentations {
                 row.prediction.to_string_lossy().into_owned(),
             ];
             record.extend(row.pixel_spacing_mm.map(|s| s.to_string()));
-            writer.write_record(&record).map_err(to_err)?;
-        }
-        let bytes = writer
-            .into_inner()
-            .map_err(|e| EvalError::bad_file(path, e.to_string()))?;
-        write_atomic(path, &bytes)
+            record
+        });
+        write_csv_atomic(path, std::iter::once(header).chain(rows))
     }
 
     /// Reads a `segmentations.csv`; a malformed header or cell is an error naming the file and
     /// line. Whether the PNGs exist is checked when they are read.
     pub fn read_csv(path: &Path) -> Result<Self, EvalError> {
         // Flexible: a short or long row gets this reader's own one-line message.
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .flexible(true)
-            .from_path(path)
-            .map_err(|e| match e.into_kind() {
-                csv::ErrorKind::Io(io) => EvalError::io(path, io),
-                other => EvalError::bad_file(path, format!("{other:?}")),
-            })?;
-        let header = reader
-            .headers()
-            .map_err(|e| EvalError::bad_file(path, format!("cannot read header: {e}")))?
-            .clone();
+        let (mut reader, header) = open_csv(path, true)?;
         let columns: Vec<&str> = header.iter().collect();
         let with_spacing = columns.len() == COLUMNS.len() + 1 && columns[7] == SPACING_COLUMN;
         if columns.len() < COLUMNS.len()
