@@ -5,6 +5,11 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+// Only the DICOM writer is used here; the other helpers serve other test files.
+#[allow(dead_code)]
+mod support;
+use support::tiny_dicom;
+
 /// (file, PatientName, PatientID) of pydicom test files used here.
 const INPUTS: &[(&str, &str, &str)] = &[
     ("CT_small.dcm", "CompressedSamples^CT1", "1CT1"),
@@ -265,75 +270,6 @@ fn deid_folder_round_trips_through_pydicom() {
         stdout.contains("deid check: 2 passed, 0 failed"),
         "{stdout}"
     );
-}
-
-/// One Explicit VR Little Endian element; values padded to even length.
-fn element(group: u16, elem: u16, vr: &[u8; 2], value: &[u8]) -> Vec<u8> {
-    let mut value = value.to_vec();
-    if value.len() % 2 == 1 {
-        value.push(if vr == b"UI" || vr == b"OB" { 0 } else { b' ' });
-    }
-    let mut out = [group.to_le_bytes(), elem.to_le_bytes()].concat();
-    out.extend_from_slice(vr);
-    if matches!(vr, b"OB" | b"OW" | b"SQ" | b"UN" | b"UT") {
-        out.extend([0, 0]);
-        out.extend((value.len() as u32).to_le_bytes());
-    } else {
-        out.extend((value.len() as u16).to_le_bytes());
-    }
-    out.extend(value);
-    out
-}
-
-/// A `rows` x `cols` 8-bit MONOCHROME2 image of `modality` written byte by byte (this crate
-/// has no DICOM writer), with Patient's Name `Doe^John`; `pixel_length` overrides the
-/// length declared in the Pixel Data header.
-fn tiny_dicom(rows: u16, cols: u16, modality: &str, pixel_length: Option<u32>) -> Vec<u8> {
-    let syntax = b"1.2.840.10008.1.2.1";
-    let class = b"1.2.840.10008.5.1.4.1.1.2";
-    let instance = b"1.2.826.0.1.3680043.9.7777.2.1";
-    let meta = [
-        element(0x0002, 0x0001, b"OB", &[0, 1]),
-        element(0x0002, 0x0002, b"UI", class),
-        element(0x0002, 0x0003, b"UI", instance),
-        element(0x0002, 0x0010, b"UI", syntax),
-    ]
-    .concat();
-    let mut bytes = vec![0u8; 128];
-    bytes.extend(b"DICM");
-    bytes.extend(element(
-        0x0002,
-        0x0000,
-        b"UL",
-        &(meta.len() as u32).to_le_bytes(),
-    ));
-    bytes.extend(meta);
-    let us = |v: u16| v.to_le_bytes();
-    for part in [
-        element(0x0008, 0x0016, b"UI", class),
-        element(0x0008, 0x0018, b"UI", instance),
-        element(0x0008, 0x0060, b"CS", modality.as_bytes()),
-        element(0x0010, 0x0010, b"PN", b"Doe^John"),
-        element(0x0028, 0x0002, b"US", &us(1)),
-        element(0x0028, 0x0004, b"CS", b"MONOCHROME2"),
-        element(0x0028, 0x0010, b"US", &us(rows)),
-        element(0x0028, 0x0011, b"US", &us(cols)),
-        element(0x0028, 0x0100, b"US", &us(8)),
-        element(0x0028, 0x0101, b"US", &us(8)),
-        element(0x0028, 0x0102, b"US", &us(7)),
-        element(0x0028, 0x0103, b"US", &us(0)),
-    ] {
-        bytes.extend(part);
-    }
-    let pixels: Vec<u8> = (0..rows as usize * cols as usize)
-        .map(|i| i as u8)
-        .collect();
-    let mut pixel_data = element(0x7FE0, 0x0010, b"OB", &pixels);
-    if let Some(length) = pixel_length {
-        pixel_data[8..12].copy_from_slice(&length.to_le_bytes());
-    }
-    bytes.extend(pixel_data);
-    bytes
 }
 
 fn error_lines(out: &Output) -> Vec<String> {

@@ -3,11 +3,13 @@
 //! masks are one-line errors naming the file.
 
 use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Output;
 
 mod support;
-use support::{assert_success, medxfer, one_line_error, write_toy_segmentation_dataset};
+use support::{
+    assert_success, medxfer, one_line_error, run_until_committed_then_kill,
+    write_toy_segmentation_dataset,
+};
 
 fn write_config(dir: &Path, data: &Path, out: &Path, epochs: usize) -> PathBuf {
     let path = dir.join(format!(
@@ -110,28 +112,8 @@ fn a_killed_segmentation_run_resumes_to_the_same_masks_and_evaluates() {
 
     let resumed = dir.path().join("resumed");
     let config = write_config(dir.path(), &data, &resumed, 4);
-    let mut child = medxfer()
-        .args(["train", "--no-progress", "--config"])
-        .arg(&config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
     let progress = resumed.join("fold_0/progress.json");
-    let deadline = Instant::now() + Duration::from_secs(300);
-    loop {
-        if std::fs::read_to_string(&progress).is_ok_and(|t| t.contains("\"epochs_done\": 2")) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no checkpoint appeared");
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the run ended before it could be killed"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+    run_until_committed_then_kill("train", &config, &progress, "\"epochs_done\": 2");
     let out = train(&config);
     assert_success(&out);
     assert!(String::from_utf8_lossy(&out.stderr).contains("resuming"));

@@ -6,10 +6,9 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::time::{Duration, Instant};
 
 mod support;
-use support::{assert_success, medxfer, write_toy_dataset};
+use support::{assert_success, medxfer, run_until_committed_then_kill, write_toy_dataset};
 
 /// A `medxfer train` config over the toy data with a 1-channel ResNet-18 at 16 px.
 fn write_train_config(dir: &Path, data: &Path, out: &Path, init: &str) -> PathBuf {
@@ -369,30 +368,8 @@ fn killed_or_shorter_pretraining_resumes_or_continues_to_the_same_result() {
 
     let resumed = dir.path().join("resumed");
     let config = write_ssl_config(dir.path(), &data, &resumed, "moco", 4, "");
-    let mut child = medxfer()
-        .args(["pretrain", "--no-progress", "--config"])
-        .arg(&config)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
     let progress = resumed.join("progress.json");
-    let deadline = Instant::now() + Duration::from_secs(300);
-    loop {
-        if let Ok(text) = std::fs::read_to_string(&progress)
-            && text.contains("\"epochs_done\": 1")
-        {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no checkpoint appeared");
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the run ended before it could be killed"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+    run_until_committed_then_kill("pretrain", &config, &progress, "\"epochs_done\": 1");
     assert!(
         !resumed.join("encoder.bpk").exists(),
         "killed too late to test resuming"

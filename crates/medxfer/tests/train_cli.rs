@@ -2,10 +2,11 @@
 //! restarted ends exactly like an uninterrupted one, and bad input gives one-line errors.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 mod support;
-use support::{assert_success, medxfer, one_line_error, write_toy_dataset};
+use support::{
+    assert_success, medxfer, one_line_error, run_until_committed_then_kill, write_toy_dataset,
+};
 
 fn write_config(dir: &Path, data: &Path, out: &Path, epochs: usize) -> PathBuf {
     let path = dir.join("toy.toml");
@@ -69,30 +70,8 @@ fn killed_run_resumes_to_the_same_result() {
     // through the next one, then run the same command again.
     let resumed = dir.path().join("resumed");
     let config = write_config(dir.path(), &data, &resumed, 4);
-    let mut child = medxfer()
-        .args(["train", "--no-progress", "--config"])
-        .arg(&config)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
     let progress = resumed.join("fold_0/progress.json");
-    let deadline = Instant::now() + Duration::from_secs(300);
-    loop {
-        if let Ok(text) = std::fs::read_to_string(&progress)
-            && text.contains("\"epochs_done\": 2")
-        {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no checkpoint appeared");
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the run ended before it could be killed"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+    run_until_committed_then_kill("train", &config, &progress, "\"epochs_done\": 2");
     assert!(!resumed.join("predictions.csv").exists());
     // Damage the latest checkpoint too (a disk that filled up while it was written): the
     // resume falls back to the one before it and still ends as the uninterrupted run.

@@ -79,3 +79,104 @@ pub fn write_toy_segmentation_dataset(root: &Path, per_class: usize) {
         }
     }
 }
+
+/// Runs `medxfer COMMAND --no-progress --config CONFIG` and SIGKILLs it once its committed
+/// `progress` file contains `marker` (e.g. `"epochs_done": 2`): a run killed mid-training.
+#[allow(dead_code)]
+pub fn run_until_committed_then_kill(command: &str, config: &Path, progress: &Path, marker: &str) {
+    let mut child = medxfer()
+        .args([command, "--no-progress", "--config"])
+        .arg(config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    loop {
+        if std::fs::read_to_string(progress).is_ok_and(|text| text.contains(marker)) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no checkpoint appeared"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it could be killed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+}
+
+#[allow(dead_code)]
+/// One Explicit VR Little Endian element; values padded to even length.
+pub fn element(group: u16, elem: u16, vr: &[u8; 2], value: &[u8]) -> Vec<u8> {
+    let mut value = value.to_vec();
+    if value.len() % 2 == 1 {
+        value.push(if vr == b"UI" || vr == b"OB" { 0 } else { b' ' });
+    }
+    let mut out = [group.to_le_bytes(), elem.to_le_bytes()].concat();
+    out.extend_from_slice(vr);
+    if matches!(vr, b"OB" | b"OW" | b"SQ" | b"UN" | b"UT") {
+        out.extend([0, 0]);
+        out.extend((value.len() as u32).to_le_bytes());
+    } else {
+        out.extend((value.len() as u16).to_le_bytes());
+    }
+    out.extend(value);
+    out
+}
+
+#[allow(dead_code)]
+/// A `rows` x `cols` 8-bit MONOCHROME2 image of `modality` written byte by byte (the workspace
+/// has no DICOM writer), with Patient's Name `Doe^John`; `pixel_length` overrides the
+/// length declared in the Pixel Data header.
+pub fn tiny_dicom(rows: u16, cols: u16, modality: &str, pixel_length: Option<u32>) -> Vec<u8> {
+    let syntax = b"1.2.840.10008.1.2.1";
+    let class = b"1.2.840.10008.5.1.4.1.1.2";
+    let instance = b"1.2.826.0.1.3680043.9.7777.2.1";
+    let meta = [
+        element(0x0002, 0x0001, b"OB", &[0, 1]),
+        element(0x0002, 0x0002, b"UI", class),
+        element(0x0002, 0x0003, b"UI", instance),
+        element(0x0002, 0x0010, b"UI", syntax),
+    ]
+    .concat();
+    let mut bytes = vec![0u8; 128];
+    bytes.extend(b"DICM");
+    bytes.extend(element(
+        0x0002,
+        0x0000,
+        b"UL",
+        &(meta.len() as u32).to_le_bytes(),
+    ));
+    bytes.extend(meta);
+    let us = |v: u16| v.to_le_bytes();
+    for part in [
+        element(0x0008, 0x0016, b"UI", class),
+        element(0x0008, 0x0018, b"UI", instance),
+        element(0x0008, 0x0060, b"CS", modality.as_bytes()),
+        element(0x0010, 0x0010, b"PN", b"Doe^John"),
+        element(0x0028, 0x0002, b"US", &us(1)),
+        element(0x0028, 0x0004, b"CS", b"MONOCHROME2"),
+        element(0x0028, 0x0010, b"US", &us(rows)),
+        element(0x0028, 0x0011, b"US", &us(cols)),
+        element(0x0028, 0x0100, b"US", &us(8)),
+        element(0x0028, 0x0101, b"US", &us(8)),
+        element(0x0028, 0x0102, b"US", &us(7)),
+        element(0x0028, 0x0103, b"US", &us(0)),
+    ] {
+        bytes.extend(part);
+    }
+    let pixels: Vec<u8> = (0..rows as usize * cols as usize)
+        .map(|i| i as u8)
+        .collect();
+    let mut pixel_data = element(0x7FE0, 0x0010, b"OB", &pixels);
+    if let Some(length) = pixel_length {
+        pixel_data[8..12].copy_from_slice(&length.to_le_bytes());
+    }
+    bytes.extend(pixel_data);
+    bytes
+}
