@@ -145,7 +145,10 @@ fn walk_meta(reader: &mut Reader, file_size: u64) -> Result<(u64, String), Stop>
             reader.seek_relative(i64::from(len))?;
         }
     }
-    Ok((meta_end, syntax))
+    // dicom-object reads whole elements until the group length is reached and starts the
+    // data set where the last one ends, which is past `meta_end` when that element overruns
+    // the declared group length.
+    Ok((reader.stream_position()?, syntax))
 }
 
 /// Follows the data set with dicom-rs's own token reader, so it parses exactly as dicom-rs

@@ -120,6 +120,14 @@ fn check_declared_size(path: &Path) -> Result<(), DicomError> {
             MAX_VOLUME_BYTES >> 20
         )));
     }
+    if &header.magic != b"n+1\0" {
+        // "ni1" means header and voxels in separate .hdr/.img files: the nifti crate would
+        // go looking for another file, which a single .nii must not make it do.
+        return Err(fail(
+            "its header is not a single-file NIfTI-1 header (magic \"n+1\")".into(),
+        ));
+    }
+    check_extensions(path, &header).map_err(fail)?;
     let file = std::fs::File::open(path).map_err(|e| DicomError::io(path, e))?;
     let available = if is_gzipped(path) {
         // Inflate at most one byte more than declared: enough to know it is all there.
@@ -138,6 +146,55 @@ fn check_declared_size(path: &Path) -> Result<(), DicomError> {
             &header.dim[1..=usize::from(header.dim[0]).clamp(1, 7)],
             header.bitpix
         )));
+    }
+    Ok(())
+}
+
+/// The header's size field and the extender that follows it, in bytes.
+const EXTENSIONS_START: u64 = 352;
+
+/// The extensions between the header and the voxels each declare their size, and the nifti
+/// crate reserves it before reading (fuzz/nifti: 1.8 GB from a 91-byte .nii.gz). Each must
+/// fit between the header and `vox_offset`, which the caller checks lies within the file.
+fn check_extensions(path: &Path, header: &NiftiHeader) -> Result<(), String> {
+    let extensions_end = header.vox_offset.max(0.0) as u64;
+    if extensions_end <= EXTENSIONS_START {
+        return Ok(());
+    }
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut stream: Box<dyn std::io::Read> = if is_gzipped(path) {
+        Box::new(flate2::read::GzDecoder::new(std::io::BufReader::new(file)))
+    } else {
+        Box::new(std::io::BufReader::new(file))
+    };
+    let cannot_read = |e: std::io::Error| format!("cannot read its extensions: {e}");
+    let mut head = [0u8; EXTENSIONS_START as usize];
+    stream.read_exact(&mut head).map_err(cannot_read)?;
+    if head[348] == 0 {
+        return Ok(()); // the extender says there are none
+    }
+    let read_i32 = |bytes: [u8; 4]| match header.endianness {
+        nifti::Endianness::Little => i32::from_le_bytes(bytes),
+        nifti::Endianness::Big => i32::from_be_bytes(bytes),
+    };
+    let mut offset = EXTENSIONS_START;
+    while offset < extensions_end {
+        let mut size_and_code = [0u8; 8];
+        stream.read_exact(&mut size_and_code).map_err(cannot_read)?;
+        let size = read_i32(size_and_code[..4].try_into().expect("4 bytes"));
+        let room = extensions_end - offset;
+        if size < 8 || size as u64 > room {
+            return Err(format!(
+                "an extension at byte {offset} declares {size} bytes where {room} are left before the voxel data (vox_offset {extensions_end})"
+            ));
+        }
+        let data = u64::from(size as u32 - 8);
+        let skipped = std::io::copy(&mut (&mut stream).take(data), &mut std::io::sink())
+            .map_err(cannot_read)?;
+        if skipped != data {
+            return Err(format!("an extension at byte {offset} is cut short"));
+        }
+        offset += size as u64;
     }
     Ok(())
 }

@@ -88,3 +88,47 @@ fn a_volume_above_the_memory_limit_is_refused_before_it_is_inflated() {
         "{message}"
     );
 }
+
+/// A 2 x 2 x 1 volume behind one extension of `extension_size` declared bytes (16 present).
+fn nifti_with_extension(extension_size: i32) -> Vec<u8> {
+    let mut bytes = nifti_bytes([2, 2, 1], 0);
+    bytes[108..112].copy_from_slice(&368f32.to_le_bytes()); // vox_offset after 16 bytes
+    bytes[348] = 1; // the extender: extensions follow
+    bytes.extend(extension_size.to_le_bytes());
+    bytes.extend(6i32.to_le_bytes()); // ecode: comment
+    bytes.extend([0u8; 8]);
+    bytes.extend([0u8; 16]); // the voxels
+    bytes
+}
+
+#[test]
+fn an_extension_declaring_more_than_lies_before_the_voxels_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    // fuzz/nifti: the nifti crate reserved an extension's declared 1.8 GB before reading it.
+    for (name, size) in [("huge", 0x7000_0000), ("negative", -8), ("short", 4)] {
+        let forged = nifti_with_extension(size);
+        let zipped = dir.path().join(format!("{name}.nii.gz"));
+        std::fs::write(&zipped, gzip(&forged)).unwrap();
+        let message = open_error(&zipped);
+        assert!(
+            message.contains(&format!("{name}.nii.gz"))
+                && message.contains(&format!("declares {size} bytes where 16 are left")),
+            "{message}"
+        );
+    }
+    let honest = dir.path().join("honest.nii");
+    std::fs::write(&honest, nifti_with_extension(16)).unwrap();
+    let volume = NiftiVolume::open(&honest).expect("a volume with a 16-byte extension opens");
+    assert_eq!(volume.shape(), [2, 2, 1]);
+}
+
+#[test]
+fn a_header_naming_a_separate_image_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = nifti_bytes([2, 2, 1], 16);
+    bytes[344..348].copy_from_slice(b"ni1\0");
+    let path = dir.path().join("pair.nii");
+    std::fs::write(&path, bytes).unwrap();
+    let message = open_error(&path);
+    assert!(message.contains("pair.nii") && message.contains("n+1"), "{message}");
+}
