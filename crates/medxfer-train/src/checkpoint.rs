@@ -13,12 +13,12 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use medxfer_atomic::run_files::{CHECKPOINT_PREFIX, CURVES, MODEL, OPTIMIZER};
+use medxfer_atomic::run_files::{CHECKPOINT_PREFIX, MODEL, OPTIMIZER};
 
 use crate::TrainError;
 use crate::atomic_file::write_atomic;
 use crate::json_float::{self, Float};
-use crate::run_folder::{Progress, commit_progress, load_progress};
+use crate::run_folder::{Progress, load_progress};
 
 /// One row of the per-epoch learning curve.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -58,40 +58,49 @@ pub struct FoldProgress {
     /// Wall time spent training this fold so far, summed over resumptions.
     #[serde(default)]
     pub train_seconds: f64,
+    /// The shorter run this one continued (`medxfer pretrain --continue-from`), and after
+    /// which epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub continued_from: Option<ContinuedFrom>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ContinuedFrom {
+    pub run: PathBuf,
+    pub after_epoch: usize,
 }
 
 impl FoldProgress {
     pub fn load(fold_dir: &Path) -> Result<Option<Self>, TrainError> {
         load_progress(fold_dir)
     }
+}
 
-    /// Commit this progress, then delete checkpoint folders neither it nor the commit before
-    /// it names; `curves.csv` gets the task's metric `columns` in that order.
-    pub fn commit(&self, fold_dir: &Path, columns: &[&str]) -> Result<(), TrainError> {
-        commit_progress(fold_dir, self)?;
-        self.write_curve_csv(&fold_dir.join(CURVES), columns)
+/// Write `curves.csv` at `path`: one row per epoch with the task's metric `columns` in that
+/// order.
+pub fn write_curve_csv(
+    path: &Path,
+    curve: &[CurveRow],
+    columns: &[&str],
+) -> Result<(), TrainError> {
+    let mut out = String::from("phase,epoch,lr,train_loss,val_loss,");
+    for column in columns {
+        out.push_str(column);
+        out.push(',');
     }
-
-    fn write_curve_csv(&self, path: &Path, columns: &[&str]) -> Result<(), TrainError> {
-        let mut out = String::from("phase,epoch,lr,train_loss,val_loss,");
+    out.push_str("seconds\n");
+    for r in curve {
+        out.push_str(&format!(
+            "{},{},{:e},{:.6},{:.6},",
+            r.phase, r.epoch, r.lr, r.train_loss, r.val_loss
+        ));
         for column in columns {
-            out.push_str(column);
-            out.push(',');
+            let value = r.metrics.get(*column).map_or(f64::NAN, |v| v.0);
+            out.push_str(&format!("{value:.6},"));
         }
-        out.push_str("seconds\n");
-        for r in &self.curve {
-            out.push_str(&format!(
-                "{},{},{:e},{:.6},{:.6},",
-                r.phase, r.epoch, r.lr, r.train_loss, r.val_loss
-            ));
-            for column in columns {
-                let value = r.metrics.get(*column).map_or(f64::NAN, |v| v.0);
-                out.push_str(&format!("{value:.6},"));
-            }
-            out.push_str(&format!("{:.2}\n", r.seconds));
-        }
-        write_atomic(path, out.as_bytes())
+        out.push_str(&format!("{:.2}\n", r.seconds));
     }
+    write_atomic(path, out.as_bytes())
 }
 
 impl Progress for FoldProgress {
@@ -123,8 +132,16 @@ pub fn optimizer_file(checkpoint_dir: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::run_folder::commit_progress;
+    use medxfer_atomic::run_files::CURVES;
 
     const COLUMNS: &[&str] = &["val_auc", "val_balanced_accuracy"];
+
+    /// What the engine does after an epoch.
+    fn commit(progress: &FoldProgress, dir: &Path) {
+        commit_progress(dir, progress).unwrap();
+        write_curve_csv(&dir.join(CURVES), &progress.curve, COLUMNS).unwrap();
+    }
 
     fn metrics(auc: f64, balanced_accuracy: f64) -> BTreeMap<String, Float> {
         [
@@ -159,7 +176,7 @@ mod tests {
             }],
             ..Default::default()
         };
-        progress.commit(dir.path(), COLUMNS).unwrap();
+        commit(&progress, dir.path());
         assert_eq!(FoldProgress::load(dir.path()).unwrap(), Some(progress));
         assert!(dir.path().join("ckpt-000-0001").exists());
         assert!(!dir.path().join("ckpt-000-0002").exists());
@@ -190,7 +207,7 @@ mod tests {
             }],
             ..Default::default()
         };
-        progress.commit(dir.path(), COLUMNS).unwrap();
+        commit(&progress, dir.path());
         let loaded = FoldProgress::load(dir.path()).unwrap().unwrap();
         assert!(loaded.curve[0].metrics["val_auc"].0.is_nan());
         assert_eq!(loaded.best_score, Some(-0.69));

@@ -439,7 +439,7 @@ impl TrainConfig {
 }
 
 /// Read a TOML config file through `parse`, naming the file in any error.
-pub(crate) fn load_toml_file<T>(
+pub fn load_toml_file<T>(
     path: &Path,
     overrides: &[String],
     parse: impl FnOnce(&str, &[String]) -> Result<T, String>,
@@ -453,7 +453,7 @@ pub(crate) fn load_toml_file<T>(
 
 /// Parse TOML, apply `key=value` overrides, deserialize (unknown keys are errors); one-line
 /// messages.
-pub(crate) fn parse_with_overrides<T: serde::de::DeserializeOwned>(
+pub fn parse_with_overrides<T: serde::de::DeserializeOwned>(
     text: &str,
     overrides: &[String],
 ) -> Result<T, String> {

@@ -23,6 +23,9 @@ pub enum TrainError {
     Eval(#[from] medxfer_eval::EvalError),
     #[error(transparent)]
     Report(#[from] medxfer_report::ReportError),
+    /// A task's own error (e.g. pretraining's) carried through the run engine's hooks.
+    #[error(transparent)]
+    Task(Box<dyn std::error::Error + Send + Sync>),
     #[error("{0}")]
     Other(String),
 }

@@ -16,8 +16,9 @@ use medxfer_models::{Classifier, recompute_batch_norm_statistics};
 
 use crate::TrainError;
 use crate::batches::{AugmentStream, InputSpec, feature_batch, image_batch, label_tensor};
+use crate::checkpoint::{CurveRow, model_file};
 use crate::config::{BatchNormStats, ClassWeights, OptimizerConfig, TrainConfig};
-use crate::engine::{self, FoldTask, LoopSettings, Step, Validation};
+use crate::engine::{self, FoldTask, LoopSettings, Step, StepResult, TrainedEpoch, Validation};
 use crate::model_setup::{Architecture, save_model, set_trainable};
 use crate::scoring::score;
 use crate::strategy::Phase;
@@ -75,7 +76,7 @@ pub fn train_fold(
         ),
     };
     let trained = engine::train_fold(&task, &settings, fold, fold_dir)?;
-    Ok(predict_outcome(ctx, &trained.model, fold, trained.seconds))
+    Ok(predict_outcome(ctx, &trained.output, fold, trained.seconds))
 }
 
 /// Classification on the run engine: cross-entropy on images or cached features, validation
@@ -88,6 +89,7 @@ struct Classification<'a> {
 impl FoldTask for Classification<'_> {
     type Model = Classifier;
     type PhaseData = Option<FeatureCache>;
+    type Output = Classifier;
 
     fn curve_columns(&self) -> &'static [&'static str] {
         &["val_auc", "val_balanced_accuracy"]
@@ -101,12 +103,32 @@ impl FoldTask for Classification<'_> {
         )
     }
 
-    fn load_model(&self, path: &Path) -> Result<Classifier, TrainError> {
-        self.ctx.architecture.load(path, &self.ctx.device)
+    fn save_checkpoint(&self, model: &Classifier, dir: &Path) -> Result<(), TrainError> {
+        save_model(model, &model_file(dir))
     }
 
-    fn save_model(&self, model: &Classifier, path: &Path) -> Result<(), TrainError> {
-        save_model(model, path)
+    fn load_checkpoint(&self, dir: &Path) -> Result<Classifier, TrainError> {
+        self.ctx
+            .architecture
+            .load(&model_file(dir), &self.ctx.device)
+    }
+
+    /// The best model, as `fold_K/model.bpk`.
+    fn save_output(
+        &self,
+        model: Classifier,
+        fold_dir: &Path,
+        _: &[CurveRow],
+    ) -> Result<Classifier, TrainError> {
+        save_model(&model, &model_file(fold_dir))?;
+        Ok(model)
+    }
+
+    fn load_output(&self, fold_dir: &Path) -> Result<Option<Classifier>, TrainError> {
+        let path = model_file(fold_dir);
+        path.exists()
+            .then(|| self.ctx.architecture.load(&path, &self.ctx.device))
+            .transpose()
     }
 
     fn begin_phase(
@@ -128,7 +150,7 @@ impl FoldTask for Classification<'_> {
         features: &Option<FeatureCache>,
         step: &Step,
         optimizer: &mut ModuleOptimizer,
-    ) -> (Classifier, f64) {
+    ) -> (Classifier, StepResult) {
         let ctx = self.ctx;
         let loss_fn = CrossEntropyLossConfig::new()
             .with_weights(self.class_weights.clone())
@@ -140,7 +162,7 @@ impl FoldTask for Classification<'_> {
             let value = loss.clone().into_scalar::<f32>() as f64;
             let grads = GradientsParams::from_grads(loss.backward(), &model.head);
             model.head = optimizer.step(step.lr, model.head, grads);
-            return (model, value);
+            return (model, StepResult::loss(value));
         }
         let augment = ctx.augmenter.as_ref().map(|augmenter| AugmentStream {
             augmenter,
@@ -151,7 +173,10 @@ impl FoldTask for Classification<'_> {
         let loss = loss_fn.forward(model.forward(x), targets);
         let value = loss.clone().into_scalar::<f32>() as f64;
         let grads = GradientsParams::from_grads(loss.backward(), &model);
-        (optimizer.step(step.lr, model, grads), value)
+        (
+            optimizer.step(step.lr, model, grads),
+            StepResult::loss(value),
+        )
     }
 
     fn end_epoch(
@@ -172,6 +197,7 @@ impl FoldTask for Classification<'_> {
         model: &Classifier,
         features: &Option<FeatureCache>,
         fold: &FoldIndices,
+        _: &TrainedEpoch,
     ) -> Validation {
         let ctx = self.ctx;
         let probs = match features {

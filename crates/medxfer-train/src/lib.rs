@@ -1,9 +1,11 @@
-//! Training: transfer strategies, the epoch loop, checkpoints and resume, feature caching.
+//! Training: the run engine (run folder, epoch loop, checkpoints and resume) and its
+//! supervised tasks (classification, segmentation), transfer strategies, feature caching.
 
 mod atomic_file;
 pub mod batches;
 pub mod checkpoint;
 pub mod config;
+pub mod encoder_file;
 pub mod engine;
 mod error;
 pub mod fold;
@@ -16,7 +18,6 @@ pub mod run_folder;
 pub mod schedule;
 pub mod scoring;
 pub mod segmentation;
-pub mod ssl;
 pub mod strategy;
 
 pub use config::TrainConfig;

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::TrainConfig;
 use crate::TrainError;
 use crate::atomic_file::write_atomic;
-use crate::ssl::encoder_file::{read_info, sidecar_path};
+use crate::encoder_file::{read_info, sidecar_path};
 
 /// Mean and std per input channel, and where they came from. A run writes it to
 /// `input.json` so `medxfer predict` normalises exactly as training did.

@@ -499,7 +499,7 @@ fn with_validation(
         .collect()
 }
 
-pub(crate) fn make_folds(
+pub fn make_folds(
     config: &TrainConfig,
     dataset: &Dataset,
     labels: &[usize],

@@ -71,7 +71,7 @@ pub fn run(
         rows.extend(write_fold_masks(
             &ctx,
             &prepared.dataset,
-            &trained.model,
+            &trained.output,
             fold,
             &out_dir,
         )?);

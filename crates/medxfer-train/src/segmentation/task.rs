@@ -18,8 +18,9 @@ use rayon::prelude::*;
 
 use crate::TrainError;
 use crate::batches::InputSpec;
+use crate::checkpoint::{CurveRow, model_file};
 use crate::config::{BatchNormStats, TrainConfig};
-use crate::engine::{FoldTask, Step, Validation};
+use crate::engine::{FoldTask, Step, StepResult, TrainedEpoch, Validation};
 use crate::fold::FoldIndices;
 use crate::segmentation::config::SegmentationConfig;
 use crate::segmentation::loss::segmentation_loss;
@@ -43,23 +44,7 @@ pub struct Segmentation<'a> {
     pub ctx: &'a SegmentationContext<'a>,
 }
 
-impl FoldTask for Segmentation<'_> {
-    type Model = UNet;
-    type PhaseData = ();
-
-    fn curve_columns(&self) -> &'static [&'static str] {
-        &["val_dice", "val_iou"]
-    }
-
-    fn initial_model(&self, fold: usize) -> Result<UNet, TrainError> {
-        let ctx = self.ctx;
-        let kind = ctx.unet.backbone;
-        let encoder = Backbone::new(kind, ctx.unet.in_channels, &ctx.device);
-        let init = ctx.config.model.init.for_fold(fold);
-        let encoder = load_init(encoder, kind, &init, &default_cache_dir())?;
-        Ok(UNet::from_encoder(encoder, &ctx.unet, &ctx.device)?)
-    }
-
+impl Segmentation<'_> {
     fn load_model(&self, path: &Path) -> Result<UNet, TrainError> {
         UNet::new(&self.ctx.unet, &self.ctx.device)?
             .try_load_file(path)
@@ -77,6 +62,49 @@ impl FoldTask for Segmentation<'_> {
                 path: path.to_path_buf(),
                 message: format!("cannot save U-Net: {e}"),
             })
+    }
+}
+
+impl FoldTask for Segmentation<'_> {
+    type Model = UNet;
+    type PhaseData = ();
+    type Output = UNet;
+
+    fn curve_columns(&self) -> &'static [&'static str] {
+        &["val_dice", "val_iou"]
+    }
+
+    fn initial_model(&self, fold: usize) -> Result<UNet, TrainError> {
+        let ctx = self.ctx;
+        let kind = ctx.unet.backbone;
+        let encoder = Backbone::new(kind, ctx.unet.in_channels, &ctx.device);
+        let init = ctx.config.model.init.for_fold(fold);
+        let encoder = load_init(encoder, kind, &init, &default_cache_dir())?;
+        Ok(UNet::from_encoder(encoder, &ctx.unet, &ctx.device)?)
+    }
+
+    fn save_checkpoint(&self, model: &UNet, dir: &Path) -> Result<(), TrainError> {
+        self.save_model(model, &model_file(dir))
+    }
+
+    fn load_checkpoint(&self, dir: &Path) -> Result<UNet, TrainError> {
+        self.load_model(&model_file(dir))
+    }
+
+    /// The best model, as `fold_K/model.bpk`.
+    fn save_output(
+        &self,
+        model: UNet,
+        fold_dir: &Path,
+        _: &[CurveRow],
+    ) -> Result<UNet, TrainError> {
+        self.save_model(&model, &model_file(fold_dir))?;
+        Ok(model)
+    }
+
+    fn load_output(&self, fold_dir: &Path) -> Result<Option<UNet>, TrainError> {
+        let path = model_file(fold_dir);
+        path.exists().then(|| self.load_model(&path)).transpose()
     }
 
     fn begin_phase(&self, model: UNet, phase: &Phase, _: &FoldIndices) -> (UNet, ()) {
@@ -96,7 +124,7 @@ impl FoldTask for Segmentation<'_> {
         _: &(),
         step: &Step,
         optimizer: &mut ModuleOptimizer,
-    ) -> (UNet, f64) {
+    ) -> (UNet, StepResult) {
         let ctx = self.ctx;
         let augment = ctx
             .augmenter
@@ -106,7 +134,10 @@ impl FoldTask for Segmentation<'_> {
         let loss = segmentation_loss(&ctx.segmentation.loss, model.forward(x), y);
         let value = loss.clone().into_scalar::<f32>() as f64;
         let grads = GradientsParams::from_grads(loss.backward(), &model);
-        (optimizer.step(step.lr, model, grads), value)
+        (
+            optimizer.step(step.lr, model, grads),
+            StepResult::loss(value),
+        )
     }
 
     fn end_epoch(&self, model: &mut UNet, _: &(), fold: &FoldIndices) {
@@ -126,7 +157,7 @@ impl FoldTask for Segmentation<'_> {
         }
     }
 
-    fn validate(&self, model: &UNet, _: &(), fold: &FoldIndices) -> Validation {
+    fn validate(&self, model: &UNet, _: &(), fold: &FoldIndices, _: &TrainedEpoch) -> Validation {
         let ctx = self.ctx;
         let valid = model.valid();
         let device = ctx.device.clone().without_autodiff();

@@ -4,8 +4,8 @@
 
 use std::path::PathBuf;
 
-use medxfer_train::ssl::PretrainConfig;
-use medxfer_train::ssl::pretrain::PretrainOptions;
+use medxfer_ssl::PretrainConfig;
+use medxfer_ssl::pretrain::PretrainOptions;
 
 #[derive(clap::Args, Debug)]
 pub struct PretrainArgs {
@@ -36,7 +36,7 @@ pub fn run(args: PretrainArgs) -> anyhow::Result<()> {
         continue_from: args.continue_from,
         allow_data_change: args.allow_data_change,
     };
-    let summary = medxfer_train::ssl::pretrain(&config, &options, events.as_ref())?;
+    let summary = medxfer_ssl::pretrain(&config, &options, events.as_ref())?;
     println!(
         "{}: {} epochs in {:.0} s on {} training / {} validation images ({} evaluation test images excluded)",
         summary.method,

@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use medxfer_train::ssl::eval::{EncoderChoice, SslEvalOptions, ssl_eval};
-use medxfer_train::ssl::probe::{ProbeConfig, ProbeRegularisation};
+use medxfer_ssl::eval::{EncoderChoice, SslEvalOptions, ssl_eval};
+use medxfer_ssl::probe::{ProbeConfig, ProbeRegularisation};
 
 #[derive(clap::Args, Debug)]
 pub struct SslEvalArgs {

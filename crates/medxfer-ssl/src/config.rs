@@ -9,9 +9,9 @@ use medxfer_data::DatasetSource;
 use medxfer_models::BackboneKind;
 use serde::{Deserialize, Serialize};
 
-use crate::TrainError;
-use crate::config::{DeviceChoice, ScheduleConfig, load_toml_file, parse_with_overrides};
-use crate::ssl::views::ViewConfig;
+use crate::SslError;
+use crate::views::ViewConfig;
+use medxfer_train::config::{DeviceChoice, ScheduleConfig, load_toml_file, parse_with_overrides};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -308,8 +308,8 @@ fn default_tsne_iterations() -> usize {
 
 impl PretrainConfig {
     /// Read a TOML file and apply `key=value` overrides; errors name the file and the key.
-    pub fn load(path: &Path, overrides: &[String]) -> Result<Self, TrainError> {
-        load_toml_file(path, overrides, Self::from_toml_str)
+    pub fn load(path: &Path, overrides: &[String]) -> Result<Self, SslError> {
+        Ok(load_toml_file(path, overrides, Self::from_toml_str)?)
     }
 
     pub fn from_toml_str(text: &str, overrides: &[String]) -> Result<Self, String> {
@@ -322,67 +322,67 @@ impl PretrainConfig {
         toml::to_string_pretty(self).unwrap_or_default()
     }
 
-    pub fn device(&self) -> Result<DeviceChoice, TrainError> {
-        DeviceChoice::parse(&self.device)
+    pub fn device(&self) -> Result<DeviceChoice, SslError> {
+        Ok(DeviceChoice::parse(&self.device)?)
     }
 
-    pub fn validate(&self) -> Result<(), TrainError> {
+    pub fn validate(&self) -> Result<(), SslError> {
         if self.sources.is_empty() {
-            return Err(TrainError::invalid(
+            return Err(SslError::invalid(
                 "sources",
                 "name at least one [[sources]] table",
             ));
         }
         for (i, source) in self.sources.iter().enumerate() {
             if !(source.weight > 0.0 && source.weight.is_finite()) {
-                return Err(TrainError::invalid(
+                return Err(SslError::invalid(
                     &format!("sources[{i}].weight"),
                     "must be a positive number",
                 ));
             }
             if self.sources[..i].iter().any(|s| s.name == source.name) {
-                return Err(TrainError::invalid(
+                return Err(SslError::invalid(
                     &format!("sources[{i}].name"),
                     format!("`{}` is used twice", source.name),
                 ));
             }
         }
         if !matches!(self.model.in_channels, 1 | 3) {
-            return Err(TrainError::invalid("model.in_channels", "must be 1 or 3"));
+            return Err(SslError::invalid("model.in_channels", "must be 1 or 3"));
         }
         let t = &self.train;
         if t.epochs == 0 {
-            return Err(TrainError::invalid("train.epochs", "must be at least 1"));
+            return Err(SslError::invalid("train.epochs", "must be at least 1"));
         }
         if t.batch_size < 2 {
-            return Err(TrainError::invalid(
+            return Err(SslError::invalid(
                 "train.batch_size",
                 "must be at least 2 (views are contrasted within a batch)",
             ));
         }
         if !(t.lr > 0.0 && t.lr.is_finite()) {
-            return Err(TrainError::invalid("train.lr", "must be a positive number"));
+            return Err(SslError::invalid("train.lr", "must be a positive number"));
         }
         if !(t.weight_decay >= 0.0 && t.weight_decay.is_finite()) {
-            return Err(TrainError::invalid(
+            return Err(SslError::invalid(
                 "train.weight_decay",
                 "must be zero or positive",
             ));
         }
         if !(t.val_fraction > 0.0 && t.val_fraction < 0.9) {
-            return Err(TrainError::invalid(
+            return Err(SslError::invalid(
                 "train.val_fraction",
                 "must be in (0, 0.9)",
             ));
         }
         if let ScheduleConfig::Step { step_epochs: 0, .. } = t.schedule {
-            return Err(TrainError::invalid(
+            return Err(SslError::invalid(
                 "train.schedule.step_epochs",
                 "must be at least 1",
             ));
         }
         if t.samples_per_epoch == Some(0) {
-            return Err(TrainError::invalid(
+            return Err(SslError::invalid(
                 "train.samples_per_epoch",
                 "must be at least 1",
             ));
@@ -411,13 +411,10 @@ impl PretrainConfig {
                 check_width("method.projection_hidden", projection_hidden)?;
                 check_width("method.projection_dim", projection_dim)?;
                 if queue_size == 0 {
-                    return Err(TrainError::invalid(
-                        "method.queue_size",
-                        "must be at least 1",
-                    ));
+                    return Err(SslError::invalid("method.queue_size", "must be at least 1"));
                 }
                 if shuffle_bn_groups == 0 {
-                    return Err(TrainError::invalid(
+                    return Err(SslError::invalid(
                         "method.shuffle_bn_groups",
                         "must be at least 1",
                     ));
@@ -437,19 +434,19 @@ impl PretrainConfig {
         }
         let m = &self.monitor;
         if !(m.collapse_threshold >= 0.0 && m.collapse_threshold < 1.0) {
-            return Err(TrainError::invalid(
+            return Err(SslError::invalid(
                 "monitor.collapse_threshold",
                 "must be in [0, 1)",
             ));
         }
         if !(m.tsne_perplexity >= 2.0 && m.tsne_perplexity.is_finite()) {
-            return Err(TrainError::invalid(
+            return Err(SslError::invalid(
                 "monitor.tsne_perplexity",
                 "must be at least 2",
             ));
         }
         if m.tsne_iterations < 250 {
-            return Err(TrainError::invalid(
+            return Err(SslError::invalid(
                 "monitor.tsne_iterations",
                 "must be at least 250 (the early-exaggeration phase)",
             ));
@@ -459,30 +456,30 @@ impl PretrainConfig {
     }
 }
 
-fn check_temperature(t: f64) -> Result<(), TrainError> {
+fn check_temperature(t: f64) -> Result<(), SslError> {
     if t > 0.0 && t.is_finite() {
         Ok(())
     } else {
-        Err(TrainError::invalid(
+        Err(SslError::invalid(
             "method.temperature",
             "must be a positive number",
         ))
     }
 }
 
-fn check_momentum(m: f64) -> Result<(), TrainError> {
+fn check_momentum(m: f64) -> Result<(), SslError> {
     if (0.0..1.0).contains(&m) {
         Ok(())
     } else {
-        Err(TrainError::invalid("method.momentum", "must be in [0, 1)"))
+        Err(SslError::invalid("method.momentum", "must be in [0, 1)"))
     }
 }
 
-fn check_width(key: &str, width: usize) -> Result<(), TrainError> {
+fn check_width(key: &str, width: usize) -> Result<(), SslError> {
     if width > 0 {
         Ok(())
     } else {
-        Err(TrainError::invalid(key, "must be at least 1"))
+        Err(SslError::invalid(key, "must be at least 1"))
     }
 }
 
@@ -553,7 +550,7 @@ source = { kind = "folder", root = "data/busi" }
     }
 }
 
-impl crate::run_folder::RunConfig for PretrainConfig {
+impl medxfer_train::run_folder::RunConfig for PretrainConfig {
     fn out_dir(&self) -> &Path {
         &self.out_dir
     }
@@ -562,7 +559,7 @@ impl crate::run_folder::RunConfig for PretrainConfig {
         PretrainConfig::to_toml_string(self)
     }
 
-    fn load_recorded(path: &Path) -> Result<Self, TrainError> {
-        PretrainConfig::load(path, &[])
+    fn load_recorded(path: &Path) -> Result<Self, medxfer_train::TrainError> {
+        Ok(PretrainConfig::load(path, &[])?)
     }
 }

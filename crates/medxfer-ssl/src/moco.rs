@@ -19,11 +19,11 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
-use crate::TrainError;
-use crate::atomic_file::write_atomic;
-use crate::ssl::ema::ema_update;
-use crate::ssl::method::{SslMethod, StepOutcome, learn_from, load_module, save_module, scalar};
-use crate::ssl::projection::{ProjectedEncoder, l2_normalize};
+use crate::SslError;
+use crate::ema::ema_update;
+use crate::error::write_atomic;
+use crate::method::{SslMethod, StepOutcome, learn_from, load_module, save_module, scalar};
+use crate::projection::{ProjectedEncoder, l2_normalize};
 
 /// The queue length used for a pool of `pool_size` images: at most the requested size and at
 /// most a quarter of the pool (an image's previous key sits in a queue of K keys about K / n of
@@ -130,6 +130,7 @@ impl KeyQueue {
     }
 }
 
+#[derive(Clone)]
 pub struct Moco {
     query: ProjectedEncoder,
     key: ProjectedEncoder,
@@ -244,19 +245,19 @@ impl SslMethod for Moco {
         &self.query.encoder
     }
 
-    fn save(&self, dir: &Path) -> Result<(), TrainError> {
+    fn save(&self, dir: &Path) -> Result<(), SslError> {
         save_module(&self.query, &dir.join("online.bpk"))?;
         save_module(&self.key, &dir.join("target.bpk"))?;
         write_atomic(&dir.join("queue.bin"), &self.queue.to_bytes())
     }
 
-    fn load(&mut self, dir: &Path) -> Result<(), TrainError> {
+    fn load(&mut self, dir: &Path) -> Result<(), SslError> {
         self.query = load_module(self.query.clone(), &dir.join("online.bpk"))?;
         self.key = load_module(self.key.clone(), &dir.join("target.bpk"))?.no_grad();
         let path = dir.join("queue.bin");
-        let bytes = std::fs::read(&path).map_err(|e| TrainError::io(&path, e))?;
+        let bytes = std::fs::read(&path).map_err(|e| SslError::io(&path, e))?;
         self.queue = KeyQueue::from_bytes(&bytes, self.queue.len(), self.queue.dim)
-            .map_err(|message| TrainError::Checkpoint { path, message })?;
+            .map_err(|message| SslError::Checkpoint { path, message })?;
         Ok(())
     }
 }
@@ -264,7 +265,7 @@ impl SslMethod for Moco {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ssl::test_tensors::matrix;
+    use crate::test_tensors::matrix;
 
     #[test]
     fn info_nce_matches_a_hand_computed_value() {

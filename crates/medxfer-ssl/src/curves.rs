@@ -3,28 +3,21 @@
 
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
+use crate::SslError;
+use crate::error::write_atomic;
+use crate::plot::{Area, Canvas, PALETTE, Series, line_chart};
 
-use crate::TrainError;
-use crate::atomic_file::write_atomic;
-use crate::json_float;
-use crate::ssl::plot::{Area, Canvas, PALETTE, Series, line_chart};
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// One epoch as the curves show it (from the engine's curve row, with the collapse verdict).
+#[derive(Debug, Clone, PartialEq)]
 pub struct SslCurveRow {
     pub epoch: usize,
-    #[serde(with = "json_float")]
     pub lr: f64,
-    #[serde(with = "json_float")]
     pub train_loss: f64,
     /// NaN when the pool has too few validation images for a batch.
-    #[serde(with = "json_float")]
     pub val_loss: f64,
     /// Mean spread of the epoch's normalised training projections (1 isotropic, 0 collapsed).
-    #[serde(with = "json_float")]
     pub spread: f64,
     pub collapsed: bool,
-    #[serde(with = "json_float")]
     pub seconds: f64,
 }
 
@@ -33,7 +26,7 @@ pub fn write_curves(
     rows: &[SslCurveRow],
     collapse_threshold: f64,
     method: &str,
-) -> Result<(), TrainError> {
+) -> Result<(), SslError> {
     let mut csv = String::from("epoch,lr,train_loss,val_loss,spread,collapsed,seconds\n");
     for r in rows {
         csv.push_str(&format!(

@@ -9,10 +9,10 @@ use std::path::Path;
 use medxfer_data::cache::Sha256Digest;
 use medxfer_data::{ImageCache, PreprocessSpec};
 
-use crate::TrainConfig;
-use crate::TrainError;
-use crate::run::{load_dataset, make_folds};
-use crate::ssl::config::ExcludeConfig;
+use crate::SslError;
+use crate::config::ExcludeConfig;
+use medxfer_train::TrainConfig;
+use medxfer_train::run::{load_dataset, make_folds};
 
 /// Pixel hashes of the images an evaluation tests on.
 #[derive(Debug, Clone)]
@@ -34,13 +34,13 @@ pub fn test_images(
     config: &ExcludeConfig,
     size: u32,
     cache_dir: Option<&Path>,
-) -> Result<TestImages, TrainError> {
+) -> Result<TestImages, SslError> {
     let train_config = TrainConfig::load(&config.train_config, &config.train_overrides)?;
     let dataset = load_dataset(&train_config)?;
     let labels = dataset.labels();
     let folds = make_folds(&train_config, &dataset, &labels)?;
     let fold = folds.get(config.fold).ok_or_else(|| {
-        TrainError::invalid(
+        SslError::invalid(
             "exclude.fold",
             format!(
                 "{} has {} fold(s) (0..{}); fold {} does not exist",

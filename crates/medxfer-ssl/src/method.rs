@@ -9,13 +9,13 @@ use burn::prelude::*;
 use medxfer_events::Reporter;
 use medxfer_models::Backbone;
 
-use crate::TrainError;
-use crate::ssl::byol::Byol;
-use crate::ssl::config::{MethodConfig, PretrainConfig};
-use crate::ssl::moco::Moco;
-use crate::ssl::simclr::Simclr;
+use crate::SslError;
+use crate::byol::Byol;
+use crate::config::{MethodConfig, PretrainConfig};
+use crate::moco::Moco;
+use crate::simclr::Simclr;
 
-pub trait SslMethod {
+pub trait SslMethod: BoxedClone {
     /// One step on the training device: loss of the two views, backward, optimizer step and
     /// any momentum / queue update. Returns the batch loss. `step_seed` drives any randomness
     /// inside the step (MoCo's batch shuffle).
@@ -36,10 +36,22 @@ pub trait SslMethod {
     fn encoder(&self) -> &Backbone;
 
     /// Write every tensor of the method's state (networks, queue) into `dir`.
-    fn save(&self, dir: &Path) -> Result<(), TrainError>;
+    fn save(&self, dir: &Path) -> Result<(), SslError>;
 
     /// Restore the state `save` wrote.
-    fn load(&mut self, dir: &Path) -> Result<(), TrainError>;
+    fn load(&mut self, dir: &Path) -> Result<(), SslError>;
+}
+
+/// A copy of a method's whole state (the run engine hands models by value); every method is
+/// `Clone`, and this makes the copy through `dyn SslMethod`.
+pub trait BoxedClone {
+    fn boxed_clone(&self) -> Box<dyn SslMethod>;
+}
+
+impl<M: SslMethod + Clone + 'static> BoxedClone for M {
+    fn boxed_clone(&self) -> Box<dyn SslMethod> {
+        Box::new(self.clone())
+    }
 }
 
 /// What one training step measured.
@@ -57,7 +69,7 @@ impl StepOutcome {
         let rows: Vec<f32> = projections.detach().into_data().iter::<f32>().collect();
         StepOutcome {
             loss: scalar(loss),
-            spread: crate::ssl::collapse::normalized_spread(&rows, dim),
+            spread: crate::collapse::normalized_spread(&rows, dim),
         }
     }
 }
@@ -108,11 +120,8 @@ pub fn build_method(
             projection_dim,
             shuffle_bn_groups,
         } => {
-            let queue = crate::ssl::moco::effective_queue_size(
-                queue_size,
-                pool_size,
-                config.train.batch_size,
-            );
+            let queue =
+                crate::moco::effective_queue_size(queue_size, pool_size, config.train.batch_size);
             if queue < queue_size {
                 events.note(format!(
                     "moco: queue clamped from {queue_size} to {queue} keys: the training pool has {pool_size} images, and a queue over a quarter of it would often hold an older key of the query's own image as a negative"
@@ -149,21 +158,21 @@ pub fn build_method(
 }
 
 /// Save a module as a burnpack file.
-pub fn save_module<M: Module>(module: &M, path: &Path) -> Result<(), TrainError> {
+pub fn save_module<M: Module>(module: &M, path: &Path) -> Result<(), SslError> {
     module
         .clone()
         .save_file(path)
-        .map_err(|e| TrainError::Checkpoint {
+        .map_err(|e| SslError::Checkpoint {
             path: path.to_path_buf(),
             message: format!("cannot save weights: {e}"),
         })
 }
 
 /// Load a burnpack file written by `save_module` into a module of the same structure.
-pub fn load_module<M: Module>(module: M, path: &Path) -> Result<M, TrainError> {
+pub fn load_module<M: Module>(module: M, path: &Path) -> Result<M, SslError> {
     module
         .try_load_file(path)
-        .map_err(|e| TrainError::Checkpoint {
+        .map_err(|e| SslError::Checkpoint {
             path: path.to_path_buf(),
             message: format!("cannot load weights: {e}"),
         })

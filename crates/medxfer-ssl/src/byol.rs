@@ -9,10 +9,10 @@ use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
 use medxfer_models::{Backbone, BackboneKind};
 
-use crate::TrainError;
-use crate::ssl::ema::ema_update;
-use crate::ssl::method::{SslMethod, StepOutcome, learn_from, load_module, save_module, scalar};
-use crate::ssl::projection::{MlpHead, ProjectedEncoder, l2_normalize};
+use crate::SslError;
+use crate::ema::ema_update;
+use crate::method::{SslMethod, StepOutcome, learn_from, load_module, save_module, scalar};
+use crate::projection::{MlpHead, ProjectedEncoder, l2_normalize};
 
 /// The trained half: encoder + projector + predictor.
 #[derive(Module, Debug)]
@@ -46,6 +46,7 @@ pub fn byol_loss(
     (one_way(p1, target_z2) + one_way(p2, target_z1)).mean()
 }
 
+#[derive(Clone)]
 pub struct Byol {
     online: ByolOnline,
     target: ProjectedEncoder,
@@ -107,12 +108,12 @@ impl SslMethod for Byol {
         &self.online.net.encoder
     }
 
-    fn save(&self, dir: &Path) -> Result<(), TrainError> {
+    fn save(&self, dir: &Path) -> Result<(), SslError> {
         save_module(&self.online, &dir.join("online.bpk"))?;
         save_module(&self.target, &dir.join("target.bpk"))
     }
 
-    fn load(&mut self, dir: &Path) -> Result<(), TrainError> {
+    fn load(&mut self, dir: &Path) -> Result<(), SslError> {
         self.online = load_module(self.online.clone(), &dir.join("online.bpk"))?;
         self.target = load_module(self.target.clone(), &dir.join("target.bpk"))?.no_grad();
         Ok(())
@@ -122,7 +123,7 @@ impl SslMethod for Byol {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ssl::test_tensors::matrix;
+    use crate::test_tensors::matrix;
 
     #[test]
     fn byol_loss_matches_a_hand_computed_value() {

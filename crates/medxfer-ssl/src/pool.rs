@@ -7,10 +7,10 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
-use crate::TrainError;
-use crate::batches::mix_seed;
-use crate::ssl::config::PretrainConfig;
-use crate::ssl::exclusion::TestImages;
+use crate::SslError;
+use crate::config::PretrainConfig;
+use crate::exclusion::TestImages;
+use medxfer_train::batches::mix_seed;
 
 /// One source's images and their roles.
 pub struct SourceImages {
@@ -41,7 +41,7 @@ pub fn split_key(key: u64) -> (usize, usize) {
 
 impl Pool {
     /// Load, decode (at `views.resize`), exclude and split every source of `config`.
-    pub fn load(config: &PretrainConfig, exclude: Option<&TestImages>) -> Result<Pool, TrainError> {
+    pub fn load(config: &PretrainConfig, exclude: Option<&TestImages>) -> Result<Pool, SslError> {
         let spec = PreprocessSpec {
             size: config.views.resize,
             channels: 1,
@@ -55,7 +55,7 @@ impl Pool {
                 .collect();
             let excluded = dataset.len() - kept.len();
             if kept.len() < 2 {
-                return Err(TrainError::invalid(
+                return Err(SslError::invalid(
                     &format!("sources[{s}]"),
                     format!(
                         "{}: {} image(s) left after excluding evaluation test images; at least 2 are needed",

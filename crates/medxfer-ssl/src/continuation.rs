@@ -10,9 +10,9 @@
 
 use std::path::Path;
 
-use crate::TrainError;
-use crate::config::ScheduleConfig;
-use crate::ssl::config::PretrainConfig;
+use crate::SslError;
+use crate::config::PretrainConfig;
+use medxfer_train::config::ScheduleConfig;
 
 /// Why `source` (recorded in `source_dir`, `epochs_done` epochs trained) cannot be continued
 /// into `target`, or `Ok` when it can.
@@ -21,8 +21,8 @@ pub fn check_continuable(
     source_dir: &Path,
     epochs_done: usize,
     target: &PretrainConfig,
-) -> Result<(), TrainError> {
-    let fail = |message: String| TrainError::Config {
+) -> Result<(), SslError> {
+    let fail = |message: String| SslError::Config {
         path: source_dir.to_path_buf(),
         message,
     };

@@ -7,9 +7,17 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
 
-use crate::TrainError;
-use crate::atomic_file::write_atomic;
-use crate::ssl::plot::{Area, Canvas, scatter_chart};
+use burn::prelude::Device;
+use medxfer_events::Reporter;
+use medxfer_models::Backbone;
+use medxfer_train::batches::mix_seed;
+
+use crate::SslError;
+use crate::config::PretrainConfig;
+use crate::embed::{EncoderInput, embed_images};
+use crate::error::write_atomic;
+use crate::plot::{Area, Canvas, scatter_chart};
+use crate::pool::{Pool, split_key};
 
 /// 2-D t-SNE coordinates of the L2-normalised rows of `features` (n x dim), or `None` when
 /// there are too few points for a perplexity of at least 2.
@@ -72,7 +80,7 @@ pub fn write_tsne(
     coords: &[(f64, f64)],
     labels: &PointLabels,
     title: &str,
-) -> Result<(), TrainError> {
+) -> Result<(), SslError> {
     let mut canvas = Canvas::new(1200, 600);
     let left = Area {
         x: 0.0,
@@ -107,6 +115,90 @@ pub fn write_tsne(
         ));
     }
     write_atomic(&dir.join("tsne.csv"), csv.as_bytes())
+}
+
+/// t-SNE of the final encoder's embeddings of (a seeded sample of) the whole pool.
+pub fn plot_tsne(
+    encoder: &Backbone,
+    pool: &Pool,
+    input: &EncoderInput,
+    config: &PretrainConfig,
+    out_dir: &Path,
+    plain: &Device,
+    events: &dyn Reporter,
+) -> Result<(), SslError> {
+    use rand::SeedableRng;
+    use rand::seq::SliceRandom;
+    let mut keys: Vec<u64> = pool
+        .train_keys()
+        .into_iter()
+        .chain(pool.val_keys())
+        .collect();
+    if keys.len() > config.monitor.tsne_max_points {
+        keys.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(mix_seed(&[
+            config.seed,
+            0x75E,
+        ])));
+        keys.truncate(config.monitor.tsne_max_points);
+        keys.sort_unstable();
+    }
+    let images: Vec<_> = keys.iter().map(|&k| pool.image(k)).collect();
+    let features = embed_images(encoder, &images, input, 64, plain);
+    let dim = encoder.feature_dim();
+    let Some(coords) = tsne_2d(
+        &features,
+        dim,
+        config.monitor.tsne_perplexity,
+        config.monitor.tsne_iterations,
+        config.seed,
+    ) else {
+        events.note(format!(
+            "t-SNE skipped: {} images are too few for a perplexity of 2",
+            keys.len()
+        ));
+        return Ok(());
+    };
+    // Classes are named `source/class` when sources differ, so equal names never merge.
+    let multi = pool.sources.len() > 1;
+    let mut class_names: Vec<String> = Vec::new();
+    let mut classes = Vec::with_capacity(keys.len());
+    let mut sources = Vec::with_capacity(keys.len());
+    let mut ids = Vec::with_capacity(keys.len());
+    for &key in &keys {
+        let (s, i) = split_key(key);
+        let source = &pool.sources[s];
+        let sample = &source.dataset.samples[i];
+        let class = &source.dataset.class_names[sample.label];
+        let name = if multi {
+            format!("{}/{class}", source.name)
+        } else {
+            class.clone()
+        };
+        let index = match class_names.iter().position(|c| *c == name) {
+            Some(index) => index,
+            None => {
+                class_names.push(name);
+                class_names.len() - 1
+            }
+        };
+        classes.push(index);
+        sources.push(s);
+        ids.push(sample.id.clone());
+    }
+    let source_names: Vec<String> = pool.sources.iter().map(|s| s.name.clone()).collect();
+    let labels = PointLabels {
+        ids: &ids,
+        classes: &classes,
+        class_names: &class_names,
+        sources: &sources,
+        source_names: &source_names,
+    };
+    write_tsne(
+        out_dir,
+        &coords,
+        &labels,
+        &format!("{} encoder t-SNE", config.method.name()),
+    )
 }
 
 #[cfg(test)]

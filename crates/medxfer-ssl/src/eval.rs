@@ -14,15 +14,13 @@ use medxfer_eval::report::MeanSd;
 use medxfer_models::Backbone;
 use serde::Serialize;
 
-use crate::TrainConfig;
-use crate::TrainError;
-use crate::batches::mix_seed;
-use crate::run::{load_dataset, make_folds, resolve_device};
-use crate::ssl::embed::{EncoderInput, embed_images};
-use crate::ssl::encoder_file::read_encoder;
-use crate::ssl::probe::{
-    LinearProbe, ProbeConfig, ProbeRegularisation, knn_predict, select_probe_c,
-};
+use crate::SslError;
+use crate::embed::{EncoderInput, embed_images};
+use crate::encoder_file::read_encoder;
+use crate::probe::{LinearProbe, ProbeConfig, ProbeRegularisation, knn_predict, select_probe_c};
+use medxfer_train::TrainConfig;
+use medxfer_train::batches::mix_seed;
+use medxfer_train::run::{load_dataset, make_folds, resolve_device};
 
 /// Which encoder to evaluate.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,7 +57,7 @@ pub struct Scores {
 }
 
 impl Scores {
-    fn of(y_true: &[usize], y_pred: &[usize], n_classes: usize) -> Result<Scores, TrainError> {
+    fn of(y_true: &[usize], y_pred: &[usize], n_classes: usize) -> Result<Scores, SslError> {
         let cm = ConfusionMatrix::new(y_true, y_pred, n_classes)?;
         Ok(Scores {
             accuracy: cm.accuracy(),
@@ -188,7 +186,7 @@ const RANDOM_INIT_STREAM: u64 = 0x4A4D;
 pub fn ssl_eval(
     options: &SslEvalOptions,
     events: &dyn Reporter,
-) -> Result<SslEvalReport, TrainError> {
+) -> Result<SslEvalReport, SslError> {
     let config = TrainConfig::load(&options.train_config, &options.overrides)?;
     let dataset = load_dataset(&config)?;
     let labels = dataset.labels();
@@ -196,7 +194,7 @@ pub fn ssl_eval(
     let folds = make_folds(&config, &dataset, &labels)?;
     let selected: Vec<_> = match options.fold {
         Some(k) => vec![folds.get(k).cloned().ok_or_else(|| {
-            TrainError::invalid(
+            SslError::invalid(
                 "--fold",
                 format!(
                     "{} has {} fold(s); fold {k} does not exist",
@@ -301,7 +299,7 @@ fn encoder_for_fold(
     config: &TrainConfig,
     fold: usize,
     device: &burn::prelude::Device,
-) -> Result<(Backbone, EncoderInput, String), TrainError> {
+) -> Result<(Backbone, EncoderInput, String), SslError> {
     match choice {
         EncoderChoice::File(pattern) => {
             let path = PathBuf::from(pattern.replace("{fold}", &fold.to_string()));

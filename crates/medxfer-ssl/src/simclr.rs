@@ -8,9 +8,9 @@ use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
 use medxfer_models::{Backbone, BackboneKind};
 
-use crate::TrainError;
-use crate::ssl::method::{SslMethod, StepOutcome, learn_from, load_module, save_module, scalar};
-use crate::ssl::projection::{ProjectedEncoder, l2_normalize};
+use crate::SslError;
+use crate::method::{SslMethod, StepOutcome, learn_from, load_module, save_module, scalar};
+use crate::projection::{ProjectedEncoder, l2_normalize};
 
 /// NT-Xent: for each of the 2N projections, cross-entropy of picking its partner view among
 /// the other 2N - 1 by cosine similarity / temperature; mean over the 2N.
@@ -33,6 +33,7 @@ pub fn nt_xent_loss(z1: Tensor<2>, z2: Tensor<2>, temperature: f64) -> Tensor<1>
     (log_probs * partner_mask).sum().neg().div_scalar(m as f64)
 }
 
+#[derive(Clone)]
 pub struct Simclr {
     net: ProjectedEncoder,
     temperature: f64,
@@ -85,11 +86,11 @@ impl SslMethod for Simclr {
         &self.net.encoder
     }
 
-    fn save(&self, dir: &Path) -> Result<(), TrainError> {
+    fn save(&self, dir: &Path) -> Result<(), SslError> {
         save_module(&self.net, &dir.join("online.bpk"))
     }
 
-    fn load(&mut self, dir: &Path) -> Result<(), TrainError> {
+    fn load(&mut self, dir: &Path) -> Result<(), SslError> {
         self.net = load_module(self.net.clone(), &dir.join("online.bpk"))?;
         Ok(())
     }
@@ -98,7 +99,7 @@ impl SslMethod for Simclr {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ssl::test_tensors::matrix;
+    use crate::test_tensors::matrix;
 
     #[test]
     fn nt_xent_matches_a_hand_computed_value() {

@@ -18,8 +18,8 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::TrainError;
-use crate::batches::mix_seed;
+use crate::SslError;
+use medxfer_train::batches::mix_seed;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -105,26 +105,26 @@ fn default_blur_sigma() -> [f32; 2] {
 }
 
 impl ViewConfig {
-    pub fn validate(&self) -> Result<(), TrainError> {
+    pub fn validate(&self) -> Result<(), SslError> {
         if self.crop < 16 {
-            return Err(TrainError::invalid("views.crop", "must be at least 16"));
+            return Err(SslError::invalid("views.crop", "must be at least 16"));
         }
         if self.resize < self.crop {
-            return Err(TrainError::invalid(
+            return Err(SslError::invalid(
                 "views.crop",
                 format!("must not exceed views.resize ({})", self.resize),
             ));
         }
         let [s0, s1] = self.crop_scale;
         if !(s0 > 0.0 && s0 <= s1 && s1 <= 1.0) {
-            return Err(TrainError::invalid(
+            return Err(SslError::invalid(
                 "views.crop_scale",
                 "must satisfy 0 < min <= max <= 1",
             ));
         }
         let [r0, r1] = self.crop_ratio;
         if !(r0 > 0.0 && r0 <= r1 && r1.is_finite()) {
-            return Err(TrainError::invalid(
+            return Err(SslError::invalid(
                 "views.crop_ratio",
                 "must satisfy 0 < min <= max",
             ));
@@ -135,7 +135,7 @@ impl ViewConfig {
             ("views.blur_p", self.blur_p),
         ] {
             if !(0.0..=1.0).contains(&p) {
-                return Err(TrainError::invalid(
+                return Err(SslError::invalid(
                     key,
                     "is a probability: must be in [0, 1]",
                 ));
@@ -146,21 +146,18 @@ impl ViewConfig {
             ("views.contrast", self.contrast),
         ] {
             if !(0.0..1.0).contains(&v) {
-                return Err(TrainError::invalid(key, "must be in [0, 1)"));
+                return Err(SslError::invalid(key, "must be in [0, 1)"));
             }
         }
         let [b0, b1] = self.blur_sigma;
         if !(b0 > 0.0 && b0 <= b1 && b1 <= self.crop as f32 / 4.0) {
-            return Err(TrainError::invalid(
+            return Err(SslError::invalid(
                 "views.blur_sigma",
                 "must satisfy 0 < min <= max <= crop / 4",
             ));
         }
         if !(self.std > 0.0 && self.std.is_finite() && self.mean.is_finite()) {
-            return Err(TrainError::invalid(
-                "views.std",
-                "must be a positive number",
-            ));
+            return Err(SslError::invalid("views.std", "must be a positive number"));
         }
         Ok(())
     }

@@ -1,10 +1,11 @@
 //! Every config in `examples/` parses and validates: a pretraining config (it has
-//! `[[sources]]`) as `PretrainConfig`, any other as `TrainConfig`.
+//! `[[sources]]`) as `PretrainConfig`, any other as `TrainConfig` (here, as this crate sees
+//! both).
 
 use std::path::Path;
 
+use medxfer_ssl::PretrainConfig;
 use medxfer_train::TrainConfig;
-use medxfer_train::ssl::config::PretrainConfig;
 
 #[test]
 fn every_example_config_loads() {
@@ -17,9 +18,13 @@ fn every_example_config_loads() {
         }
         let text = std::fs::read_to_string(&path).unwrap();
         let result = if text.contains("[[sources]]") {
-            PretrainConfig::load(&path, &[]).map(drop)
+            PretrainConfig::load(&path, &[])
+                .map_err(|e| e.to_string())
+                .map(drop)
         } else {
-            TrainConfig::load(&path, &[]).map(drop)
+            TrainConfig::load(&path, &[])
+                .map_err(|e| e.to_string())
+                .map(drop)
         };
         if let Err(err) = result {
             panic!("{}: {err}", path.display());
