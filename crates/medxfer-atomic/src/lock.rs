@@ -6,6 +6,7 @@
 use std::fs::{File, TryLockError};
 use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use crate::run_files::LOCK;
 
@@ -72,6 +73,21 @@ impl FolderLock {
         writeln!(file, "{}", std::process::id()).map_err(LockError::Io)?;
         file.flush().map_err(LockError::Io)?;
         Ok(FolderLock { path, _file: file })
+    }
+
+    /// [`FolderLock::acquire`], retrying for up to `patience` while another process holds
+    /// the lock: claiming a run folder takes it for milliseconds, so `--fold` processes
+    /// started together queue instead of failing.
+    pub fn acquire_within(dir: &Path, patience: Duration) -> Result<FolderLock, LockError> {
+        let deadline = Instant::now() + patience;
+        loop {
+            match FolderLock::acquire(dir) {
+                Err(LockError::Held { .. }) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                result => return result,
+            }
+        }
     }
 
     /// The lock file.

@@ -14,6 +14,7 @@ use std::time::Instant;
 
 use burn::optim::ModuleOptimizer;
 use burn::prelude::Device;
+use medxfer_atomic::FolderLock;
 use medxfer_atomic::run_files::CURVES;
 use medxfer_events::{Reporter, TaskKind};
 
@@ -23,7 +24,7 @@ use crate::checkpoint::{CurveRow, FoldProgress, checkpoint_name, optimizer_file,
 use crate::config::{ScheduleConfig, TrainConfig};
 use crate::fold::{FoldIndices, new_optimizer};
 use crate::json_float::Float;
-use crate::run_folder::{commit_progress, resume};
+use crate::run_folder::{commit_progress, lock_error, resume};
 use crate::schedule::learning_rate;
 use crate::strategy::{Phase, phases};
 
@@ -226,6 +227,8 @@ pub struct TrainedFold<O> {
     pub output: O,
     pub curve: Vec<CurveRow>,
     pub seconds: f64,
+    /// Held until the fold's outputs are written: no other process trains this fold.
+    pub lock: FolderLock,
 }
 
 /// Train (or resume, or reuse the finished) fold in `fold_dir`.
@@ -236,6 +239,7 @@ pub fn train_fold<T: FoldTask>(
     fold_dir: &Path,
 ) -> Result<TrainedFold<T::Output>, TrainError> {
     std::fs::create_dir_all(fold_dir).map_err(|e| TrainError::io(fold_dir, e))?;
+    let lock = FolderLock::acquire(fold_dir).map_err(|e| lock_error(fold_dir, e))?;
     if let Some(progress) = FoldProgress::load(fold_dir)?
         && progress.finished
         && let Some(output) = task.load_output(fold_dir)?
@@ -244,6 +248,7 @@ pub fn train_fold<T: FoldTask>(
             output,
             curve: progress.curve,
             seconds: progress.train_seconds,
+            lock,
         });
     }
     let mut state = FoldState::start(task, settings, fold, fold_dir)?;
@@ -266,6 +271,7 @@ pub fn train_fold<T: FoldTask>(
         output,
         curve,
         seconds,
+        lock,
     })
 }
 

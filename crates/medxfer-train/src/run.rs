@@ -217,14 +217,15 @@ impl PreparedRun {
         })
     }
 
-    /// Claim the run folder (see [`RunFolder::claim`]) and record the input normalisation.
+    /// Claim the run folder (see [`RunFolder::claim`]) and record the input normalisation. A
+    /// `--fold` process then holds only its folds' locks, so several can share the run.
     pub fn claim(
         &self,
         config: &TrainConfig,
         options: &RunOptions,
         events: &dyn Reporter,
     ) -> Result<(RunFolder, Normalisation), TrainError> {
-        let folder = RunFolder::claim_for(
+        let mut folder = RunFolder::claim_for(
             config,
             &DataFingerprint {
                 sha256: self.manifest.clone(),
@@ -234,6 +235,9 @@ impl PreparedRun {
             events,
         )?;
         self.normalisation.write(folder.path())?;
+        if !options.only_folds.is_empty() {
+            folder.release_to_fold_locks();
+        }
         let Normalisation { mean, std, source } = &self.normalisation;
         events.note(format!(
             "input normalisation: mean {mean:?}, std {std:?} ({source})"

@@ -5,6 +5,7 @@
 //! still needed, with the commit before it kept as a fallback for a damaged checkpoint.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use medxfer_atomic::run_files::{
     CHECKPOINT_PREFIX, CONFIG, DATA, LOCK, PREVIOUS_PROGRESS, PROGRESS,
@@ -48,8 +49,12 @@ pub struct ClaimRequest<'a> {
 #[derive(Debug)]
 pub struct RunFolder {
     dir: PathBuf,
-    _lock: FolderLock,
+    /// None once handed over to fold locks ([`RunFolder::release_to_fold_locks`]).
+    _lock: Option<FolderLock>,
 }
+
+/// How long claiming waits for another process's claim (which takes milliseconds) to finish.
+const CLAIM_PATIENCE: Duration = Duration::from_secs(5);
 
 impl RunFolder {
     /// Claim `dir`: refuse a folder that holds anything but a medxfer run, lock it, then write
@@ -64,7 +69,8 @@ impl RunFolder {
     ) -> Result<RunFolder, TrainError> {
         refuse_foreign_folder(dir)?;
         std::fs::create_dir_all(dir).map_err(|e| TrainError::io(dir, e))?;
-        let lock = FolderLock::acquire(dir).map_err(|e| lock_error(dir, e))?;
+        let lock =
+            FolderLock::acquire_within(dir, CLAIM_PATIENCE).map_err(|e| lock_error(dir, e))?;
         let config_path = dir.join(CONFIG);
         let fresh = if !config_path.exists() {
             true
@@ -94,8 +100,16 @@ impl RunFolder {
         }
         Ok(RunFolder {
             dir: dir.to_path_buf(),
-            _lock: lock,
+            _lock: Some(lock),
         })
+    }
+
+    /// A `--fold` process writes only its folds' folders, each under its own lock (taken by
+    /// the engine's `train_fold`), so after the claim it lets go of the run folder: several
+    /// such processes then train one run side by side, while a run of every fold (which
+    /// writes the run-level results) keeps the folder lock throughout.
+    pub fn release_to_fold_locks(&mut self) {
+        self._lock = None;
     }
 
     /// [`RunFolder::claim`] for a run configuration: its `out_dir`, resolved TOML, and equality
@@ -124,7 +138,7 @@ impl RunFolder {
         let lock = FolderLock::acquire(dir).map_err(|e| lock_error(dir, e))?;
         Ok(RunFolder {
             dir: dir.to_path_buf(),
-            _lock: lock,
+            _lock: Some(lock),
         })
     }
 
@@ -133,7 +147,7 @@ impl RunFolder {
     }
 }
 
-fn lock_error(dir: &Path, error: LockError) -> TrainError {
+pub(crate) fn lock_error(dir: &Path, error: LockError) -> TrainError {
     match error {
         LockError::Io(e) => TrainError::io(dir.join(LOCK), e),
         held => TrainError::Config {

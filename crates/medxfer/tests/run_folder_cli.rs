@@ -1,7 +1,7 @@
 //! A run folder loses nothing and mixes nothing: a folder that is not a run is never written,
 //! a second process is refused while one trains, a failed start can be corrected, changed
 //! data is not resumed silently, an undefined validation AUC does not block a resume, and an
-//! unfinished run says so.
+//! unfinished run says so; `--fold` processes share a run but never a fold.
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -182,4 +182,58 @@ fn a_missing_file_names_its_os_error_once() {
         message.contains("no-run") && message.contains("no such run folder"),
         "{message}"
     );
+}
+
+fn spawn_fold(config: &Path, fold: &str) -> std::process::Child {
+    medxfer()
+        .args(["train", "--no-progress", "--fold", fold, "--config"])
+        .arg(config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits until `fold_dir` has committed an epoch, while `child` keeps running.
+fn wait_for_first_epoch(fold_dir: &Path, child: &mut std::process::Child) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    while !fold_dir.join("progress.json").exists() {
+        assert!(child.try_wait().unwrap().is_none(), "the fold process ended");
+        assert!(std::time::Instant::now() < deadline, "no epoch committed");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn fold_processes_train_one_run_side_by_side_but_never_the_same_fold() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    write_toy_dataset(&data, 4);
+    let out = dir.path().join("run");
+    let config = write_config(dir.path(), &data, &out, 2, 0.25);
+    // Both processes need the same configuration; this many epochs never finish here.
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, text.replace("epochs = 1", "epochs = 100000")).unwrap();
+
+    let mut fold_0 = spawn_fold(&config, "0");
+    wait_for_first_epoch(&out.join("fold_0"), &mut fold_0);
+    let holder = format!("pid {}", fold_0.id());
+    let same_fold = one_line_error(&train(&config, &["--fold", "0"]));
+    assert!(
+        same_fold.contains("fold_0") && same_fold.contains(&holder),
+        "{same_fold}"
+    );
+    let every_fold = one_line_error(&train(&config, &[]));
+    assert!(
+        every_fold.contains("fold_0") && every_fold.contains(&holder),
+        "{every_fold}"
+    );
+    // A second fold trains while the first still does.
+    let mut fold_1 = spawn_fold(&config, "1");
+    wait_for_first_epoch(&out.join("fold_1"), &mut fold_1);
+    assert!(fold_0.try_wait().unwrap().is_none());
+    for mut child in [fold_0, fold_1] {
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
 }
