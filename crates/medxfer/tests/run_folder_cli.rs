@@ -198,7 +198,10 @@ fn spawn_fold(config: &Path, fold: &str) -> std::process::Child {
 fn wait_for_first_epoch(fold_dir: &Path, child: &mut std::process::Child) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
     while !fold_dir.join("progress.json").exists() {
-        assert!(child.try_wait().unwrap().is_none(), "the fold process ended");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the fold process ended"
+        );
         assert!(std::time::Instant::now() < deadline, "no epoch committed");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
