@@ -5,6 +5,9 @@
 //! (defaults: 128 px, batch 8, 3 timed rounds after one warm-up, resnet18). Set
 //! `RAYON_NUM_THREADS` to fix the thread count.
 
+#[path = "support/cpu_time.rs"]
+mod cpu_time;
+
 use std::time::Instant;
 
 use burn::prelude::*;
@@ -49,15 +52,19 @@ fn main() {
     };
     let _ = step();
     let (mut forward, mut backward) = (0.0, 0.0);
+    let cpu_start = cpu_time::process_cpu_seconds();
     for _ in 0..rounds {
         let (f, b) = step();
         forward += f;
         backward += b;
     }
     let (forward, backward) = (forward / rounds as f64, backward / rounds as f64);
+    let cpu = cpu_time::process_cpu_seconds()
+        .zip(cpu_start)
+        .map_or(f64::NAN, |(end, start)| (end - start) / rounds as f64);
     println!(
         "unet-{kind} {size}x{size} batch {batch}: forward {forward:.3} s, backward {backward:.3} s, \
-         step {:.3} s, {:.1} img/s",
+         step {:.3} s, {:.1} img/s, cpu {cpu:.3} s/step",
         forward + backward,
         batch as f64 / (forward + backward)
     );
