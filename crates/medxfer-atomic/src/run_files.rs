@@ -31,6 +31,8 @@ pub const SEGMENTATION_PER_IMAGE: &str = "segmentation_per_image.csv";
 pub const SEGMENTATION_GALLERY: &str = "gallery.png";
 /// Provenance of a finished run: seed, code version, data manifest, wall times.
 pub const RUN_RECORD: &str = "run.json";
+/// In an external validation's folder (`medxfer validate`): which run, which data.
+pub const EXTERNAL: &str = "external.json";
 /// The input normalisation the models were trained with.
 pub const NORMALISATION: &str = "input.json";
 /// A fold's folder is `fold_K`.

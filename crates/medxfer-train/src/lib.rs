@@ -8,6 +8,7 @@ pub mod config;
 pub mod encoder_file;
 pub mod engine;
 mod error;
+pub mod external;
 pub mod fold;
 mod json_float;
 pub mod model_setup;

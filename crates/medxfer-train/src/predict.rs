@@ -67,7 +67,7 @@ pub struct RunPredictor {
 
 /// A run folder `predict` can use: a medxfer run whose folds have all been trained and
 /// assembled (its task file is written last, by the run without `--fold`).
-fn check_finished(run_dir: &Path) -> Result<(), TrainError> {
+pub(crate) fn check_finished(run_dir: &Path) -> Result<(), TrainError> {
     let unusable = |message: String| TrainError::Checkpoint {
         path: run_dir.to_path_buf(),
         message,
@@ -91,7 +91,7 @@ fn check_finished(run_dir: &Path) -> Result<(), TrainError> {
 }
 
 /// Every fold's best model, `fold_*/model.bpk`, in fold order.
-fn fold_models(run_dir: &Path) -> Result<Vec<PathBuf>, TrainError> {
+pub(crate) fn fold_models(run_dir: &Path) -> Result<Vec<PathBuf>, TrainError> {
     let mut models: Vec<PathBuf> = std::fs::read_dir(run_dir)
         .map_err(|e| TrainError::io(run_dir, e))?
         .flatten()

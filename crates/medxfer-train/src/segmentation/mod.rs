@@ -118,7 +118,7 @@ fn checked_masks(
 }
 
 /// Write the fold's validation and test images, truths and predictions as PNGs; their rows.
-fn write_fold_masks(
+pub(crate) fn write_fold_masks(
     ctx: &SegmentationContext,
     dataset: &Dataset,
     model: &medxfer_models::UNet,

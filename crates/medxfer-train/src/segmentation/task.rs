@@ -45,7 +45,7 @@ pub struct Segmentation<'a> {
 }
 
 impl Segmentation<'_> {
-    fn load_model(&self, path: &Path) -> Result<UNet, TrainError> {
+    pub(crate) fn load_model(&self, path: &Path) -> Result<UNet, TrainError> {
         UNet::new(&self.ctx.unet, &self.ctx.device)?
             .try_load_file(path)
             .map_err(|e| TrainError::Checkpoint {

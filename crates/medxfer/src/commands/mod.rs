@@ -11,4 +11,5 @@ pub mod ssl_eval;
 pub mod stats;
 pub mod table;
 pub mod train;
+pub mod validate;
 pub mod weights;

@@ -1,0 +1,185 @@
+//! External validation from the command line at toy size: a finished run's fold models on
+//! another image folder, written in the run's own contract so `evaluate` reports it; the run
+//! folder and folders that are not validations are never written; a class the run never
+//! learnt is a one-line error.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+mod support;
+use support::{
+    assert_success, medxfer, one_line_error, write_toy_dataset, write_toy_segmentation_dataset,
+};
+
+fn write_run_config(dir: &Path, data: &Path, segmentation: bool) -> PathBuf {
+    let path = dir.join("run.toml");
+    let task = if segmentation {
+        "task = \"segmentation\""
+    } else {
+        ""
+    };
+    let extra = if segmentation {
+        "[segmentation]\ndecoder_channels = [16, 16, 8, 8, 8]"
+    } else {
+        ""
+    };
+    let positive = if segmentation {
+        ""
+    } else {
+        "positive = \"right\""
+    };
+    std::fs::write(
+        &path,
+        format!(
+            r#"
+seed = 5
+out_dir = "{out}"
+{task}
+[data]
+source = {{ kind = "folder", root = "{data}" }}
+{positive}
+image_size = 32
+cache_dir = "{cache}"
+[split]
+kind = "kfold"
+folds = 2
+val_fraction = 0.25
+[model]
+backbone = "resnet18"
+init = "scratch"
+in_channels = 1
+[train]
+strategy = {{ kind = "scratch" }}
+epochs = 1
+lr = 3e-3
+batch_size = 4
+{extra}
+"#,
+            out = dir.join("run").display(),
+            data = data.display(),
+            cache = dir.join("cache").display(),
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn write_data_file(dir: &Path, root: &Path) -> PathBuf {
+    let path = dir.join("external.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[data]\nsource = {{ kind = \"folder\", root = \"{}\" }}\ncache_dir = \"{}\"\n",
+            root.display(),
+            dir.join("cache").display()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn medxfer_output(args: &[&Path]) -> Output {
+    let mut command = medxfer();
+    for arg in args {
+        command.arg(arg);
+    }
+    command.output().unwrap()
+}
+
+fn validate(run: &Path, data: &Path, out: &Path) -> Output {
+    medxfer()
+        .args(["validate", "--no-progress"])
+        .arg(run)
+        .arg("--data")
+        .arg(data)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap()
+}
+
+/// Trains the run of `config` to the end (every fold assembled).
+fn train(config: &Path) {
+    assert_success(&medxfer_output(&[
+        Path::new("train"),
+        Path::new("--no-progress"),
+        Path::new("--config"),
+        config,
+    ]));
+}
+
+/// Data rows of a CSV file, and how many name each split.
+fn rows_and_test_rows(csv: &Path) -> (usize, usize) {
+    let text = std::fs::read_to_string(csv).unwrap();
+    let rows: Vec<&str> = text.lines().skip(1).collect();
+    let tests = rows.iter().filter(|r| r.contains(",test,")).count();
+    (rows.len(), tests)
+}
+
+#[test]
+fn a_segmentation_run_is_validated_on_another_folder_and_evaluated() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    write_toy_segmentation_dataset(&data, 6);
+    train(&write_run_config(dir.path(), &data, true));
+    let external = dir.path().join("elsewhere");
+    write_toy_segmentation_dataset(&external, 5);
+    let data_file = write_data_file(dir.path(), &external);
+    let out = dir.path().join("validation");
+    let run = dir.path().join("run");
+    assert_success(&validate(&run, &data_file, &out));
+    // Each of the 2 fold models segments all 10 external images, every row a test row.
+    assert_eq!(rows_and_test_rows(&out.join("segmentations.csv")), (20, 20));
+    let report = medxfer_output(&[Path::new("evaluate"), &out]);
+    assert_success(&report);
+    let text = String::from_utf8_lossy(&report.stdout);
+    assert!(text.contains("Dice"), "{text}");
+    assert!(out.join("gallery.png").exists());
+    // A second validation into the same folder replaces the first.
+    assert_success(&validate(&run, &data_file, &out));
+
+    let message = one_line_error(&validate(&run, &data_file, &run));
+    assert!(message.contains("own folder"), "{message}");
+    let theirs = dir.path().join("theirs");
+    std::fs::create_dir(&theirs).unwrap();
+    std::fs::write(theirs.join("notes.txt"), "keep me").unwrap();
+    let message = one_line_error(&validate(&run, &data_file, &theirs));
+    assert!(
+        message.contains("theirs") && message.contains("notes.txt"),
+        "{message}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(theirs.join("notes.txt")).unwrap(),
+        "keep me"
+    );
+}
+
+#[test]
+fn a_classification_run_is_validated_and_a_class_it_never_learnt_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    write_toy_dataset(&data, 6);
+    train(&write_run_config(dir.path(), &data, false));
+    let run = dir.path().join("run");
+    let external = dir.path().join("elsewhere");
+    write_toy_dataset(&external, 4);
+    let data_file = write_data_file(dir.path(), &external);
+    let out = dir.path().join("validation");
+    assert_success(&validate(&run, &data_file, &out));
+    assert_eq!(rows_and_test_rows(&out.join("predictions.csv")), (16, 16));
+    let report = medxfer_output(&[Path::new("evaluate"), &out]);
+    assert_success(&report);
+    assert!(String::from_utf8_lossy(&report.stdout).contains("AUC"));
+
+    std::fs::create_dir(external.join("middle")).unwrap();
+    std::fs::copy(
+        external.join("left").join("left (0).png"),
+        external.join("middle").join("middle (0).png"),
+    )
+    .unwrap();
+    let message = one_line_error(&validate(&run, &data_file, &dir.path().join("v2")));
+    assert!(
+        message.contains("\"middle\"") && message.contains("data.classes"),
+        "{message}"
+    );
+}
