@@ -124,6 +124,9 @@ fn a_meta_group_whose_last_element_overruns_its_length_is_checked_where_dicom_rs
         .err()
         .expect("a forged length must not be read")
         .to_string();
-    assert!(message.contains("meta-group-misread-1.5GB.dcm"), "{message}");
+    assert!(
+        message.contains("meta-group-misread-1.5GB.dcm"),
+        "{message}"
+    );
     assert!(message.contains("declares"), "{message}");
 }

@@ -130,5 +130,8 @@ fn a_header_naming_a_separate_image_file_is_refused() {
     let path = dir.path().join("pair.nii");
     std::fs::write(&path, bytes).unwrap();
     let message = open_error(&path);
-    assert!(message.contains("pair.nii") && message.contains("n+1"), "{message}");
+    assert!(
+        message.contains("pair.nii") && message.contains("n+1"),
+        "{message}"
+    );
 }
