@@ -95,7 +95,7 @@ impl Backbone {
     }
 
     /// One stage (index into `stage_names`) on the previous stage's output.
-    fn forward_stage(&self, stage: usize, x: Tensor<4>) -> Tensor<4> {
+    pub fn forward_stage(&self, stage: usize, x: Tensor<4>) -> Tensor<4> {
         match self {
             Backbone::Resnet18(net) => net.forward_stage(stage, x),
             Backbone::Resnet50(net) => net.forward_stage(stage, x),
