@@ -11,7 +11,7 @@ use burn::prelude::*;
 use burn::tensor::activation::{sigmoid, softmax};
 use image::ImageEncoder as _;
 use medxfer_data::cache::ImageCache;
-use medxfer_data::decode::decode_luma_file;
+use medxfer_data::decode::{LumaImage, decode_luma_file};
 use medxfer_data::preprocess::{PreprocessSpec, prepare_image, resize_bilinear};
 use medxfer_eval::predictions::{TaskInfo, TaskKind};
 use medxfer_models::{Classifier, UNet, UNetConfig};
@@ -222,6 +222,33 @@ impl RunPredictor {
             images.push(prepare_image(&image, &spec));
         }
         Ok((ImageCache::from_images(spec, images), sizes))
+    }
+
+    /// The fold classifiers (none for a segmentation run), for work that needs the models
+    /// themselves rather than their outputs (explanations).
+    pub fn classifiers(&self) -> &[Classifier] {
+        match &self.ensemble {
+            Ensemble::Classifiers(models) => models,
+            Ensemble::Segmenters { .. } => &[],
+        }
+    }
+
+    /// The device the models are on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// One image decoded, preprocessed and normalised exactly as in training (1 x C x S x S on
+    /// the models' device), with the decoded image at its original size.
+    pub fn input(&self, path: &Path) -> Result<(Tensor<4>, LumaImage), TrainError> {
+        let image = decode_luma_file(path)?;
+        let spec = PreprocessSpec {
+            size: self.image_size,
+            channels: 1,
+        };
+        let cache = ImageCache::from_images(spec, vec![prepare_image(&image, &spec)]);
+        let x = image_batch(&cache, &[0], &self.input, None, &self.device);
+        Ok((x, image))
     }
 
     /// Decode, preprocess exactly as in training, and score the images.
