@@ -1,0 +1,232 @@
+//! Explaining images with a finished run's fold ensemble.
+
+use std::path::{Path, PathBuf};
+
+use burn::prelude::*;
+use burn::tensor::activation::softmax;
+use medxfer_data::decode::LumaImage;
+use medxfer_data::preprocess::resize_bilinear;
+use medxfer_events::{Reporter, TaskKind};
+use medxfer_models::Classifier;
+use medxfer_train::predict::RunPredictor;
+
+use crate::method::ExplainMethod;
+use crate::{ExplainError, Stage, cam, gradient, occlusion};
+
+/// What to explain about each image.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExplainRequest {
+    pub method: ExplainMethod,
+    /// The stage class-activation methods read; other methods ignore it.
+    pub stage: Stage,
+    /// The class whose evidence is shown; `None` for the ensemble's predicted class.
+    pub class: Option<String>,
+}
+
+/// One image's explanation.
+#[derive(Debug, Clone)]
+pub struct Explanation {
+    pub path: PathBuf,
+    /// The decoded image at its original size.
+    pub image: LumaImage,
+    pub class_name: String,
+    /// The ensemble's mean probability of `class_name`.
+    pub probability: f64,
+    /// The map at the image's original size, row-major: each fold model's map scaled to a
+    /// largest magnitude of 1, then averaged, so no fold dominates by its activation scale.
+    pub map: Vec<f32>,
+}
+
+pub struct Explainer {
+    predictor: RunPredictor,
+}
+
+impl Explainer {
+    /// Load every fold model of a finished classification run.
+    pub fn open(run_dir: &Path) -> Result<Self, ExplainError> {
+        let predictor = RunPredictor::open(run_dir)?;
+        if predictor.classifiers().is_empty() {
+            return Err(ExplainError::Segmentation {
+                run: run_dir.to_path_buf(),
+            });
+        }
+        Ok(Explainer { predictor })
+    }
+
+    pub fn class_names(&self) -> &[String] {
+        &self.predictor.class_names
+    }
+
+    pub fn num_models(&self) -> usize {
+        self.predictor.classifiers().len()
+    }
+
+    fn models(&self) -> &[Classifier] {
+        self.predictor.classifiers()
+    }
+
+    /// The stage index and class index a request names, checked before any image is read.
+    pub fn resolve(
+        &self,
+        request: &ExplainRequest,
+    ) -> Result<(usize, Option<usize>), ExplainError> {
+        let stage = request.stage.resolve(&self.models()[0].backbone)?;
+        let class = match &request.class {
+            None => None,
+            Some(name) => Some(
+                self.class_names()
+                    .iter()
+                    .position(|c| c == name)
+                    .ok_or_else(|| ExplainError::UnknownClass {
+                        name: name.clone(),
+                        classes: self.class_names().join(", "),
+                    })?,
+            ),
+        };
+        Ok((stage, class))
+    }
+
+    /// Explain each image; progress is one task step per image.
+    pub fn explain(
+        &self,
+        paths: &[PathBuf],
+        request: &ExplainRequest,
+        events: &dyn Reporter,
+    ) -> Result<Vec<Explanation>, ExplainError> {
+        let (stage, class) = self.resolve(request)?;
+        let task = events.task(
+            format!("{} of {} image(s)", request.method, paths.len()),
+            paths.len(),
+            TaskKind::Work,
+        );
+        let mut out = Vec::with_capacity(paths.len());
+        for path in paths {
+            out.push(self.explain_one(path, request.method, stage, class)?);
+            task.step(None);
+        }
+        Ok(out)
+    }
+
+    fn explain_one(
+        &self,
+        path: &Path,
+        method: ExplainMethod,
+        stage: usize,
+        class: Option<usize>,
+    ) -> Result<Explanation, ExplainError> {
+        let (x, image) = self.predictor.input(path)?;
+        let probabilities = self.ensemble_probabilities(&x);
+        let class = class.unwrap_or_else(|| argmax(&probabilities));
+        let [_, _, size, _] = x.dims();
+        let mut mean = vec![0f32; size * size];
+        for model in self.models() {
+            let map = scaled_to_unit(model_map(model, x.clone(), method, stage, class)?);
+            let weight = 1.0 / self.num_models() as f32;
+            mean.iter_mut()
+                .zip(&map)
+                .for_each(|(m, v)| *m += weight * v);
+        }
+        let map = restore_map(&mean, size as u32, image.width, image.height);
+        Ok(Explanation {
+            path: path.to_path_buf(),
+            class_name: self.class_names()[class].clone(),
+            probability: probabilities[class],
+            image,
+            map,
+        })
+    }
+
+    fn ensemble_probabilities(&self, x: &Tensor<4>) -> Vec<f64> {
+        let mut mean = vec![0f64; self.class_names().len()];
+        for model in self.models() {
+            let p = softmax(model.forward(x.clone()), 1).into_data();
+            for (m, p) in mean.iter_mut().zip(p.iter::<f32>()) {
+                *m += f64::from(p) / self.num_models() as f64;
+            }
+        }
+        mean
+    }
+}
+
+/// One model's map at the network input's resolution (S x S).
+pub fn model_map(
+    model: &Classifier,
+    x: Tensor<4>,
+    method: ExplainMethod,
+    stage: usize,
+    class: usize,
+) -> Result<Vec<f32>, ExplainError> {
+    let [_, _, size, _] = x.dims();
+    Ok(match method {
+        ExplainMethod::Cam(kind) => {
+            let (gradients, _) = cam::stage_gradients(model, x, stage, class);
+            let map = cam::cam_map(kind, &gradients);
+            let (h, w) = (gradients.height as u32, gradients.width as u32);
+            resize_bilinear(&map, w, h, size as u32, size as u32)
+        }
+        ExplainMethod::Occlusion { patch, stride } => {
+            occlusion::occlusion(model, x, class, patch, stride)?
+        }
+        ExplainMethod::Saliency => gradient::saliency(model, x, class),
+        ExplainMethod::IntegratedGradients { steps } => {
+            gradient::integrated_gradients(model, x, class, steps.max(1))
+        }
+    })
+}
+
+fn argmax(values: &[f64]) -> usize {
+    (0..values.len())
+        .max_by(|&a, &b| values[a].total_cmp(&values[b]))
+        .unwrap_or(0)
+}
+
+/// The map divided by its largest magnitude (unchanged when it is all zero).
+pub fn scaled_to_unit(mut map: Vec<f32>) -> Vec<f32> {
+    let largest = map.iter().fold(0f32, |m, v| m.max(v.abs()));
+    if largest > 0.0 {
+        map.iter_mut().for_each(|v| *v /= largest);
+    }
+    map
+}
+
+/// Undo the training preprocessing (pad to a centred square, resize to `size`) on a map:
+/// resize it to the square's side and crop the padding, giving `width` x `height`.
+pub fn restore_map(map: &[f32], size: u32, width: u32, height: u32) -> Vec<f32> {
+    let side = width.max(height);
+    let square = resize_bilinear(map, size, size, side, side);
+    // `medxfer_data::preprocess::pad_to_square`'s offsets (the extra pixel right/bottom).
+    let (left, top) = ((side - width) / 2, (side - height) / 2);
+    let mut out = Vec::with_capacity(width as usize * height as usize);
+    for y in 0..height {
+        let row = ((y + top) * side + left) as usize;
+        out.extend_from_slice(&square[row..row + width as usize]);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A map that is bright only in the image's area of the padded square comes back covering
+    /// the whole (wide) image, and nothing of the padding leaks in.
+    #[test]
+    fn restoring_crops_the_padding() {
+        let (width, height, size) = (40u32, 20u32, 20u32);
+        // In the 40 x 40 square the image occupies rows 10..30, i.e. rows 5..15 of 20.
+        let map: Vec<f32> = (0..size * size)
+            .map(|i| {
+                if (5..15).contains(&(i / size)) {
+                    1.0
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let restored = restore_map(&map, size, width, height);
+        assert_eq!(restored.len(), (width * height) as usize);
+        let middle = restored[(10 * width + 20) as usize];
+        assert!((middle - 1.0).abs() < 1e-5, "{middle}");
+        assert!(restored.iter().all(|&v| v > 0.4), "padding leaked in");
+    }
+}

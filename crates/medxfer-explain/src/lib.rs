@@ -1,0 +1,21 @@
+//! medxfer-explain: where a trained classifier looks. Class-activation maps (Grad-CAM,
+//! Grad-CAM++, HiResCAM, LayerCAM) on a chosen backbone stage, occlusion sensitivity, gradient
+//! saliency and integrated gradients, averaged over a run's fold models, written as overlays
+//! at each image's original size, raw `.npy` maps and a contact sheet.
+
+pub mod cam;
+mod error;
+pub mod explainer;
+pub mod gradient;
+pub mod method;
+pub mod npy;
+pub mod occlusion;
+pub mod output;
+pub mod render;
+mod stage;
+
+pub use error::ExplainError;
+pub use explainer::{ExplainRequest, Explainer, Explanation};
+pub use method::{CamKind, ExplainMethod, MethodKind, MethodSettings};
+pub use output::OutputPlan;
+pub use stage::Stage;
