@@ -12,7 +12,6 @@ use medxfer_atomic::FolderLock;
 use medxfer_atomic::run_files::{CONFIG, EXTERNAL, FOLD_PREFIX, PREDICTIONS, SEGMENTATIONS, TASK};
 use medxfer_data::cache::ImageCache;
 use medxfer_data::dataset::Dataset;
-use medxfer_data::preprocess::PreprocessSpec;
 use medxfer_data::{PreparedMask, validate_masks};
 use medxfer_eval::predictions::{PredictionRow, Predictions, Split, TaskInfo, TaskKind};
 use medxfer_eval::segmentations::Segmentations;
@@ -26,7 +25,7 @@ use crate::fold::{FoldIndices, RunContext, predict_images};
 use crate::model_setup::Architecture;
 use crate::normalisation::Normalisation;
 use crate::predict::{check_finished, fold_models};
-use crate::run::{input_spec, load_dataset, resolve_device};
+use crate::run::{decode_images, input_spec, load_dataset, resolve_device};
 use crate::segmentation::task::{Segmentation, SegmentationContext};
 use crate::segmentation::write_fold_masks;
 
@@ -67,18 +66,9 @@ pub fn validate_external(
     config.data.apply_decode_limits();
     let _lock = claim_output(out_dir, run_dir)?;
     let dataset = load_dataset(&config)?;
-    let cache = ImageCache::build(
-        &dataset,
-        &PreprocessSpec {
-            size: config.data.image_size,
-            channels: 1,
-        },
-        config.data.cache_dir.as_deref(),
-    )?;
+    let cache = decode_images(&config, &dataset, events)?;
     events.note(format!(
-        "external data: {} images ({}); {} fold model(s) of {}",
-        dataset.len(),
-        class_summary(&dataset),
+        "external validation by {} fold model(s) of {}",
         models.len(),
         run_dir.display()
     ));
@@ -160,16 +150,6 @@ fn claim_output(out_dir: &Path, run_dir: &Path) -> Result<FolderLock, TrainError
     }
     std::fs::create_dir_all(out_dir).map_err(|e| TrainError::io(out_dir, e))?;
     FolderLock::acquire(out_dir).map_err(|e| crate::run_folder::lock_error(out_dir, e))
-}
-
-fn class_summary(dataset: &Dataset) -> String {
-    dataset
-        .class_names
-        .iter()
-        .zip(dataset.class_counts())
-        .map(|(n, c)| format!("{n} {c}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// What both tasks need to run the fold models over the external images.

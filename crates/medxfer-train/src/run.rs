@@ -104,6 +104,37 @@ pub fn resolve_device(choice: DeviceChoice) -> Result<Device, TrainError> {
     }
 }
 
+/// Decode (or load from the cache) and preprocess every image at the run's size, saying how
+/// many of each class and how long it took.
+pub fn decode_images(
+    config: &TrainConfig,
+    dataset: &Dataset,
+    events: &dyn Reporter,
+) -> Result<ImageCache, TrainError> {
+    let started = Instant::now();
+    let cache = ImageCache::build(
+        dataset,
+        &PreprocessSpec {
+            size: config.data.image_size,
+            channels: 1,
+        },
+        config.data.cache_dir.as_deref(),
+    )?;
+    events.note(format!(
+        "data: {} images ({}) decoded/loaded in {:.1}s",
+        dataset.len(),
+        dataset
+            .class_names
+            .iter()
+            .zip(dataset.class_counts())
+            .map(|(n, c)| format!("{n} {c}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(cache)
+}
+
 /// The dataset a config describes, classes filtered and ordered.
 pub fn load_dataset(config: &TrainConfig) -> Result<Dataset, TrainError> {
     let dataset = Dataset::load(&config.data.source)?;
@@ -174,27 +205,7 @@ impl PreparedRun {
             TaskChoice::Segmentation => None,
         };
         let manifest = medxfer_data::manifest::manifest_hash(&dataset)?;
-        let started = Instant::now();
-        let cache = ImageCache::build(
-            &dataset,
-            &PreprocessSpec {
-                size: config.data.image_size,
-                channels: 1,
-            },
-            config.data.cache_dir.as_deref(),
-        )?;
-        events.note(format!(
-            "data: {} images ({}) decoded/loaded in {:.1}s",
-            dataset.len(),
-            dataset
-                .class_names
-                .iter()
-                .zip(dataset.class_counts())
-                .map(|(n, c)| format!("{n} {c}"))
-                .collect::<Vec<_>>()
-                .join(", "),
-            started.elapsed().as_secs_f64()
-        ));
+        let cache = decode_images(config, &dataset, events)?;
         let folds = make_folds(config, &dataset, &labels)?;
         let fold_numbers = selected_folds(&folds, &options.only_folds)?;
         check_validation_splits(&folds, &labels, &dataset.class_names, config.task, events)?;
