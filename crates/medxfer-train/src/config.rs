@@ -58,8 +58,12 @@ pub struct DataConfig {
     /// Square input size in pixels after pad-to-square and resize.
     #[serde(default = "default_image_size")]
     pub image_size: u32,
-    /// Where decoded, resized images are cached between runs (`none` to disable).
-    #[serde(default = "default_cache_dir")]
+    /// Where decoded, resized images are cached between runs (`"none"` to disable).
+    #[serde(
+        default = "default_cache_dir",
+        deserialize_with = "cache_dir_from_toml",
+        serialize_with = "cache_dir_to_toml"
+    )]
     pub cache_dir: Option<PathBuf>,
     /// Largest width x height a PNG/JPEG may declare; a larger one is an error naming the
     /// file, before any pixel memory is taken.
@@ -86,6 +90,28 @@ impl DataConfig {
 
 fn default_cache_dir() -> Option<PathBuf> {
     Some(PathBuf::from(".cache/images"))
+}
+
+/// The word that turns the image cache off (TOML has no null).
+const NO_CACHE: &str = "none";
+
+fn cache_dir_from_toml<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<PathBuf>, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    Ok((text != NO_CACHE).then(|| PathBuf::from(text)))
+}
+
+/// `"none"` for no cache, so the recorded `config.toml` reads back as the same setting (an
+/// omitted key would read back as the default folder, and a resume would see another config).
+fn cache_dir_to_toml<S: serde::Serializer>(
+    dir: &Option<PathBuf>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match dir {
+        Some(dir) => dir.serialize(serializer),
+        None => serializer.serialize_str(NO_CACHE),
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -562,6 +588,22 @@ lr = 1e-3
         assert_eq!(config.train.batch_size, 32);
         assert_eq!(config.split, SplitConfig::default());
         assert_eq!(config.model.init, Init::Scratch);
+    }
+
+    #[test]
+    fn cache_dir_none_turns_the_cache_off_and_reads_back_so() {
+        let default = TrainConfig::from_toml_str(MINIMAL, &[]).unwrap();
+        assert_eq!(
+            default.data.cache_dir,
+            Some(PathBuf::from(".cache/images"))
+        );
+        let off = TrainConfig::from_toml_str(MINIMAL, &["data.cache_dir=none".into()]).unwrap();
+        assert_eq!(off.data.cache_dir, None);
+        let recorded = TrainConfig::from_toml_str(&off.to_toml_string(), &[]).unwrap();
+        assert_eq!(recorded, off);
+        let elsewhere =
+            TrainConfig::from_toml_str(MINIMAL, &["data.cache_dir=/tmp/c".into()]).unwrap();
+        assert_eq!(elsewhere.data.cache_dir, Some(PathBuf::from("/tmp/c")));
     }
 
     #[test]
