@@ -38,8 +38,12 @@ pub struct PretrainConfig {
     pub views: ViewConfig,
     #[serde(default)]
     pub monitor: MonitorConfig,
-    /// Where decoded, resized images are cached between runs.
-    #[serde(default = "default_cache_dir")]
+    /// Where decoded, resized images are cached between runs (`"none"` to disable).
+    #[serde(
+        default = "medxfer_train::config::default_cache_dir",
+        deserialize_with = "medxfer_train::config::cache_dir_from_toml",
+        serialize_with = "medxfer_train::config::cache_dir_to_toml"
+    )]
     pub cache_dir: Option<PathBuf>,
 }
 
@@ -48,9 +52,6 @@ fn default_seed() -> u64 {
 }
 fn default_device() -> String {
     "cpu".into()
-}
-fn default_cache_dir() -> Option<PathBuf> {
-    Some(PathBuf::from(".cache/images"))
 }
 
 /// The self-supervised objective and its own hyperparameters.

@@ -88,14 +88,14 @@ impl DataConfig {
     }
 }
 
-fn default_cache_dir() -> Option<PathBuf> {
+pub fn default_cache_dir() -> Option<PathBuf> {
     Some(PathBuf::from(".cache/images"))
 }
 
 /// The word that turns the image cache off (TOML has no null).
 const NO_CACHE: &str = "none";
 
-fn cache_dir_from_toml<'de, D: serde::Deserializer<'de>>(
+pub fn cache_dir_from_toml<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<PathBuf>, D::Error> {
     let text = String::deserialize(deserializer)?;
@@ -104,7 +104,7 @@ fn cache_dir_from_toml<'de, D: serde::Deserializer<'de>>(
 
 /// `"none"` for no cache, so the recorded `config.toml` reads back as the same setting (an
 /// omitted key would read back as the default folder, and a resume would see another config).
-fn cache_dir_to_toml<S: serde::Serializer>(
+pub fn cache_dir_to_toml<S: serde::Serializer>(
     dir: &Option<PathBuf>,
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
@@ -593,10 +593,7 @@ lr = 1e-3
     #[test]
     fn cache_dir_none_turns_the_cache_off_and_reads_back_so() {
         let default = TrainConfig::from_toml_str(MINIMAL, &[]).unwrap();
-        assert_eq!(
-            default.data.cache_dir,
-            Some(PathBuf::from(".cache/images"))
-        );
+        assert_eq!(default.data.cache_dir, Some(PathBuf::from(".cache/images")));
         let off = TrainConfig::from_toml_str(MINIMAL, &["data.cache_dir=none".into()]).unwrap();
         assert_eq!(off.data.cache_dir, None);
         let recorded = TrainConfig::from_toml_str(&off.to_toml_string(), &[]).unwrap();
