@@ -107,7 +107,7 @@ impl ExplainMethod {
 
     /// The name without characters awkward in file names.
     pub fn file_tag(&self) -> String {
-        self.name().replace('+', "pp")
+        self.name().replace("++", "pp")
     }
 }
 

@@ -30,6 +30,8 @@ enum Command {
     Compare(commands::compare::CompareArgs),
     /// Classify images with a trained run.
     Predict(commands::predict::PredictArgs),
+    /// Where a classification run looks: Grad-CAM family, occlusion, saliency, integrated gradients.
+    Explain(commands::explain::ExplainArgs),
     /// External validation: a finished run's fold models on another dataset (then `evaluate`).
     Validate(commands::validate::ValidateArgs),
     /// Self-supervised pretraining (SimCLR, MoCo v2, BYOL) of an encoder on unlabelled images.
@@ -62,6 +64,7 @@ fn main() -> std::process::ExitCode {
         Command::Compare(args) => commands::compare::run(args),
         Command::Predict(args) => commands::predict::run(args),
         Command::Validate(args) => commands::validate::run(args),
+        Command::Explain(args) => commands::explain::run(args),
         Command::Pretrain(args) => commands::pretrain::run(args),
         Command::SslEval(args) => commands::ssl_eval::run(args),
         Command::Table(args) => commands::table::run(args),

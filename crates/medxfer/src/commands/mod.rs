@@ -5,6 +5,7 @@ pub mod compare;
 pub mod convert;
 pub mod deid;
 pub mod evaluate;
+pub mod explain;
 pub mod predict;
 pub mod pretrain;
 pub mod ssl_eval;

@@ -1,0 +1,84 @@
+//! `medxfer explain RUN_DIR IMAGE... --method M --out DIR`: where a finished classification
+//! run's fold models look in each image, as overlays, raw `.npy` maps and a contact sheet.
+
+use std::path::PathBuf;
+
+use medxfer_explain::{
+    ExplainMethod, ExplainRequest, Explainer, MethodKind, MethodSettings, OutputPlan, Stage,
+};
+
+#[derive(clap::Args, Debug)]
+pub struct ExplainArgs {
+    /// A finished classification run folder (from `medxfer train`).
+    run_dir: PathBuf,
+    /// Images to explain (preprocessed as in training).
+    #[arg(required = true)]
+    images: Vec<PathBuf>,
+    /// The explanation method.
+    #[arg(long, value_enum, default_value = "gradcam")]
+    method: MethodKind,
+    /// Folder for the outputs (created if missing; never an input's location by name).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// The class whose evidence is shown (default: the ensemble's predicted class per image).
+    #[arg(long, value_name = "NAME")]
+    class: Option<String>,
+    /// Backbone stage the CAM methods read: `last` or its number (0 = stem).
+    #[arg(long, default_value = "last")]
+    stage: Stage,
+    /// Occlusion: side of the square patch, in network-input pixels.
+    #[arg(long, default_value_t = MethodSettings::default().occlusion_patch)]
+    patch: usize,
+    /// Occlusion: step between patches, in network-input pixels.
+    #[arg(long, default_value_t = MethodSettings::default().occlusion_stride)]
+    stride: usize,
+    /// Integrated gradients: points on the path from the baseline.
+    #[arg(long, default_value_t = MethodSettings::default().ig_steps)]
+    steps: usize,
+    /// Opacity of the heat map over the image (0 to 1).
+    #[arg(long, default_value_t = 0.5)]
+    alpha: f32,
+    /// Print plain lines instead of progress bars.
+    #[arg(long)]
+    no_progress: bool,
+}
+
+pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
+    if !(0.0..=1.0).contains(&args.alpha) {
+        anyhow::bail!("--alpha {} must be between 0 and 1", args.alpha);
+    }
+    let settings = MethodSettings {
+        occlusion_patch: args.patch,
+        occlusion_stride: args.stride,
+        ig_steps: args.steps,
+    };
+    let method = ExplainMethod::new(args.method, settings);
+    // Checked before the models load: a bad --out costs nothing.
+    let plan = OutputPlan::new(&args.images, &args.out, method)?;
+    let explainer = Explainer::open(&args.run_dir)?;
+    let request = ExplainRequest {
+        method,
+        stage: args.stage,
+        class: args.class.clone(),
+    };
+    explainer.resolve(&request)?;
+    let events = crate::progress::reporter(!args.no_progress);
+    let explanations = explainer.explain(&args.images, &request, events.as_ref())?;
+    plan.write(&explanations, method, args.alpha)?;
+    println!(
+        "{method} averaged over {} model(s); image, class, probability, overlay, map",
+        explainer.num_models()
+    );
+    for ((e, overlay), map) in explanations.iter().zip(&plan.overlays).zip(&plan.maps) {
+        println!(
+            "{}\t{}\t{:.4}\t{}\t{}",
+            e.path.display(),
+            e.class_name,
+            e.probability,
+            overlay.display(),
+            map.display()
+        );
+    }
+    println!("contact sheet: {}", plan.contact_sheet.display());
+    Ok(())
+}

@@ -1,0 +1,168 @@
+//! `medxfer explain` on a toy two-fold run: overlays at the images' original size, raw maps and
+//! a contact sheet for each method; unsupported requests are one-line errors and write nothing.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+mod support;
+use support::{
+    assert_success, medxfer, one_line_error, write_toy_dataset, write_toy_segmentation_dataset,
+};
+
+fn write_run_config(dir: &Path, data: &Path, segmentation: bool) -> PathBuf {
+    let path = dir.join("run.toml");
+    let (task, positive, extra) = if segmentation {
+        (
+            "task = \"segmentation\"",
+            "",
+            "[segmentation]\ndecoder_channels = [16, 16, 8, 8, 8]",
+        )
+    } else {
+        ("", "positive = \"right\"", "")
+    };
+    std::fs::write(
+        &path,
+        format!(
+            r#"
+seed = 5
+out_dir = "{out}"
+{task}
+[data]
+source = {{ kind = "folder", root = "{data}" }}
+{positive}
+image_size = 32
+cache_dir = "{cache}"
+[split]
+kind = "kfold"
+folds = 2
+val_fraction = 0.25
+[model]
+backbone = "resnet18"
+init = "scratch"
+in_channels = 1
+[train]
+strategy = {{ kind = "scratch" }}
+epochs = 1
+lr = 3e-3
+batch_size = 4
+{extra}
+"#,
+            out = dir.join("run").display(),
+            data = data.display(),
+            cache = dir.join("cache").display(),
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn train(config: &Path) {
+    let output = medxfer()
+        .args(["train", "--no-progress", "--config"])
+        .arg(config)
+        .output()
+        .unwrap();
+    assert_success(&output);
+}
+
+fn explain(run: &Path, images: &[PathBuf], out: &Path, extra: &[&str]) -> Output {
+    medxfer()
+        .args(["explain", "--no-progress"])
+        .arg(run)
+        .args(images)
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+/// (width, height) of a PNG.
+fn png_size(path: &Path) -> (u32, u32) {
+    image::image_dimensions(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn a_classification_run_is_explained_by_every_method_and_bad_requests_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    write_toy_dataset(&data, 8);
+    train(&write_run_config(dir.path(), &data, false));
+    let run = dir.path().join("run");
+    let images = vec![
+        data.join("left/left (0).png"),
+        data.join("right/right (1).png"),
+    ];
+    let out = dir.path().join("explained");
+
+    let methods: [(&str, &str, &[&str]); 4] = [
+        ("gradcam", "gradcam", &[]),
+        ("gradcam++", "gradcampp", &["--stage", "3"]),
+        ("occlusion", "occlusion", &["--patch", "8", "--stride", "8"]),
+        (
+            "integrated-gradients",
+            "integrated-gradients",
+            &["--steps", "4", "--class", "left"],
+        ),
+    ];
+    for (method, tag, extra) in methods {
+        let output = explain(
+            &run,
+            &images,
+            &out,
+            &[&["--method", method], extra].concat(),
+        );
+        assert_success(&output);
+        for stem in ["left (0)", "right (1)"] {
+            // The toy images are 40 x 32; a 12-pixel caption strip is added below.
+            assert_eq!(
+                png_size(&out.join(format!("{stem}_{tag}.png"))),
+                (40, 44),
+                "{method}"
+            );
+            let npy = std::fs::read(out.join(format!("{stem}_{tag}.npy"))).unwrap();
+            assert!(npy.starts_with(b"\x93NUMPY"), "{method}");
+            let header = u16::from_le_bytes([npy[8], npy[9]]) as usize;
+            assert_eq!(npy.len(), 10 + header + 40 * 32 * 4, "{method}");
+        }
+        assert!(
+            out.join(format!("contact_sheet_{tag}.png")).is_file(),
+            "{method}"
+        );
+    }
+    let stdout = String::from_utf8_lossy(&explain(&run, &images, &out, &[]).stdout).to_string();
+    assert!(stdout.contains("2 model(s)"), "{stdout}");
+
+    let refused = dir.path().join("refused");
+    let cases: [(&[&str], &str); 2] = [
+        (&["--stage", "99"], "stage 99 does not exist"),
+        (
+            &["--class", "middle"],
+            "class \"middle\" is not one of the run's classes",
+        ),
+    ];
+    for (extra, expected) in cases {
+        let line = one_line_error(&explain(&run, &images, &refused, extra));
+        assert!(line.contains(expected), "{line}");
+    }
+    let not_an_image = dir.path().join("notes.txt");
+    std::fs::write(&not_an_image, "not pixels").unwrap();
+    let line = one_line_error(&explain(&run, &[not_an_image], &refused, &[]));
+    assert!(line.contains("notes.txt"), "{line}");
+    assert!(!refused.join("notes_gradcam.png").exists());
+    let line = one_line_error(&explain(&run, &images, &images[0], &[]));
+    assert!(line.contains("not a folder"), "{line}");
+}
+
+#[test]
+fn a_segmentation_run_is_refused_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    write_toy_segmentation_dataset(&data, 6);
+    train(&write_run_config(dir.path(), &data, true));
+    let image = data.join("left/left (0).png");
+    let out = dir.path().join("explained");
+    let line = one_line_error(&explain(&dir.path().join("run"), &[image], &out, &[]));
+    assert!(line.contains("segmentation run"), "{line}");
+    assert!(!out.exists());
+}
