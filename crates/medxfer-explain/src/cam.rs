@@ -52,6 +52,14 @@ pub fn stage_gradients(
 
 /// The method's map (height x width, row-major, non-negative) from a stage's gradients.
 pub fn cam_map(kind: CamKind, stage: &StageGradients) -> Vec<f32> {
+    let mut map = signed_cam_map(kind, stage);
+    // Only evidence for the class is shown, as in every reference implementation.
+    map.iter_mut().for_each(|m| *m = m.max(0.0));
+    map
+}
+
+/// The map before its final ReLU (evidence against the class is negative).
+pub fn signed_cam_map(kind: CamKind, stage: &StageGradients) -> Vec<f32> {
     let n = stage.height * stage.width;
     let mut map = vec![0f32; n];
     for c in 0..stage.channels {
@@ -78,8 +86,6 @@ pub fn cam_map(kind: CamKind, stage: &StageGradients) -> Vec<f32> {
             }
         }
     }
-    // Only evidence for the class is shown, as in every reference implementation.
-    map.iter_mut().for_each(|m| *m = m.max(0.0));
     map
 }
 

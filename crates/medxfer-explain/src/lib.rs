@@ -12,6 +12,8 @@ pub mod npy;
 pub mod occlusion;
 pub mod output;
 pub mod render;
+#[cfg(test)]
+mod sanity_tests;
 mod stage;
 
 pub use error::ExplainError;
