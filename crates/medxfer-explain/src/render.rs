@@ -63,27 +63,23 @@ pub fn caption(explanation: &Explanation, method: &str) -> String {
     )
 }
 
-/// `picture` with `text` in a black strip below it; the font grows with wide pictures so the
-/// caption stays legible at the original resolution.
+/// `picture` with `text` in a black strip below it, wrapped to the picture's width (which
+/// stays the image's own); the font grows with wide pictures so the caption stays legible at
+/// the original resolution.
 pub fn captioned(picture: &RgbImage, text: &str) -> Canvas {
     let scale = i64::from(picture.width() / 240).clamp(1, 4);
-    let strip = 12 * scale as u32;
-    let mut canvas = Canvas::new(picture.width(), picture.height() + strip);
-    canvas.fill_rect(
-        0,
-        picture.height() as i64,
-        picture.width() as i64,
-        strip as i64,
-        [0; 3],
-    );
+    let per_line = ((i64::from(picture.width()) - 2 * scale) / (8 * scale)).max(1) as usize;
+    let chars: Vec<char> = text.chars().collect();
+    let lines: Vec<String> = chars.chunks(per_line).map(|c| c.iter().collect()).collect();
+    let strip = (lines.len() as i64 * 10 + 2) * scale;
+    let height = picture.height() as i64;
+    let mut canvas = Canvas::new(picture.width(), picture.height() + strip as u32);
+    canvas.fill_rect(0, height, picture.width() as i64, strip, [0; 3]);
     canvas.paste(0, 0, picture);
-    canvas.text(
-        2 * scale,
-        picture.height() as i64 + 2 * scale,
-        text,
-        WHITE,
-        scale,
-    );
+    for (n, line) in lines.iter().enumerate() {
+        let y = height + (2 + 10 * n as i64) * scale;
+        canvas.text(scale, y, line, WHITE, scale);
+    }
     canvas
 }
 
@@ -132,5 +128,17 @@ mod tests {
         let luma = |c: [u8; 3]| 0.299 * c[0] as f32 + 0.587 * c[1] as f32 + 0.114 * c[2] as f32;
         let steps: Vec<f32> = (0..=20).map(|i| luma(viridis(i as f32 / 20.0))).collect();
         assert!(steps.windows(2).all(|w| w[1] > w[0]), "{steps:?}");
+    }
+
+    /// A caption longer than a narrow image wraps instead of being cut; the image keeps its width.
+    #[test]
+    fn captions_wrap_to_the_image_width() {
+        let picture = RgbImage::new(40, 32);
+        let canvas = captioned(&picture, "occlusion: right p=0.500");
+        assert_eq!(canvas.width(), 40);
+        // 4 characters of 8 px per line, 24 characters: 6 lines of 10 px, plus 2.
+        assert_eq!(canvas.height(), 32 + 62);
+        let wide = captioned(&RgbImage::new(500, 400), "gradcam: benign p=0.912");
+        assert_eq!((wide.width(), wide.height()), (500, 400 + 24));
     }
 }

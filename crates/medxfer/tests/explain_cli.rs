@@ -114,12 +114,9 @@ fn a_classification_run_is_explained_by_every_method_and_bad_requests_are_refuse
         );
         assert_success(&output);
         for stem in ["left (0)", "right (1)"] {
-            // The toy images are 40 x 32; a 12-pixel caption strip is added below.
-            assert_eq!(
-                png_size(&out.join(format!("{stem}_{tag}.png"))),
-                (40, 44),
-                "{method}"
-            );
+            // The toy images are 40 x 32; the caption strip is added below.
+            let (width, height) = png_size(&out.join(format!("{stem}_{tag}.png")));
+            assert!(width == 40 && height > 32, "{method}: {width} x {height}");
             let npy = std::fs::read(out.join(format!("{stem}_{tag}.npy"))).unwrap();
             assert!(npy.starts_with(b"\x93NUMPY"), "{method}");
             let header = u16::from_le_bytes([npy[8], npy[9]]) as usize;
