@@ -133,7 +133,7 @@ mod tests {
         let file = dir.path().join("file.txt");
         std::fs::write(&file, "x").unwrap();
         let a = dir.path().join("a.png");
-        assert!(OutputPlan::new(&[a.clone()], &file, method).is_err());
+        assert!(OutputPlan::new(std::slice::from_ref(&a), &file, method).is_err());
         let same_stem = [a.clone(), dir.path().join("sub").join("a.png")];
         assert!(OutputPlan::new(&same_stem, dir.path(), method).is_err());
         // An input already named like an output of this method, in the output folder.

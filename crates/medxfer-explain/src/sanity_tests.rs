@@ -107,7 +107,7 @@ fn maps(model: &Classifier, x: &Tensor<4>) -> Vec<Vec<f32>> {
     let [n, ..] = x.dims();
     (0..n)
         .map(|i| {
-            let image = x.clone().slice([i..i + 1]);
+            let image = x.clone().narrow(0, i, 1);
             signed_cam_map(
                 CamKind::GradCam,
                 &stage_gradients(model, image, STAGE, i % 2).0,
