@@ -206,7 +206,47 @@ pub fn restore_map(map: &[f32], size: u32, width: u32, height: u32) -> Vec<f32> 
 
 #[cfg(test)]
 mod tests {
+    use burn::tensor::Distribution;
+    use medxfer_models::{BackboneKind, HeadConfig};
+
     use super::*;
+    use crate::method::{MethodKind, MethodSettings};
+    use clap::ValueEnum;
+
+    /// Every method on every backbone of the registry, at every CAM stage: a finite map of the
+    /// input's size that is not all zero (gradients reach the stage on every architecture).
+    /// 64 px, not 32: at 32 px EfficientNet's last maps are 1 x 1, and the fast CPU depthwise
+    /// input gradient then slices past a 1-wide row for its 5 x 5 kernels (a fast_cpu bug,
+    /// reported, which training at that size meets too).
+    #[test]
+    fn every_method_maps_every_backbone() {
+        let device = Device::flex();
+        let settings = MethodSettings {
+            occlusion_patch: 16,
+            occlusion_stride: 16,
+            ig_steps: 2,
+        };
+        for kind in BackboneKind::ALL {
+            let model = Classifier::new(kind, 3, &HeadConfig::Linear, 2, &device).valid();
+            let x = Tensor::random([1, 3, 64, 64], Distribution::Normal(0.0, 1.0), &device);
+            for method in MethodKind::value_variants() {
+                let method = ExplainMethod::new(*method, settings);
+                let stages = match method {
+                    ExplainMethod::Cam(_) => 0..model.backbone.num_stages(),
+                    _ => 0..1,
+                };
+                for stage in stages {
+                    let map = model_map(&model, x.clone(), method, stage, 1).unwrap();
+                    assert_eq!(map.len(), 64 * 64, "{kind} {method} {stage}");
+                    assert!(map.iter().all(|v| v.is_finite()), "{kind} {method} {stage}");
+                    let signal = map.iter().any(|&v| v != 0.0);
+                    // A CAM may be all negative (then zero after its ReLU); gradients are not.
+                    let may_be_empty = matches!(method, ExplainMethod::Cam(_));
+                    assert!(signal || may_be_empty, "{kind} {method} {stage}: zero map");
+                }
+            }
+        }
+    }
 
     /// A map that is bright only in the image's area of the padded square comes back covering
     /// the whole (wide) image, and nothing of the padding leaks in.
