@@ -11,7 +11,7 @@ use medxfer_models::Classifier;
 use medxfer_train::predict::RunPredictor;
 
 use crate::method::ExplainMethod;
-use crate::{ExplainError, Stage, cam, gradient, occlusion};
+use crate::{ExplainError, Stage, cam, gradient, lime, occlusion};
 
 /// What to explain about each image.
 #[derive(Debug, Clone, PartialEq)]
@@ -171,6 +171,11 @@ pub fn model_map(
         ExplainMethod::IntegratedGradients { steps } => {
             gradient::integrated_gradients(model, x, class, steps.max(1))
         }
+        ExplainMethod::Lime {
+            samples,
+            segments,
+            seed,
+        } => lime::lime(model, x, class, samples, segments, seed),
     })
 }
 
@@ -225,6 +230,9 @@ mod tests {
             occlusion_patch: 16,
             occlusion_stride: 16,
             ig_steps: 2,
+            lime_samples: 4,
+            lime_segments: 8,
+            lime_seed: 1,
         };
         for kind in BackboneKind::ALL {
             let model = Classifier::new(kind, 3, &HeadConfig::Linear, 2, &device).valid();

@@ -7,6 +7,7 @@ pub mod cam;
 mod error;
 pub mod explainer;
 pub mod gradient;
+pub mod lime;
 pub mod method;
 pub mod npy;
 pub mod occlusion;
@@ -14,6 +15,7 @@ pub mod output;
 pub mod render;
 #[cfg(test)]
 mod sanity_tests;
+pub mod slic;
 mod stage;
 
 pub use error::ExplainError;

@@ -6,7 +6,9 @@
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::prelude::*;
-use medxfer_models::{Backbone, BackboneKind, Classifier, HeadConfig};
+use medxfer_models::{
+    Backbone, BackboneKind, Classifier, HeadConfig, recompute_batch_norm_statistics,
+};
 
 use burn::tensor::activation::softmax;
 
@@ -51,6 +53,10 @@ fn trained_model() -> Classifier {
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = optimizer.step(1e-3, model, grads);
     }
+    // Precise batch-norm statistics: after so few steps the moving averages trail the weights
+    // and the evaluation-mode model would not yet separate the classes.
+    let batches = (100..104).map(|seed| toy_batch(8, seed, &device).0);
+    recompute_batch_norm_statistics(&mut model.backbone, batches);
     model.valid()
 }
 

@@ -35,6 +35,15 @@ pub struct ExplainArgs {
     /// Integrated gradients: points on the path from the baseline.
     #[arg(long, default_value_t = MethodSettings::default().ig_steps)]
     steps: usize,
+    /// LIME: perturbed images the surrogate is fitted on.
+    #[arg(long, default_value_t = MethodSettings::default().lime_samples)]
+    samples: usize,
+    /// LIME: about how many SLIC superpixels to switch on and off.
+    #[arg(long, default_value_t = MethodSettings::default().lime_segments)]
+    segments: usize,
+    /// LIME: seed of the random perturbations.
+    #[arg(long, default_value_t = MethodSettings::default().lime_seed)]
+    seed: u64,
     /// Opacity of the heat map over the image (0 to 1).
     #[arg(long, default_value_t = 0.5)]
     alpha: f32,
@@ -51,6 +60,9 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
         occlusion_patch: args.patch,
         occlusion_stride: args.stride,
         ig_steps: args.steps,
+        lime_samples: args.samples,
+        lime_segments: args.segments,
+        lime_seed: args.seed,
     };
     let method = ExplainMethod::new(args.method, settings);
     // Checked before the models load: a bad --out costs nothing.
