@@ -90,6 +90,12 @@ pub(crate) fn weight_gradient(x: &[f32], output_grad: &[f32], geo: &DepthwiseGeo
                         let g_row = &g_plane[oy * geo.out_width..(oy + 1) * geo.out_width];
                         for kx in 0..geo.kernel[1] {
                             let columns = column_ranges[kx].clone();
+                            if columns.is_empty() {
+                                // The tap lies in the padding for every output column (a 5x5
+                                // filter on a 1-pixel-wide plane): its start column would be
+                                // past the row's end.
+                                continue;
+                            }
                             let row_sum: f32 = if geo.stride[1] == 1 {
                                 let start = geo.input_column(columns.start, kx);
                                 lanes::dot(
@@ -138,6 +144,9 @@ pub(crate) fn input_gradient(
                     for kx in 0..geo.kernel[1] {
                         let tap = filter[ky * geo.kernel[1] + kx];
                         let columns = column_ranges[kx].clone();
+                        if columns.is_empty() {
+                            continue; // the tap only ever meets padding (see weight_gradient)
+                        }
                         if geo.stride[1] == 1 {
                             let start = geo.input_column(columns.start, kx);
                             for (dx, g) in dx_row[start..start + columns.len()]
@@ -242,6 +251,12 @@ mod tests {
             geometry([8, 8], 5, 2, [1, 2, 1, 2]),
             geometry([5, 9], 5, 1, [2, 2, 2, 2]),
             geometry([4, 4], 3, 1, [0, 0, 0, 0]),
+            // EfficientNet-Lite0 at 32 px: 5x5 filters on 1x1 and 2x2 planes, where some taps
+            // meet only padding (their slices used to start past the row's end).
+            geometry([1, 1], 5, 1, [2, 2, 2, 2]),
+            geometry([1, 1], 5, 2, [2, 2, 2, 2]),
+            geometry([2, 2], 5, 2, [1, 2, 1, 2]),
+            geometry([2, 3], 5, 1, [2, 2, 2, 2]),
         ];
         for (case, geo) in cases.iter().enumerate() {
             let x = pseudo_random(geo.batch * geo.channels * geo.plane(), case as u32);
