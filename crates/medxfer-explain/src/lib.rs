@@ -8,6 +8,7 @@ mod error;
 pub mod explainer;
 pub mod gradient;
 pub mod lime;
+pub mod localisation;
 pub mod method;
 pub mod npy;
 pub mod occlusion;

@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
+use crate::localisation::Localisation;
 use crate::method::ExplainMethod;
 use crate::npy::npy_f32;
 use crate::render::{caption, captioned, contact_sheet, overlay};
@@ -18,6 +19,8 @@ pub struct OutputPlan {
     pub overlays: Vec<PathBuf>,
     pub maps: Vec<PathBuf>,
     pub contact_sheet: PathBuf,
+    /// Per-image localisation scores, written only when masks are scored.
+    pub localisation: PathBuf,
 }
 
 impl OutputPlan {
@@ -61,6 +64,7 @@ impl OutputPlan {
             overlays,
             maps,
             contact_sheet,
+            localisation: out_dir.join(format!("localisation_{tag}.csv")),
         };
         for output in plan.all() {
             if output.canonicalize().is_ok_and(|p| canonical.contains(&p)) {
@@ -77,7 +81,7 @@ impl OutputPlan {
         self.overlays
             .iter()
             .chain(&self.maps)
-            .chain(std::iter::once(&self.contact_sheet))
+            .chain([&self.contact_sheet, &self.localisation])
     }
 
     /// Write every file (each atomically), creating `out_dir` if missing.
@@ -118,6 +122,31 @@ impl OutputPlan {
         }
         contact_sheet(&sheet, THUMBNAIL).save_png(&self.contact_sheet)?;
         Ok(())
+    }
+}
+
+impl OutputPlan {
+    /// `localisation_<method>.csv`: image, class, energy in mask, pointing hit, IoU.
+    pub fn write_localisation(
+        &self,
+        explanations: &[Explanation],
+        scores: &[Localisation],
+    ) -> Result<(), ExplainError> {
+        let mut text = String::from("image,class,energy_in_mask,pointing_hit,iou\n");
+        for (e, s) in explanations.iter().zip(scores) {
+            // Image paths may hold commas (BUSI names do not, others might): quote them.
+            let image = e.path.display().to_string().replace('"', "\"\"");
+            text.push_str(&format!(
+                "\"{image}\",{},{:.6},{},{:.6}\n",
+                e.class_name, s.energy_in_mask, s.pointing_hit, s.iou
+            ));
+        }
+        medxfer_atomic::write_atomic(&self.localisation, text.as_bytes()).map_err(|source| {
+            ExplainError::Io {
+                path: self.localisation.clone(),
+                source,
+            }
+        })
     }
 }
 

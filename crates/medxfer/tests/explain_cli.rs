@@ -131,7 +131,29 @@ fn a_classification_run_is_explained_by_every_method_and_bad_requests_are_refuse
     let stdout = String::from_utf8_lossy(&explain(&run, &images, &out, &[]).stdout).to_string();
     assert!(stdout.contains("2 model(s)"), "{stdout}");
 
+    // Images with lesion masks beside them (BUSI layout): localisation scores.
+    let with_masks = dir.path().join("with_masks");
+    write_toy_segmentation_dataset(&with_masks, 2);
+    let lesions = vec![
+        with_masks.join("left/left (0).png"),
+        with_masks.join("right/right (1).png"),
+    ];
+    let scored = explain(&run, &lesions, &out, &["--score-masks"]);
+    assert_success(&scored);
+    let stdout = String::from_utf8_lossy(&scored.stdout).to_string();
+    for row in ["energy in mask", "pointing game", "IoU (half max)"] {
+        assert!(stdout.contains(row), "{stdout}");
+    }
+    let csv = std::fs::read_to_string(out.join("localisation_gradcam.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    assert!(
+        csv.starts_with("image,class,energy_in_mask,pointing_hit,iou"),
+        "{csv}"
+    );
+
     let refused = dir.path().join("refused");
+    let line = one_line_error(&explain(&run, &images, &refused, &["--score-masks"]));
+    assert!(line.contains("no lesion mask"), "{line}");
     let cases: [(&[&str], &str); 2] = [
         (&["--stage", "99"], "stage 99 does not exist"),
         (
