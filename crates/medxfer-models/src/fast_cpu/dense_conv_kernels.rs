@@ -179,16 +179,23 @@ fn weight_gradient_in_chunks(
             im2col(x, geo, first, images, cols);
             with_scratch(&CHANNEL_MAJOR, geo.channels_out * columns, |dy| {
                 channel_major(output_grad, geo, first, images, dy);
-                matmul(
-                    &mut grad_t,
+                let (cols, dy) = (
                     Operand::row_major(cols, patch, columns),
-                    Operand::row_major(dy, geo.channels_out, columns).transposed(),
-                    first > 0,
+                    Operand::row_major(dy, geo.channels_out, columns),
                 );
+                if geo.channels_out <= PIXEL_MAJOR_MAX_CHANNELS {
+                    matmul(&mut grad_t, cols, dy.transposed(), first > 0);
+                } else {
+                    matmul(&mut grad_t, dy, cols.transposed(), first > 0);
+                }
             });
         });
     }
-    transpose(&grad_t, patch, geo.channels_out)
+    if geo.channels_out <= PIXEL_MAJOR_MAX_CHANNELS {
+        transpose(&grad_t, patch, geo.channels_out)
+    } else {
+        grad_t
+    }
 }
 
 /// The `cols x rows` transpose of a row-major `rows x cols` matrix.
