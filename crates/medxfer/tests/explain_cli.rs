@@ -138,18 +138,39 @@ fn a_classification_run_is_explained_by_every_method_and_bad_requests_are_refuse
         with_masks.join("left/left (0).png"),
         with_masks.join("right/right (1).png"),
     ];
-    let scored = explain(&run, &lesions, &out, &["--score-masks"]);
+    // Two methods side by side: one table, a row per method.
+    let scored = explain(
+        &run,
+        &lesions,
+        &out,
+        &[
+            "--score-masks",
+            "--method",
+            "gradcam",
+            "--method",
+            "occlusion",
+        ],
+    );
     assert_success(&scored);
     let stdout = String::from_utf8_lossy(&scored.stdout).to_string();
-    for row in ["energy in mask", "pointing game", "IoU (half max)"] {
-        assert!(stdout.contains(row), "{stdout}");
+    for column in ["energy in mask", "pointing game", "IoU (half max)"] {
+        assert!(stdout.contains(column), "{stdout}");
     }
-    let csv = std::fs::read_to_string(out.join("localisation_gradcam.csv")).unwrap();
-    assert_eq!(csv.lines().count(), 3, "{csv}");
-    assert!(
-        csv.starts_with("image,class,energy_in_mask,pointing_hit,iou"),
-        "{csv}"
-    );
+    let table = &stdout[stdout
+        .find("localisation over 2 image(s)")
+        .expect("one table")..];
+    let rows: Vec<&str> = table.lines().skip(2).collect();
+    assert_eq!(rows.len(), 2, "{table}");
+    assert!(rows[0].trim_start().starts_with("gradcam"), "{table}");
+    assert!(rows[1].trim_start().starts_with("occlusion"), "{table}");
+    for method in ["gradcam", "occlusion"] {
+        let csv = std::fs::read_to_string(out.join(format!("localisation_{method}.csv"))).unwrap();
+        assert_eq!(csv.lines().count(), 3, "{csv}");
+        assert!(
+            csv.starts_with("image,class,energy_in_mask,pointing_hit,iou"),
+            "{csv}"
+        );
+    }
 
     let refused = dir.path().join("refused");
     let line = one_line_error(&explain(&run, &images, &refused, &["--score-masks"]));

@@ -3,9 +3,11 @@
 
 use std::path::PathBuf;
 
-use medxfer_explain::localisation::{Localisation, score_against_masks, summarise};
+use medxfer_eval::bootstrap::BootstrapCi;
+use medxfer_explain::localisation::{score_against_masks, summarise};
 use medxfer_explain::{
-    ExplainMethod, ExplainRequest, Explainer, MethodKind, MethodSettings, OutputPlan, Stage,
+    ExplainMethod, ExplainRequest, Explainer, Explanation, MethodKind, MethodSettings, OutputPlan,
+    Stage,
 };
 
 #[derive(clap::Args, Debug)]
@@ -15,9 +17,10 @@ pub struct ExplainArgs {
     /// Images to explain (preprocessed as in training).
     #[arg(required = true)]
     images: Vec<PathBuf>,
-    /// The explanation method.
-    #[arg(long, value_enum, default_value = "gradcam")]
-    method: MethodKind,
+    /// The explanation method; repeat it to run several on the same images (one set of
+    /// outputs per method, and with --score-masks one table with a row per method).
+    #[arg(long = "method", value_enum, default_value = "gradcam")]
+    methods: Vec<MethodKind>,
     /// Folder for the outputs (created if missing; never an input's location by name).
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
@@ -70,24 +73,55 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
         lime_segments: args.segments,
         lime_seed: args.seed,
     };
-    let method = ExplainMethod::new(args.method, settings);
+    let mut methods: Vec<ExplainMethod> = Vec::new();
+    for kind in &args.methods {
+        let method = ExplainMethod::new(*kind, settings);
+        if !methods.contains(&method) {
+            methods.push(method);
+        }
+    }
     // Checked before the models load: a bad --out costs nothing.
-    let plan = OutputPlan::new(&args.images, &args.out, method)?;
+    let plans = methods
+        .iter()
+        .map(|&method| OutputPlan::new(&args.images, &args.out, method))
+        .collect::<Result<Vec<_>, _>>()?;
     let explainer = Explainer::open(&args.run_dir)?;
-    let request = ExplainRequest {
-        method,
-        stage: args.stage,
-        class: args.class.clone(),
-    };
-    explainer.resolve(&request)?;
+    let requests: Vec<ExplainRequest> = methods
+        .iter()
+        .map(|&method| ExplainRequest {
+            method,
+            stage: args.stage,
+            class: args.class.clone(),
+        })
+        .collect();
+    for request in &requests {
+        explainer.resolve(request)?;
+    }
     let events = crate::progress::reporter(!args.no_progress);
-    let explanations = explainer.explain(&args.images, &request, events.as_ref())?;
-    let scores = if args.score_masks {
-        Some(score_against_masks(&explanations)?)
-    } else {
-        None
-    };
-    plan.write(&explanations, method, args.alpha)?;
+    let mut table = Vec::new();
+    for (request, plan) in requests.iter().zip(&plans) {
+        let explanations = explainer.explain(&args.images, request, events.as_ref())?;
+        plan.write(&explanations, request.method, args.alpha)?;
+        print_outputs(&explainer, request.method, &explanations, plan);
+        if args.score_masks {
+            let scores = score_against_masks(&explanations)?;
+            plan.write_localisation(&explanations, &scores)?;
+            println!("per-image localisation: {}", plan.localisation.display());
+            table.push((request.method, summarise(&scores)?, scores.len()));
+        }
+    }
+    if !table.is_empty() {
+        print_localisation(&table);
+    }
+    Ok(())
+}
+
+fn print_outputs(
+    explainer: &Explainer,
+    method: ExplainMethod,
+    explanations: &[Explanation],
+    plan: &OutputPlan,
+) {
     println!(
         "{method} averaged over {} model(s); image, class, probability, overlay, map",
         explainer.num_models()
@@ -103,28 +137,28 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
         );
     }
     println!("contact sheet: {}", plan.contact_sheet.display());
-    if let Some(scores) = scores {
-        plan.write_localisation(&explanations, &scores)?;
-        print_localisation(&scores, &plan)?;
-    }
-    Ok(())
 }
 
-fn print_localisation(scores: &[Localisation], plan: &OutputPlan) -> anyhow::Result<()> {
-    let summary = summarise(scores)?;
+/// One row per method: energy in the mask, pointing game and IoU at half maximum, each the
+/// mean over images with its 95% bootstrap CI.
+fn print_localisation(table: &[(ExplainMethod, [BootstrapCi; 3], usize)]) {
+    let images = table.first().map_or(0, |row| row.2);
+    println!("localisation over {images} image(s), mean [95% bootstrap CI]:");
     println!(
-        "localisation over {} image(s), mean [95% bootstrap CI]:",
-        scores.len()
+        "  {:<22} {:<22} {:<22} {:<22}",
+        "method", "energy in mask", "pointing game", "IoU (half max)"
     );
-    for (name, ci) in ["energy in mask", "pointing game", "IoU (half max)"]
-        .iter()
-        .zip(&summary)
-    {
+    for (method, summary, _) in table {
+        let cells: Vec<String> = summary
+            .iter()
+            .map(|ci| format!("{:.3} [{:.3}, {:.3}]", ci.estimate, ci.ci_low, ci.ci_high))
+            .collect();
         println!(
-            "  {name:<15} {:.3} [{:.3}, {:.3}]",
-            ci.estimate, ci.ci_low, ci.ci_high
+            "  {:<22} {:<22} {:<22} {:<22}",
+            method.to_string(),
+            cells[0],
+            cells[1],
+            cells[2]
         );
     }
-    println!("per image: {}", plan.localisation.display());
-    Ok(())
 }
