@@ -277,12 +277,27 @@ pub trait Progress: Serialize + DeserializeOwned {
 /// The committed progress in `dir`, if any.
 pub fn load_progress<T: Progress>(dir: &Path) -> Result<Option<T>, TrainError> {
     read_json(&dir.join(PROGRESS)).map_err(|e| match e {
+        TrainError::Checkpoint { path, .. } if is_pre_engine_pretraining(&path) => {
+            TrainError::Checkpoint {
+                path,
+                message: "written by a medxfer whose pretraining kept its own progress format (before the shared run engine): it cannot be resumed or continued; pretrain into a new out_dir (its finished encoder files still load with ssl:PATH)".into(),
+            }
+        }
         TrainError::Checkpoint { path, message } => TrainError::Checkpoint {
             path,
             message: message.replace("unreadable", "unreadable progress file"),
         },
         other => other,
     })
+}
+
+/// Pretraining progress from before the engine: epochs but no phases.
+fn is_pre_engine_pretraining(path: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return false;
+    };
+    serde_json::from_str::<serde_json::Value>(&text)
+        .is_ok_and(|value| value.get("epochs_done").is_some() && value.get("phase").is_none())
 }
 
 /// Commit `progress` atomically, keeping the commit before it (and its checkpoints) as the
@@ -368,6 +383,25 @@ mod tests {
             sha256: sha256.into(),
             images: 4,
         }
+    }
+
+    #[test]
+    fn pretraining_progress_from_before_the_engine_is_named_as_such() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = r#"{"epochs_done": 3, "current": "ckpt-0003", "curve": [], "finished": false}"#;
+        std::fs::write(dir.path().join(PROGRESS), old).unwrap();
+        let err = load_progress::<crate::checkpoint::FoldProgress>(dir.path()).unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.contains("progress.json") && message.contains("new out_dir"),
+            "{message}"
+        );
+        std::fs::write(dir.path().join(PROGRESS), "{\"phase\": \"x\"}").unwrap();
+        let err = load_progress::<crate::checkpoint::FoldProgress>(dir.path()).unwrap_err();
+        assert!(
+            err.to_string().contains("unreadable progress file"),
+            "{err}"
+        );
     }
 
     #[test]
