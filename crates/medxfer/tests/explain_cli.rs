@@ -6,64 +6,9 @@ use std::process::Output;
 
 mod support;
 use support::{
-    assert_success, medxfer, one_line_error, write_toy_dataset, write_toy_segmentation_dataset,
+    assert_success, medxfer, one_line_error, train_to_the_end, write_toy_dataset,
+    write_toy_run_config, write_toy_segmentation_dataset,
 };
-
-fn write_run_config(dir: &Path, data: &Path, segmentation: bool) -> PathBuf {
-    let path = dir.join("run.toml");
-    let (task, positive, extra) = if segmentation {
-        (
-            "task = \"segmentation\"",
-            "",
-            "[segmentation]\ndecoder_channels = [16, 16, 8, 8, 8]",
-        )
-    } else {
-        ("", "positive = \"right\"", "")
-    };
-    std::fs::write(
-        &path,
-        format!(
-            r#"
-seed = 5
-out_dir = "{out}"
-{task}
-[data]
-source = {{ kind = "folder", root = "{data}" }}
-{positive}
-image_size = 32
-cache_dir = "{cache}"
-[split]
-kind = "kfold"
-folds = 2
-val_fraction = 0.25
-[model]
-backbone = "resnet18"
-init = "scratch"
-in_channels = 1
-[train]
-strategy = {{ kind = "scratch" }}
-epochs = 1
-lr = 3e-3
-batch_size = 4
-{extra}
-"#,
-            out = dir.join("run").display(),
-            data = data.display(),
-            cache = dir.join("cache").display(),
-        ),
-    )
-    .unwrap();
-    path
-}
-
-fn train(config: &Path) {
-    let output = medxfer()
-        .args(["train", "--no-progress", "--config"])
-        .arg(config)
-        .output()
-        .unwrap();
-    assert_success(&output);
-}
 
 fn explain(run: &Path, images: &[PathBuf], out: &Path, extra: &[&str]) -> Output {
     medxfer()
@@ -87,7 +32,7 @@ fn a_classification_run_is_explained_by_every_method_and_bad_requests_are_refuse
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     write_toy_dataset(&data, 8);
-    train(&write_run_config(dir.path(), &data, false));
+    train_to_the_end(&write_toy_run_config(dir.path(), &data, false));
     let run = dir.path().join("run");
     let images = vec![
         data.join("left/left (0).png"),
@@ -200,7 +145,7 @@ fn a_segmentation_run_is_refused_in_one_line() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     write_toy_segmentation_dataset(&data, 6);
-    train(&write_run_config(dir.path(), &data, true));
+    train_to_the_end(&write_toy_run_config(dir.path(), &data, true));
     let image = data.join("left/left (0).png");
     let out = dir.path().join("explained");
     let line = one_line_error(&explain(&dir.path().join("run"), &[image], &out, &[]));

@@ -8,61 +8,9 @@ use std::process::Output;
 
 mod support;
 use support::{
-    assert_success, medxfer, one_line_error, write_toy_dataset, write_toy_segmentation_dataset,
+    assert_success, medxfer, one_line_error, train_to_the_end, write_toy_dataset,
+    write_toy_run_config, write_toy_segmentation_dataset,
 };
-
-fn write_run_config(dir: &Path, data: &Path, segmentation: bool) -> PathBuf {
-    let path = dir.join("run.toml");
-    let task = if segmentation {
-        "task = \"segmentation\""
-    } else {
-        ""
-    };
-    let extra = if segmentation {
-        "[segmentation]\ndecoder_channels = [16, 16, 8, 8, 8]"
-    } else {
-        ""
-    };
-    let positive = if segmentation {
-        ""
-    } else {
-        "positive = \"right\""
-    };
-    std::fs::write(
-        &path,
-        format!(
-            r#"
-seed = 5
-out_dir = "{out}"
-{task}
-[data]
-source = {{ kind = "folder", root = "{data}" }}
-{positive}
-image_size = 32
-cache_dir = "{cache}"
-[split]
-kind = "kfold"
-folds = 2
-val_fraction = 0.25
-[model]
-backbone = "resnet18"
-init = "scratch"
-in_channels = 1
-[train]
-strategy = {{ kind = "scratch" }}
-epochs = 1
-lr = 3e-3
-batch_size = 4
-{extra}
-"#,
-            out = dir.join("run").display(),
-            data = data.display(),
-            cache = dir.join("cache").display(),
-        ),
-    )
-    .unwrap();
-    path
-}
 
 fn write_data_file(dir: &Path, root: &Path) -> PathBuf {
     let path = dir.join("external.toml");
@@ -98,16 +46,6 @@ fn validate(run: &Path, data: &Path, out: &Path) -> Output {
         .unwrap()
 }
 
-/// Trains the run of `config` to the end (every fold assembled).
-fn train(config: &Path) {
-    assert_success(&medxfer_output(&[
-        Path::new("train"),
-        Path::new("--no-progress"),
-        Path::new("--config"),
-        config,
-    ]));
-}
-
 /// Data rows of a CSV file, and how many name each split.
 fn rows_and_test_rows(csv: &Path) -> (usize, usize) {
     let text = std::fs::read_to_string(csv).unwrap();
@@ -121,7 +59,7 @@ fn a_segmentation_run_is_validated_on_another_folder_and_evaluated() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     write_toy_segmentation_dataset(&data, 6);
-    train(&write_run_config(dir.path(), &data, true));
+    train_to_the_end(&write_toy_run_config(dir.path(), &data, true));
     let external = dir.path().join("elsewhere");
     write_toy_segmentation_dataset(&external, 5);
     let data_file = write_data_file(dir.path(), &external);
@@ -159,7 +97,7 @@ fn a_classification_run_is_validated_and_a_class_it_never_learnt_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     write_toy_dataset(&data, 6);
-    train(&write_run_config(dir.path(), &data, false));
+    train_to_the_end(&write_toy_run_config(dir.path(), &data, false));
     let run = dir.path().join("run");
     let external = dir.path().join("elsewhere");
     write_toy_dataset(&external, 4);

@@ -1,7 +1,7 @@
 //! Helpers shared by the CLI test files: the binary, a toy two-class image folder, and
 //! success assertions that show the command's output.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub fn medxfer() -> Command {
@@ -179,4 +179,65 @@ pub fn tiny_dicom(rows: u16, cols: u16, modality: &str, pixel_length: Option<u32
     }
     bytes.extend(pixel_data);
     bytes
+}
+
+/// A toy two-fold ResNet-18 run at 32 px on `data` (classification with positive class
+/// `right`, or segmentation), out to `dir/run`; returns the config's path.
+#[allow(dead_code)]
+pub fn write_toy_run_config(dir: &Path, data: &Path, segmentation: bool) -> PathBuf {
+    let path = dir.join("run.toml");
+    let (task, positive, extra) = if segmentation {
+        (
+            "task = \"segmentation\"",
+            "",
+            "[segmentation]\ndecoder_channels = [16, 16, 8, 8, 8]",
+        )
+    } else {
+        ("", "positive = \"right\"", "")
+    };
+    std::fs::write(
+        &path,
+        format!(
+            r#"
+seed = 5
+out_dir = "{out}"
+{task}
+[data]
+source = {{ kind = "folder", root = "{data}" }}
+{positive}
+image_size = 32
+cache_dir = "{cache}"
+[split]
+kind = "kfold"
+folds = 2
+val_fraction = 0.25
+[model]
+backbone = "resnet18"
+init = "scratch"
+in_channels = 1
+[train]
+strategy = {{ kind = "scratch" }}
+epochs = 1
+lr = 3e-3
+batch_size = 4
+{extra}
+"#,
+            out = dir.join("run").display(),
+            data = data.display(),
+            cache = dir.join("cache").display(),
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// Trains the run of `config` to the end (every fold assembled).
+#[allow(dead_code)]
+pub fn train_to_the_end(config: &Path) {
+    let output = medxfer()
+        .args(["train", "--no-progress", "--config"])
+        .arg(config)
+        .output()
+        .unwrap();
+    assert_success(&output);
 }
