@@ -20,7 +20,7 @@ use medxfer_models::UNetConfig;
 
 use crate::TrainError;
 use crate::atomic_file::write_atomic;
-use crate::config::{DataConfig, TrainConfig};
+use crate::config::{DataConfig, TrainConfig, load_toml_file, parse_with_overrides};
 use crate::fold::{FoldIndices, RunContext, predict_images};
 use crate::model_setup::Architecture;
 use crate::normalisation::Normalisation;
@@ -63,10 +63,12 @@ pub fn validate_external(
         .filter_map(|path| fold_of(&path).map(|fold| (fold, path)))
         .collect();
     let config = external_config(&run_config, data_file)?;
+    refuse_output(out_dir, run_dir)?;
     config.data.apply_decode_limits();
-    let _lock = claim_output(out_dir, run_dir)?;
     let dataset = load_dataset(&config)?;
     let cache = decode_images(&config, &dataset, events)?;
+    // Only once the data is known to load: a failed start leaves no folder behind.
+    let _lock = claim_output(out_dir, run_dir)?;
     events.note(format!(
         "external validation by {} fold model(s) of {}",
         models.len(),
@@ -100,11 +102,7 @@ pub fn validate_external(
 
 /// The run's configuration with the external `[data]` table, at the run's image size.
 fn external_config(run: &TrainConfig, data_file: &Path) -> Result<TrainConfig, TrainError> {
-    let text = std::fs::read_to_string(data_file).map_err(|e| TrainError::io(data_file, e))?;
-    let parsed: ExternalDataFile = toml::from_str(&text).map_err(|e| TrainError::Config {
-        path: data_file.to_path_buf(),
-        message: e.to_string().lines().next().unwrap_or("").to_string(),
-    })?;
+    let parsed: ExternalDataFile = load_toml_file(data_file, &[], parse_with_overrides)?;
     let mut config = run.clone();
     config.data = DataConfig {
         image_size: run.data.image_size,
@@ -114,9 +112,16 @@ fn external_config(run: &TrainConfig, data_file: &Path) -> Result<TrainConfig, T
     Ok(config)
 }
 
-/// Lock `out_dir` for the results, refusing the run folder itself and any folder that holds
-/// something other than an earlier external validation.
+/// Create and lock `out_dir` for the results, after [`refuse_output`] passes.
 fn claim_output(out_dir: &Path, run_dir: &Path) -> Result<FolderLock, TrainError> {
+    refuse_output(out_dir, run_dir)?;
+    std::fs::create_dir_all(out_dir).map_err(|e| TrainError::io(out_dir, e))?;
+    FolderLock::acquire(out_dir).map_err(|e| crate::run_folder::lock_error(out_dir, e))
+}
+
+/// Refuse the run folder itself and any folder that holds something other than an earlier
+/// external validation (nothing is created).
+fn refuse_output(out_dir: &Path, run_dir: &Path) -> Result<(), TrainError> {
     let refuse = |message: String| TrainError::Config {
         path: out_dir.to_path_buf(),
         message,
@@ -148,8 +153,7 @@ fn claim_output(out_dir: &Path, run_dir: &Path) -> Result<FolderLock, TrainError
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(TrainError::io(out_dir, e)),
     }
-    std::fs::create_dir_all(out_dir).map_err(|e| TrainError::io(out_dir, e))?;
-    FolderLock::acquire(out_dir).map_err(|e| crate::run_folder::lock_error(out_dir, e))
+    Ok(())
 }
 
 /// What both tasks need to run the fold models over the external images.

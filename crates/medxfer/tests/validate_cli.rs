@@ -109,6 +109,21 @@ fn a_classification_run_is_validated_and_a_class_it_never_learnt_is_refused() {
     assert_success(&report);
     assert!(String::from_utf8_lossy(&report.stdout).contains("AUC"));
 
+    // A mistyped key names the file and the key; data that does not load leaves no folder.
+    let typo = dir.path().join("typo.toml");
+    std::fs::write(&typo, "[data]\nsourc = 1\n").unwrap();
+    let message = one_line_error(&validate(&run, &typo, &dir.path().join("v1")));
+    assert!(
+        message.contains("typo.toml") && message.contains("unknown field `sourc`"),
+        "{message}"
+    );
+    let elsewhere = dir.path().join("other-data-file");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let gone = write_data_file(&elsewhere, &dir.path().join("no-such-folder"));
+    let message = one_line_error(&validate(&run, &gone, &dir.path().join("v1")));
+    assert!(message.contains("no-such-folder"), "{message}");
+    assert!(!dir.path().join("v1").exists());
+
     std::fs::create_dir(external.join("middle")).unwrap();
     std::fs::copy(
         external.join("left").join("left (0).png"),
