@@ -328,6 +328,19 @@ impl PretrainConfig {
     }
 
     pub fn validate(&self) -> Result<(), SslError> {
+        self.validate_sources()?;
+        if !matches!(self.model.in_channels, 1 | 3) {
+            return Err(SslError::invalid("model.in_channels", "must be 1 or 3"));
+        }
+        validate_train(&self.train)?;
+        self.views.validate()?;
+        validate_method(&self.method)?;
+        validate_monitor(&self.monitor)?;
+        self.device()?;
+        Ok(())
+    }
+
+    fn validate_sources(&self) -> Result<(), SslError> {
         if self.sources.is_empty() {
             return Err(SslError::invalid(
                 "sources",
@@ -348,113 +361,118 @@ impl PretrainConfig {
                 ));
             }
         }
-        if !matches!(self.model.in_channels, 1 | 3) {
-            return Err(SslError::invalid("model.in_channels", "must be 1 or 3"));
-        }
-        let t = &self.train;
-        if t.epochs == 0 {
-            return Err(SslError::invalid("train.epochs", "must be at least 1"));
-        }
-        if t.batch_size < 2 {
-            return Err(SslError::invalid(
-                "train.batch_size",
-                "must be at least 2 (views are contrasted within a batch)",
-            ));
-        }
-        if !(t.lr > 0.0 && t.lr.is_finite()) {
-            return Err(SslError::invalid("train.lr", "must be a positive number"));
-        }
-        if !(t.weight_decay >= 0.0 && t.weight_decay.is_finite()) {
-            return Err(SslError::invalid(
-                "train.weight_decay",
-                "must be zero or positive",
-            ));
-        }
-        if !(t.val_fraction > 0.0 && t.val_fraction < 0.9) {
-            return Err(SslError::invalid(
-                "train.val_fraction",
-                "must be in (0, 0.9)",
-            ));
-        }
-        if let ScheduleConfig::Step { step_epochs: 0, .. } = t.schedule {
-            return Err(SslError::invalid(
-                "train.schedule.step_epochs",
-                "must be at least 1",
-            ));
-        }
-        if t.samples_per_epoch == Some(0) {
-            return Err(SslError::invalid(
-                "train.samples_per_epoch",
-                "must be at least 1",
-            ));
-        }
-        self.views.validate()?;
-        match self.method {
-            MethodConfig::Simclr {
-                temperature,
-                projection_hidden,
-                projection_dim,
-            } => {
-                check_temperature(temperature)?;
-                check_width("method.projection_hidden", projection_hidden)?;
-                check_width("method.projection_dim", projection_dim)?;
-            }
-            MethodConfig::Moco {
-                temperature,
-                momentum,
-                queue_size,
-                projection_hidden,
-                projection_dim,
-                shuffle_bn_groups,
-            } => {
-                check_temperature(temperature)?;
-                check_momentum(momentum)?;
-                check_width("method.projection_hidden", projection_hidden)?;
-                check_width("method.projection_dim", projection_dim)?;
-                if queue_size == 0 {
-                    return Err(SslError::invalid("method.queue_size", "must be at least 1"));
-                }
-                if shuffle_bn_groups == 0 {
-                    return Err(SslError::invalid(
-                        "method.shuffle_bn_groups",
-                        "must be at least 1",
-                    ));
-                }
-            }
-            MethodConfig::Byol {
-                momentum,
-                projection_hidden,
-                projection_dim,
-                predictor_hidden,
-            } => {
-                check_momentum(momentum)?;
-                check_width("method.projection_hidden", projection_hidden)?;
-                check_width("method.projection_dim", projection_dim)?;
-                check_width("method.predictor_hidden", predictor_hidden)?;
-            }
-        }
-        let m = &self.monitor;
-        if !(m.collapse_threshold >= 0.0 && m.collapse_threshold < 1.0) {
-            return Err(SslError::invalid(
-                "monitor.collapse_threshold",
-                "must be in [0, 1)",
-            ));
-        }
-        if !(m.tsne_perplexity >= 2.0 && m.tsne_perplexity.is_finite()) {
-            return Err(SslError::invalid(
-                "monitor.tsne_perplexity",
-                "must be at least 2",
-            ));
-        }
-        if m.tsne_iterations < 250 {
-            return Err(SslError::invalid(
-                "monitor.tsne_iterations",
-                "must be at least 250 (the early-exaggeration phase)",
-            ));
-        }
-        self.device()?;
         Ok(())
     }
+}
+
+fn validate_train(t: &SslTrainConfig) -> Result<(), SslError> {
+    if t.epochs == 0 {
+        return Err(SslError::invalid("train.epochs", "must be at least 1"));
+    }
+    if t.batch_size < 2 {
+        return Err(SslError::invalid(
+            "train.batch_size",
+            "must be at least 2 (views are contrasted within a batch)",
+        ));
+    }
+    if !(t.lr > 0.0 && t.lr.is_finite()) {
+        return Err(SslError::invalid("train.lr", "must be a positive number"));
+    }
+    if !(t.weight_decay >= 0.0 && t.weight_decay.is_finite()) {
+        return Err(SslError::invalid(
+            "train.weight_decay",
+            "must be zero or positive",
+        ));
+    }
+    if !(t.val_fraction > 0.0 && t.val_fraction < 0.9) {
+        return Err(SslError::invalid(
+            "train.val_fraction",
+            "must be in (0, 0.9)",
+        ));
+    }
+    if let ScheduleConfig::Step { step_epochs: 0, .. } = t.schedule {
+        return Err(SslError::invalid(
+            "train.schedule.step_epochs",
+            "must be at least 1",
+        ));
+    }
+    if t.samples_per_epoch == Some(0) {
+        return Err(SslError::invalid(
+            "train.samples_per_epoch",
+            "must be at least 1",
+        ));
+    }
+    Ok(())
+}
+
+fn validate_method(method: &MethodConfig) -> Result<(), SslError> {
+    match *method {
+        MethodConfig::Simclr {
+            temperature,
+            projection_hidden,
+            projection_dim,
+        } => {
+            check_temperature(temperature)?;
+            check_width("method.projection_hidden", projection_hidden)?;
+            check_width("method.projection_dim", projection_dim)?;
+        }
+        MethodConfig::Moco {
+            temperature,
+            momentum,
+            queue_size,
+            projection_hidden,
+            projection_dim,
+            shuffle_bn_groups,
+        } => {
+            check_temperature(temperature)?;
+            check_momentum(momentum)?;
+            check_width("method.projection_hidden", projection_hidden)?;
+            check_width("method.projection_dim", projection_dim)?;
+            if queue_size == 0 {
+                return Err(SslError::invalid("method.queue_size", "must be at least 1"));
+            }
+            if shuffle_bn_groups == 0 {
+                return Err(SslError::invalid(
+                    "method.shuffle_bn_groups",
+                    "must be at least 1",
+                ));
+            }
+        }
+        MethodConfig::Byol {
+            momentum,
+            projection_hidden,
+            projection_dim,
+            predictor_hidden,
+        } => {
+            check_momentum(momentum)?;
+            check_width("method.projection_hidden", projection_hidden)?;
+            check_width("method.projection_dim", projection_dim)?;
+            check_width("method.predictor_hidden", predictor_hidden)?;
+        }
+    }
+    Ok(())
+}
+
+fn validate_monitor(m: &MonitorConfig) -> Result<(), SslError> {
+    if !(m.collapse_threshold >= 0.0 && m.collapse_threshold < 1.0) {
+        return Err(SslError::invalid(
+            "monitor.collapse_threshold",
+            "must be in [0, 1)",
+        ));
+    }
+    if !(m.tsne_perplexity >= 2.0 && m.tsne_perplexity.is_finite()) {
+        return Err(SslError::invalid(
+            "monitor.tsne_perplexity",
+            "must be at least 2",
+        ));
+    }
+    if m.tsne_iterations < 250 {
+        return Err(SslError::invalid(
+            "monitor.tsne_iterations",
+            "must be at least 250 (the early-exaggeration phase)",
+        ));
+    }
+    Ok(())
 }
 
 fn check_temperature(t: f64) -> Result<(), SslError> {
