@@ -382,7 +382,30 @@ impl TrainConfig {
                 "must be at least 1",
             ));
         }
-        match &t.strategy {
+        self.validate_strategy()?;
+        if !matches!(self.model.in_channels, 1 | 3) {
+            return Err(TrainError::invalid("model.in_channels", "must be 1 or 3"));
+        }
+        if self.data.image_size < 16 {
+            return Err(TrainError::invalid(
+                "data.image_size",
+                "must be at least 16",
+            ));
+        }
+        validate_split(&self.split)?;
+        if let ScheduleConfig::Step { step_epochs: 0, .. } = t.schedule {
+            return Err(TrainError::invalid(
+                "train.schedule.step_epochs",
+                "must be at least 1",
+            ));
+        }
+        self.device()?;
+        Ok(())
+    }
+
+    /// The strategy against the initialisation it needs.
+    fn validate_strategy(&self) -> Result<(), TrainError> {
+        match &self.train.strategy {
             Strategy::Scratch if self.model.init != Init::Scratch => {
                 return Err(TrainError::invalid(
                     "model.init",
@@ -411,50 +434,6 @@ impl TrainConfig {
             }
             _ => {}
         }
-        if !matches!(self.model.in_channels, 1 | 3) {
-            return Err(TrainError::invalid("model.in_channels", "must be 1 or 3"));
-        }
-        if self.data.image_size < 16 {
-            return Err(TrainError::invalid(
-                "data.image_size",
-                "must be at least 16",
-            ));
-        }
-        match &self.split {
-            SplitConfig::Kfold {
-                folds,
-                val_fraction,
-            } => {
-                if *folds < 2 {
-                    return Err(TrainError::invalid("split.folds", "must be at least 2"));
-                }
-                check_fraction("split.val_fraction", *val_fraction)?;
-            }
-            SplitConfig::Holdout {
-                val_fraction,
-                test_fraction,
-            } => {
-                check_fraction("split.val_fraction", *val_fraction)?;
-                check_fraction("split.test_fraction", *test_fraction)?;
-                if val_fraction + test_fraction >= 0.9 {
-                    return Err(TrainError::invalid(
-                        "split",
-                        "val_fraction + test_fraction leaves under 10% for training",
-                    ));
-                }
-            }
-            SplitConfig::Predefined => {}
-            SplitConfig::DatasetFolds { val_fraction } => {
-                check_fraction("split.val_fraction", *val_fraction)?;
-            }
-        }
-        if let ScheduleConfig::Step { step_epochs: 0, .. } = t.schedule {
-            return Err(TrainError::invalid(
-                "train.schedule.step_epochs",
-                "must be at least 1",
-            ));
-        }
-        self.device()?;
         Ok(())
     }
 
@@ -490,6 +469,38 @@ pub fn parse_with_overrides<T: serde::de::DeserializeOwned>(
     toml::Value::Table(table)
         .try_into()
         .map_err(|e: toml::de::Error| one_line(&e.to_string()))
+}
+
+fn validate_split(split: &SplitConfig) -> Result<(), TrainError> {
+    match split {
+        SplitConfig::Kfold {
+            folds,
+            val_fraction,
+        } => {
+            if *folds < 2 {
+                return Err(TrainError::invalid("split.folds", "must be at least 2"));
+            }
+            check_fraction("split.val_fraction", *val_fraction)?;
+        }
+        SplitConfig::Holdout {
+            val_fraction,
+            test_fraction,
+        } => {
+            check_fraction("split.val_fraction", *val_fraction)?;
+            check_fraction("split.test_fraction", *test_fraction)?;
+            if val_fraction + test_fraction >= 0.9 {
+                return Err(TrainError::invalid(
+                    "split",
+                    "val_fraction + test_fraction leaves under 10% for training",
+                ));
+            }
+        }
+        SplitConfig::Predefined => {}
+        SplitConfig::DatasetFolds { val_fraction } => {
+            check_fraction("split.val_fraction", *val_fraction)?;
+        }
+    }
+    Ok(())
 }
 
 fn check_fraction(key: &str, value: f64) -> Result<(), TrainError> {
