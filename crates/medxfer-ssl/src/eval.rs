@@ -20,6 +20,7 @@ use crate::encoder_file::read_encoder;
 use crate::probe::{LinearProbe, ProbeConfig, ProbeRegularisation, knn_predict, select_probe_c};
 use medxfer_train::TrainConfig;
 use medxfer_train::batches::mix_seed;
+use medxfer_train::fold::FoldIndices;
 use medxfer_train::run::{load_dataset, make_folds, resolve_device};
 
 /// Which encoder to evaluate.
@@ -192,19 +193,7 @@ pub fn ssl_eval(
     let labels = dataset.labels();
     let n_classes = dataset.class_names.len();
     let folds = make_folds(&config, &dataset, &labels)?;
-    let selected: Vec<_> = match options.fold {
-        Some(k) => vec![folds.get(k).cloned().ok_or_else(|| {
-            SslError::invalid(
-                "--fold",
-                format!(
-                    "{} has {} fold(s); fold {k} does not exist",
-                    options.train_config.display(),
-                    folds.len()
-                ),
-            )
-        })?],
-        None => folds,
-    };
+    let selected = selected_folds(options, folds)?;
     let device = resolve_device(config.device()?)?;
     let mut caches: HashMap<u32, ImageCache> = HashMap::new();
     let mut results = Vec::new();
@@ -233,31 +222,9 @@ pub fn ssl_eval(
         let train_y: Vec<usize> = train.iter().map(|&i| labels[i]).collect();
         let test_y: Vec<usize> = fold.test.iter().map(|&i| labels[i]).collect();
         let knn = knn_predict(&train_x, &train_y, &test_x, dim, options.k, n_classes);
-        let c = match &options.probe_c {
-            ProbeRegularisation::Fixed(c) => *c,
-            ProbeRegularisation::CrossValidated { grid, folds } => {
-                let (c, scores) = select_probe_c(
-                    &train_x,
-                    &train_y,
-                    dim,
-                    n_classes,
-                    &options.probe,
-                    grid,
-                    *folds,
-                );
-                let listed: Vec<String> = grid
-                    .iter()
-                    .zip(&scores)
-                    .map(|(c, s)| format!("C={c}: {s:.4}"))
-                    .collect();
-                events.note(format!(
-                    "fold {}: linear-probe C by {folds}-fold CV on the training rows (balanced accuracy): {}; chosen C = {c}",
-                    fold.fold,
-                    listed.join(", ")
-                ));
-                c
-            }
-        };
+        let c = probe_c(
+            options, &train_x, &train_y, dim, n_classes, fold.fold, events,
+        );
         let probe = LinearProbe::fit(&train_x, &train_y, dim, n_classes, c, &options.probe)
             .predict(&test_x);
         let row = FoldEval {
@@ -292,6 +259,64 @@ pub fn ssl_eval(
         sd_linear_probe,
         folds: results,
     })
+}
+
+/// The fold `--fold` names, or every fold.
+fn selected_folds(
+    options: &SslEvalOptions,
+    folds: Vec<FoldIndices>,
+) -> Result<Vec<FoldIndices>, SslError> {
+    let Some(k) = options.fold else {
+        return Ok(folds);
+    };
+    let count = folds.len();
+    let fold = folds.into_iter().nth(k).ok_or_else(|| {
+        SslError::invalid(
+            "--fold",
+            format!(
+                "{} has {count} fold(s); fold {k} does not exist",
+                options.train_config.display()
+            ),
+        )
+    })?;
+    Ok(vec![fold])
+}
+
+/// The linear probe's regularisation: fixed, or chosen by cross-validation on the fold's
+/// training rows (the choice and every candidate's score are reported).
+fn probe_c(
+    options: &SslEvalOptions,
+    train_x: &[f32],
+    train_y: &[usize],
+    dim: usize,
+    n_classes: usize,
+    fold: usize,
+    events: &dyn Reporter,
+) -> f64 {
+    match &options.probe_c {
+        ProbeRegularisation::Fixed(c) => *c,
+        ProbeRegularisation::CrossValidated { grid, folds } => {
+            let (c, scores) = select_probe_c(
+                train_x,
+                train_y,
+                dim,
+                n_classes,
+                &options.probe,
+                grid,
+                *folds,
+            );
+            let listed: Vec<String> = grid
+                .iter()
+                .zip(&scores)
+                .map(|(c, s)| format!("C={c}: {s:.4}"))
+                .collect();
+            events.note(format!(
+                "fold {fold}: linear-probe C by {folds}-fold CV on the training rows (balanced accuracy): {}; chosen C = {c}",
+                listed.join(", ")
+            ));
+            c
+        }
+    }
 }
 
 fn encoder_for_fold(
