@@ -193,44 +193,8 @@ impl LinearProbe {
         config: &ProbeConfig,
     ) -> LinearProbe {
         let n = labels.len();
-        let mut mean = vec![0.0; dim];
-        let mut var = vec![0.0; dim];
-        for row in x.chunks_exact(dim) {
-            for j in 0..dim {
-                mean[j] += row[j] as f64 / n as f64;
-            }
-        }
-        for row in x.chunks_exact(dim) {
-            for j in 0..dim {
-                var[j] += (row[j] as f64 - mean[j]).powi(2) / n as f64;
-            }
-        }
-        let scale: Vec<f64> = var
-            .iter()
-            .map(|v| if *v > 1e-12 { 1.0 / v.sqrt() } else { 0.0 })
-            .collect();
-        let z: Vec<f64> = x
-            .chunks_exact(dim)
-            .flat_map(|row| {
-                (0..dim)
-                    .map(|j| (row[j] as f64 - mean[j]) * scale[j])
-                    .collect::<Vec<_>>()
-            })
-            .collect();
-        let mut counts = vec![0usize; n_classes];
-        for &l in labels {
-            counts[l] += 1;
-        }
-        let sample_weight: Vec<f64> = labels
-            .iter()
-            .map(|&l| {
-                if config.balanced {
-                    n as f64 / (n_classes as f64 * counts[l] as f64)
-                } else {
-                    1.0
-                }
-            })
-            .collect();
+        let (mean, scale, z) = standardise(x, dim, n);
+        let sample_weight = sample_weights(labels, n_classes, config.balanced);
         let total_weight: f64 = sample_weight.iter().sum();
         let lambda = 1.0 / (c * n as f64);
 
@@ -239,31 +203,8 @@ impl LinearProbe {
         let (mut m, mut v) = (vec![0.0f64; params], vec![0.0f64; params]);
         let (beta1, beta2, eps) = (0.9f64, 0.999f64, 1e-8f64);
         for step in 1..=config.iterations {
-            let grad_parts: Vec<Vec<f64>> = z
-                .par_chunks_exact(dim)
-                .zip(labels.par_iter().zip(sample_weight.par_iter()))
-                .fold(
-                    || vec![0.0f64; params],
-                    |mut g, (row, (&label, &w))| {
-                        let probs = softmax_row(&theta, row, dim, n_classes);
-                        for c in 0..n_classes {
-                            let d =
-                                w * (probs[c] - if c == label { 1.0 } else { 0.0 }) / total_weight;
-                            for j in 0..dim {
-                                g[c * dim + j] += d * row[j];
-                            }
-                            g[n_classes * dim + c] += d;
-                        }
-                        g
-                    },
-                )
-                .collect();
-            let mut grad = vec![0.0f64; params];
-            for part in grad_parts {
-                for (g, p) in grad.iter_mut().zip(part) {
-                    *g += p;
-                }
-            }
+            let mut grad =
+                loss_gradient(&theta, &z, labels, &sample_weight, total_weight, n_classes);
             for i in 0..n_classes * dim {
                 grad[i] += lambda * theta[i];
             }
@@ -306,6 +247,93 @@ impl LinearProbe {
             })
             .collect()
     }
+}
+/// Column means, inverse standard deviations (0 for a constant column) and the standardised
+/// rows, in f64.
+fn standardise(x: &[f32], dim: usize, n: usize) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let mut mean = vec![0.0; dim];
+    let mut var = vec![0.0; dim];
+    for row in x.chunks_exact(dim) {
+        for j in 0..dim {
+            mean[j] += row[j] as f64 / n as f64;
+        }
+    }
+    for row in x.chunks_exact(dim) {
+        for j in 0..dim {
+            var[j] += (row[j] as f64 - mean[j]).powi(2) / n as f64;
+        }
+    }
+    let scale: Vec<f64> = var
+        .iter()
+        .map(|v| if *v > 1e-12 { 1.0 / v.sqrt() } else { 0.0 })
+        .collect();
+    let z: Vec<f64> = x
+        .chunks_exact(dim)
+        .flat_map(|row| {
+            (0..dim)
+                .map(|j| (row[j] as f64 - mean[j]) * scale[j])
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    (mean, scale, z)
+}
+
+/// Each row's weight: scikit-learn's `class_weight="balanced"` (n / (classes x count)), or 1.
+fn sample_weights(labels: &[usize], n_classes: usize, balanced: bool) -> Vec<f64> {
+    let n = labels.len();
+    let mut counts = vec![0usize; n_classes];
+    for &l in labels {
+        counts[l] += 1;
+    }
+    labels
+        .iter()
+        .map(|&l| {
+            if balanced {
+                n as f64 / (n_classes as f64 * counts[l] as f64)
+            } else {
+                1.0
+            }
+        })
+        .collect()
+}
+
+/// Gradient of the weighted mean cross-entropy over the standardised rows `z` (weights, then
+/// biases), without the penalty.
+fn loss_gradient(
+    theta: &[f64],
+    z: &[f64],
+    labels: &[usize],
+    sample_weight: &[f64],
+    total_weight: f64,
+    n_classes: usize,
+) -> Vec<f64> {
+    let params = theta.len();
+    let dim = (params - n_classes) / n_classes;
+    let grad_parts: Vec<Vec<f64>> = z
+        .par_chunks_exact(dim)
+        .zip(labels.par_iter().zip(sample_weight.par_iter()))
+        .fold(
+            || vec![0.0f64; params],
+            |mut g, (row, (&label, &w))| {
+                let probs = softmax_row(theta, row, dim, n_classes);
+                for c in 0..n_classes {
+                    let d = w * (probs[c] - if c == label { 1.0 } else { 0.0 }) / total_weight;
+                    for j in 0..dim {
+                        g[c * dim + j] += d * row[j];
+                    }
+                    g[n_classes * dim + c] += d;
+                }
+                g
+            },
+        )
+        .collect();
+    let mut grad = vec![0.0f64; params];
+    for part in grad_parts {
+        for (g, p) in grad.iter_mut().zip(part) {
+            *g += p;
+        }
+    }
+    grad
 }
 
 fn softmax_row(theta: &[f64], row: &[f64], dim: usize, n_classes: usize) -> Vec<f64> {
