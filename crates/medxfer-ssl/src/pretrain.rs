@@ -95,7 +95,7 @@ pub fn pretrain(
         ));
     }
     let device = resolve_device(config.device()?)?.autodiff();
-    let folder = RunFolder::claim_for(
+    let mut folder = RunFolder::claim_for(
         config,
         &pool_fingerprint(&pool)?,
         options.allow_data_change,
@@ -134,8 +134,8 @@ pub fn pretrain(
         test: Vec::new(),
     };
     // The engine locks the fold's folder, here the run folder itself, for as long as the run
-    // writes it: the claim hands its lock over.
-    drop(folder);
+    // writes it: the claim hands its lock over, as a `--fold` process's does.
+    folder.release_to_fold_locks();
     let trained = engine::train_fold(&task, &settings, &everything, &out_dir)?;
     let summary = summarise(config, &pool, trained.output.clone(), &trained.curve)?;
     finish(config, summary)
