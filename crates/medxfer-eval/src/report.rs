@@ -6,6 +6,12 @@
 //! otherwise the class with the highest score (the first one on ties). Pooled CIs: DeLong for
 //! the binary AUC; a stratified (by true class) percentile bootstrap, 2,000 resamples, seed 0,
 //! for the multi-class AUC, balanced accuracy and MCC.
+//!
+//! What is pooled: in a cross-validated run every image is a test image of exactly one fold,
+//! so the pooled rows are the out-of-fold predictions. In an external validation
+//! (`medxfer validate`) every fold model scores every image; pooling those rows would count
+//! each image once per model and make every CI too narrow, so the pooled metrics are those of
+//! the fold ensemble instead: per image, the mean of the models' probabilities.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -15,6 +21,9 @@ use crate::EvalError;
 use crate::atomic_write::write_json_atomic;
 use crate::auc::{roc_auc, roc_auc_ovr_macro};
 use crate::bootstrap::{BootstrapConfig, CiMethod, stratified_bootstrap_ci};
+use crate::calibration::{
+    ReliabilityBin, brier_score, expected_calibration_error, reliability_curve,
+};
 use crate::classification::ClassificationMetrics;
 use crate::confusion::ConfusionMatrix;
 use crate::delong::delong_ci;
@@ -85,8 +94,34 @@ pub struct AcrossFolds {
     pub mcc: Option<MeanSd>,
 }
 
+/// Which rows the pooled metrics are computed from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum PooledOver {
+    /// Each image is a test image of one fold: its out-of-fold prediction.
+    #[default]
+    OutOfFold,
+    /// Each image was scored by every one of `models` fold models: their mean probability.
+    FoldEnsemble { models: usize },
+}
+
+/// Calibration of the positive class's probability (binary runs).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Calibration {
+    pub brier: f64,
+    /// Expected calibration error over [`CALIBRATION_BINS`] equal-width bins.
+    pub ece: f64,
+    pub reliability: Vec<ReliabilityBin>,
+}
+
+/// Bins of the reliability diagram and the ECE (scikit-learn's `calibration_curve` default).
+pub const CALIBRATION_BINS: usize = 10;
+
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PooledMetrics {
+    #[serde(default)]
+    pub over: PooledOver,
+    /// Images (fold ensemble) or test rows (out of fold).
     pub n: usize,
     pub auc: Option<f64>,
     pub auc_ci: Option<Interval>,
@@ -94,6 +129,8 @@ pub struct PooledMetrics {
     pub auc_variance: Option<f64>,
     pub balanced_accuracy_ci: Option<Interval>,
     pub mcc_ci: Option<Interval>,
+    #[serde(default)]
+    pub calibration: Option<Calibration>,
     pub classification: ClassificationMetrics,
 }
 
@@ -146,11 +183,21 @@ pub fn evaluate_run(run_dir: &Path) -> Result<RunMetrics, EvalError> {
     Ok(metrics)
 }
 
+/// A binary run's positive class is predicted when its probability reaches this.
+pub const POSITIVE_THRESHOLD: f64 = 0.5;
+
 /// The class each test row is predicted as.
 fn decide(row: &PredictionRow, positive: Option<usize>) -> usize {
+    decide_class(&row.scores, positive)
+}
+
+/// A run's decision on one image's class scores: with a positive class (binary runs) it is
+/// predicted when its probability is >= [`POSITIVE_THRESHOLD`]; otherwise the class with the
+/// highest score (the first one on ties). Serving uses the same rule as the run's metrics.
+pub fn decide_class(scores: &[f64], positive: Option<usize>) -> usize {
     match positive {
-        Some(p) if row.scores.len() == 2 => {
-            if row.scores[p] >= 0.5 {
+        Some(p) if scores.len() == 2 => {
+            if scores[p] >= POSITIVE_THRESHOLD {
                 p
             } else {
                 1 - p
@@ -158,8 +205,8 @@ fn decide(row: &PredictionRow, positive: Option<usize>) -> usize {
         }
         _ => {
             let mut best = 0;
-            for (k, &s) in row.scores.iter().enumerate() {
-                if s > row.scores[best] {
+            for (k, &s) in scores.iter().enumerate() {
+                if s > scores[best] {
                     best = k;
                 }
             }
@@ -277,14 +324,20 @@ pub fn compute_run_metrics(
         f1_weighted: collect(|f| Some(f.classification.f1_weighted)),
         mcc: collect(|f| Some(f.classification.mcc)),
     };
-    let pooled = pooled_metrics(
-        &Cases::new(&test_rows, &predictions.class_names, positive),
+    let (pooled_rows, over) = rows_to_pool(&test_rows)?;
+    let pooled_refs: Vec<&PredictionRow> = pooled_rows.iter().collect();
+    let mut pooled = pooled_metrics(
+        &Cases::new(&pooled_refs, &predictions.class_names, positive),
         positive,
         k,
         &predictions.class_names,
     )?;
+    pooled.over = over;
     let decision_rule = match positive {
-        Some(p) => format!("{} if its probability >= 0.5", predictions.class_names[p]),
+        Some(p) => format!(
+            "{} if its probability >= {POSITIVE_THRESHOLD}",
+            predictions.class_names[p]
+        ),
         None => "class with the highest score".to_string(),
     };
     Ok(RunMetrics {
@@ -294,6 +347,72 @@ pub fn compute_run_metrics(
         folds,
         across_folds,
         pooled,
+    })
+}
+
+/// The rows the pooled metrics are computed from (see the module doc), and which kind they are.
+fn rows_to_pool(
+    test_rows: &[&PredictionRow],
+) -> Result<(Vec<PredictionRow>, PooledOver), EvalError> {
+    let mut order: Vec<&str> = Vec::new();
+    let mut rows_of: std::collections::HashMap<&str, Vec<&PredictionRow>> =
+        std::collections::HashMap::new();
+    for row in test_rows {
+        let rows = rows_of.entry(&row.image_id).or_default();
+        if rows.is_empty() {
+            order.push(&row.image_id);
+        }
+        rows.push(row);
+    }
+    if order.len() == test_rows.len() {
+        return Ok((
+            test_rows.iter().map(|&r| r.clone()).collect(),
+            PooledOver::OutOfFold,
+        ));
+    }
+    let models: std::collections::BTreeSet<usize> = test_rows.iter().map(|r| r.fold).collect();
+    let mut ensemble = Vec::with_capacity(order.len());
+    for id in order {
+        let rows = &rows_of[id];
+        let folds: std::collections::BTreeSet<usize> = rows.iter().map(|r| r.fold).collect();
+        if rows.len() != models.len() || folds != models {
+            return Err(EvalError::InvalidArgument(format!(
+                "test image {id} was scored by folds {folds:?} but the file has folds {models:?}: \
+                 a cross-validation scores each image in one fold, an external validation in every fold"
+            )));
+        }
+        if let Some(other) = rows.iter().find(|r| r.label != rows[0].label) {
+            return Err(EvalError::InvalidArgument(format!(
+                "test image {id} has label {:?} in fold {} but {:?} in fold {}",
+                rows[0].label, rows[0].fold, other.label, other.fold
+            )));
+        }
+        let mut scores = vec![0.0; rows[0].scores.len()];
+        for row in rows {
+            for (sum, s) in scores.iter_mut().zip(&row.scores) {
+                *sum += s / rows.len() as f64;
+            }
+        }
+        ensemble.push(PredictionRow {
+            scores,
+            ..rows[0].clone()
+        });
+    }
+    Ok((
+        ensemble,
+        PooledOver::FoldEnsemble {
+            models: models.len(),
+        },
+    ))
+}
+
+/// Brier score, ECE and reliability bins of the positive class's probability.
+fn calibration(cases: &Cases, positive: usize, k: usize) -> Option<Calibration> {
+    let (flags, scores) = cases.positive_flags_and_scores(positive, k);
+    Some(Calibration {
+        brier: brier_score(&flags, &scores).ok()?,
+        ece: expected_calibration_error(&flags, &scores, CALIBRATION_BINS).ok()?,
+        reliability: reliability_curve(&flags, &scores, CALIBRATION_BINS).ok()?,
     })
 }
 
@@ -346,12 +465,14 @@ fn pooled_metrics(
         .map(|c| interval(c.ci_low, c.ci_high, "stratified bootstrap percentile"))
     };
     Ok(PooledMetrics {
+        over: PooledOver::OutOfFold,
         n: cases.labels.len(),
         auc,
         auc_ci,
         auc_variance,
         balanced_accuracy_ci: confusion_ci(ConfusionMatrix::balanced_accuracy),
         mcc_ci: confusion_ci(ConfusionMatrix::mcc),
+        calibration: positive.and_then(|p| calibration(cases, p, k)),
         classification: ClassificationMetrics::from_confusion(&cm, class_names),
     })
 }
@@ -423,7 +544,14 @@ impl fmt::Display for RunMetrics {
         )?;
         let p = &self.pooled;
         let c = &p.classification;
-        writeln!(f, "pooled over {} test rows (95% CI):", p.n)?;
+        match p.over {
+            PooledOver::OutOfFold => writeln!(f, "pooled over {} test rows (95% CI):", p.n)?,
+            PooledOver::FoldEnsemble { models } => writeln!(
+                f,
+                "fold ensemble (mean probability of {models} models) on {} images (95% CI):",
+                p.n
+            )?,
+        }
         writeln!(f, "  AUC {}", with_ci(p.auc, &p.auc_ci))?;
         writeln!(
             f,
@@ -439,6 +567,13 @@ impl fmt::Display for RunMetrics {
             c.accuracy,
             opt(Some(c.cohen_kappa).filter(|k| k.is_finite()))
         )?;
+        if let Some(cal) = &p.calibration {
+            writeln!(
+                f,
+                "  calibration: Brier {:.3}   ECE {:.3} ({CALIBRATION_BINS} bins)",
+                cal.brier, cal.ece
+            )?;
+        }
         writeln!(
             f,
             "  {:<16} {:>7} {:>11} {:>11} {:>9} {:>7} {:>7}",

@@ -394,14 +394,38 @@ pub fn segmentation_means(images: &[&ImageSegmentation]) -> SegmentationMeans {
     }
 }
 
-/// Percentile bootstrap CI of the mean of `values` (None when there are none).
-fn ci_of_mean(values: &[f64]) -> Result<Option<Interval>, EvalError> {
-    if values.is_empty() {
+/// The defined values of `metric`, grouped by image (first-appearance order): one value per
+/// image in a cross-validated run, one per fold model in an external validation.
+fn defined_by_image(images: &[&ImageSegmentation], metric: SegMetric) -> Vec<Vec<f64>> {
+    let mut position: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let mut clusters: Vec<Vec<f64>> = Vec::new();
+    for image in images {
+        let Some(value) = *image.metrics.get(metric) else {
+            continue;
+        };
+        let k = *position.entry(&image.image_id).or_insert_with(|| {
+            clusters.push(Vec::new());
+            clusters.len() - 1
+        });
+        clusters[k].push(value);
+    }
+    clusters
+}
+
+/// Percentile bootstrap CI of the mean of the values (None when there are none), resampling
+/// images with all their values together: when every fold model scored every image (an
+/// external validation) the rows of one image are not independent, and resampling rows would
+/// make the interval too narrow.
+fn ci_of_mean(clusters: &[Vec<f64>]) -> Result<Option<Interval>, EvalError> {
+    if clusters.is_empty() {
         return Ok(None);
     }
-    let one_stratum = vec![0; values.len()];
+    let sums: Vec<f64> = clusters.iter().map(|c| c.iter().sum()).collect();
+    let one_stratum = vec![0; clusters.len()];
     let boot = stratified_bootstrap_ci(&one_stratum, &BOOTSTRAP, |idx| {
-        Ok(idx.iter().map(|&i| values[i]).sum::<f64>() / idx.len() as f64)
+        let total: f64 = idx.iter().map(|&i| sums[i]).sum();
+        let count: usize = idx.iter().map(|&i| clusters[i].len()).sum();
+        Ok(total / count as f64)
     })?;
     Ok(Some(Interval {
         low: boot.ci_low,
@@ -415,7 +439,7 @@ fn ci_of_mean(values: &[f64]) -> Result<Option<Interval>, EvalError> {
 pub fn pooled_segmentation(images: &[&ImageSegmentation]) -> Result<PooledSegmentation, EvalError> {
     let cis = SegMetric::ALL
         .iter()
-        .map(|&metric| ci_of_mean(&defined(images, metric)))
+        .map(|&metric| ci_of_mean(&defined_by_image(images, metric)))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(PooledSegmentation {
         means: segmentation_means(images),
@@ -503,6 +527,29 @@ mod tests {
                 _ => Some(0.5),
             }),
         }
+    }
+
+    #[test]
+    fn images_scored_by_every_fold_model_are_resampled_as_one_unit() {
+        let one_model = |fold: usize| -> Vec<ImageSegmentation> {
+            (0..20)
+                .map(|i| ImageSegmentation {
+                    image_id: format!("img{i}"),
+                    ..image(fold, "benign", (i % 7) as f64 / 7.0, Some(i as f64))
+                })
+                .collect()
+        };
+        let classes = vec!["benign".to_string()];
+        let single = aggregate(one_model(0), &classes, DistanceUnit::Pixel).unwrap();
+        let external: Vec<ImageSegmentation> = (0..3).flat_map(one_model).collect();
+        let three = aggregate(external, &classes, DistanceUnit::Pixel).unwrap();
+        // Three identical models add no information: the interval must not shrink.
+        let (a, b) = (
+            single.pooled.ci.dice.unwrap(),
+            three.pooled.ci.dice.unwrap(),
+        );
+        assert!((a.low - b.low).abs() < 1e-12 && (a.high - b.high).abs() < 1e-12);
+        assert!(a.high - a.low > 0.1, "{a:?}");
     }
 
     #[test]

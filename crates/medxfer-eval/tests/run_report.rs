@@ -2,11 +2,13 @@
 //! metrics.json is written, bad folders give clear errors.
 
 use medxfer_eval::auc::roc_auc;
+use medxfer_eval::calibration::{brier_score, expected_calibration_error};
 use medxfer_eval::confusion::ConfusionMatrix;
 use medxfer_eval::delong::delong_ci;
 use medxfer_eval::predictions::{PredictionRow, Predictions, Split, TaskInfo, TaskKind};
 use medxfer_eval::report::{
-    METRICS_FILE, PREDICTIONS_FILE, RunMetrics, TASK_FILE, compute_run_metrics, evaluate_run,
+    METRICS_FILE, PREDICTIONS_FILE, PooledOver, RunMetrics, TASK_FILE, compute_run_metrics,
+    evaluate_run,
 };
 
 fn row(id: usize, fold: usize, split: Split, label: &str, p_malignant: f64) -> PredictionRow {
@@ -159,4 +161,87 @@ fn mismatched_classes_and_missing_test_rows_are_errors() {
         .unwrap_err()
         .to_string();
     assert!(msg.contains("task.json"), "{msg}");
+}
+
+/// An external validation: 3 fold models each score the same 30 images.
+fn external_run() -> (Predictions, TaskInfo) {
+    let (_, task) = binary_run();
+    let mut rows = Vec::new();
+    for model in 0..3 {
+        for i in 0..30 {
+            let malignant = i % 3 == 0;
+            let p =
+                ((i * 7 + model * 3) % 10) as f64 / 10.0 * 0.6 + if malignant { 0.3 } else { 0.0 };
+            let label = if malignant { "malignant" } else { "benign" };
+            rows.push(row(i, model, Split::Test, label, p));
+        }
+    }
+    (
+        Predictions {
+            class_names: task.class_names.clone(),
+            rows,
+        },
+        task,
+    )
+}
+
+#[test]
+fn an_external_validation_pools_the_fold_ensemble_not_every_model_row() {
+    let (predictions, task) = external_run();
+    let m = compute_run_metrics(&predictions, &task).unwrap();
+    assert_eq!(m.pooled.over, PooledOver::FoldEnsemble { models: 3 });
+    assert_eq!((m.pooled.n, m.folds.len()), (30, 3));
+    let flags: Vec<bool> = (0..30).map(|i| i % 3 == 0).collect();
+    let mean: Vec<f64> = (0..30)
+        .map(|i| {
+            let rows = predictions
+                .rows
+                .iter()
+                .filter(|r| r.image_id == format!("img{i}"));
+            rows.map(|r| r.scores[1]).sum::<f64>() / 3.0
+        })
+        .collect();
+    let ci = delong_ci(&flags, &mean, 0.95).unwrap();
+    assert!((m.pooled.auc.unwrap() - ci.auc).abs() < 1e-12);
+    assert!((m.pooled.auc_ci.as_ref().unwrap().high - ci.ci_high).abs() < 1e-12);
+    assert!(
+        m.to_string()
+            .contains("fold ensemble (mean probability of 3 models) on 30 images")
+    );
+}
+
+#[test]
+fn an_image_scored_by_only_some_fold_models_is_an_error() {
+    let (mut predictions, task) = external_run();
+    predictions
+        .rows
+        .retain(|r| !(r.image_id == "img4" && r.fold == 2));
+    let message = compute_run_metrics(&predictions, &task)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains("img4") && message.contains("{0, 1}"),
+        "{message}"
+    );
+}
+
+#[test]
+fn binary_runs_report_brier_ece_and_reliability_of_the_positive_class() {
+    let (predictions, task) = binary_run();
+    let m = compute_run_metrics(&predictions, &task).unwrap();
+    assert_eq!(m.pooled.over, PooledOver::OutOfFold);
+    let test: Vec<&PredictionRow> = predictions
+        .rows
+        .iter()
+        .filter(|r| r.split == Split::Test)
+        .collect();
+    let flags: Vec<bool> = test.iter().map(|r| r.label == "malignant").collect();
+    let scores: Vec<f64> = test.iter().map(|r| r.scores[1]).collect();
+    let cal = m.pooled.calibration.as_ref().unwrap();
+    assert_eq!(cal.brier, brier_score(&flags, &scores).unwrap());
+    assert_eq!(
+        cal.ece,
+        expected_calibration_error(&flags, &scores, 10).unwrap()
+    );
+    assert_eq!(cal.reliability.iter().map(|b| b.count).sum::<usize>(), 40);
 }
