@@ -115,6 +115,37 @@ impl Explainer {
         class: Option<usize>,
     ) -> Result<Explanation, ExplainError> {
         let (x, image) = self.predictor.input(path)?;
+        self.explain_input(path, x, image, method, stage, class)
+    }
+
+    /// Explain an image that was never a file (an upload); `label` stands for its path in
+    /// the result. The request is resolved as in [`Explainer::explain`].
+    pub fn explain_image(
+        &self,
+        label: &Path,
+        image: LumaImage,
+        request: &ExplainRequest,
+    ) -> Result<Explanation, ExplainError> {
+        let (stage, class) = self.resolve(request)?;
+        let x = self.predictor.input_from_image(&image);
+        self.explain_input(label, x, image, request.method, stage, class)
+    }
+
+    /// The fold ensemble's mean class probabilities for a decoded image (preprocessed as in
+    /// training).
+    pub fn probabilities(&self, image: &LumaImage) -> Vec<f64> {
+        self.ensemble_probabilities(&self.predictor.input_from_image(image))
+    }
+
+    fn explain_input(
+        &self,
+        path: &Path,
+        x: Tensor<4>,
+        image: LumaImage,
+        method: ExplainMethod,
+        stage: usize,
+        class: Option<usize>,
+    ) -> Result<Explanation, ExplainError> {
         let probabilities = self.ensemble_probabilities(&x);
         let class = class.unwrap_or_else(|| argmax(&probabilities));
         let [_, _, size, _] = x.dims();

@@ -242,13 +242,19 @@ impl RunPredictor {
     /// the models' device), with the decoded image at its original size.
     pub fn input(&self, path: &Path) -> Result<(Tensor<4>, LumaImage), TrainError> {
         let image = decode_luma_file(path)?;
+        let x = self.input_from_image(&image);
+        Ok((x, image))
+    }
+
+    /// An already decoded image preprocessed and normalised exactly as in training (1 x C x
+    /// S x S on the models' device): for images that never were files (uploads to a server).
+    pub fn input_from_image(&self, image: &LumaImage) -> Tensor<4> {
         let spec = PreprocessSpec {
             size: self.image_size,
             channels: 1,
         };
-        let cache = ImageCache::from_images(spec, vec![prepare_image(&image, &spec)]);
-        let x = image_batch(&cache, &[0], &self.input, None, &self.device);
-        Ok((x, image))
+        let cache = ImageCache::from_images(spec, vec![prepare_image(image, &spec)]);
+        image_batch(&cache, &[0], &self.input, None, &self.device)
     }
 
     /// Decode, preprocess exactly as in training, and score the images.
