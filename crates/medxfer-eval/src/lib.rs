@@ -15,6 +15,7 @@ pub mod curves;
 pub mod delong;
 pub mod distance_transform;
 mod error;
+pub mod friedman;
 mod input_checks;
 pub mod mask_io;
 pub mod mcnemar;
