@@ -22,7 +22,8 @@ use crate::atomic_write::write_json_atomic;
 use crate::auc::{roc_auc, roc_auc_ovr_macro};
 use crate::bootstrap::{BootstrapConfig, CiMethod, stratified_bootstrap_ci};
 use crate::calibration::{
-    ReliabilityBin, brier_score, expected_calibration_error, reliability_curve,
+    ReliabilityBin, apply_temperature, brier_score, expected_calibration_error, fit_temperature,
+    reliability_curve,
 };
 use crate::classification::ClassificationMetrics;
 use crate::confusion::ConfusionMatrix;
@@ -114,6 +115,23 @@ pub struct Calibration {
     pub reliability: Vec<ReliabilityBin>,
 }
 
+/// One fold model's temperature, fitted on that fold's validation rows of the training run.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FoldTemperature {
+    pub fold: usize,
+    pub temperature: f64,
+    /// Validation rows the temperature was fitted on.
+    pub n_fit: usize,
+}
+
+/// Calibration after temperature scaling, fitted on the training run's validation rows only
+/// (never on the rows it is measured on).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TemperatureScaled {
+    pub temperatures: Vec<FoldTemperature>,
+    pub calibration: Calibration,
+}
+
 /// Bins of the reliability diagram and the ECE (scikit-learn's `calibration_curve` default).
 pub const CALIBRATION_BINS: usize = 10;
 
@@ -131,6 +149,8 @@ pub struct PooledMetrics {
     pub mcc_ci: Option<Interval>,
     #[serde(default)]
     pub calibration: Option<Calibration>,
+    #[serde(default)]
+    pub temperature_scaled: Option<TemperatureScaled>,
     pub classification: ClassificationMetrics,
 }
 
@@ -177,10 +197,25 @@ pub fn evaluate_run(run_dir: &Path) -> Result<RunMetrics, EvalError> {
             ),
         ));
     }
-    let metrics = compute_run_metrics(&predictions, &task)
+    let fit = match training_run_of_external(run_dir) {
+        Some(training_run) => Predictions::read_csv(&training_run.join(PREDICTIONS_FILE))?,
+        None => predictions.clone(),
+    };
+    let metrics = compute_run_metrics_fitted_on(&predictions, &task, &fit)
         .map_err(|e| EvalError::bad_file(&predictions_path, e.to_string()))?;
     metrics.write_json(&run_dir.join(METRICS_FILE))?;
     Ok(metrics)
+}
+
+/// For an external validation's folder (`medxfer validate`), the training run it validated,
+/// whose validation rows the temperatures are fitted on; None for a run folder, or when the
+/// training run is no longer where `external.json` says (then its own rows have no
+/// validation split and no temperature is fitted).
+fn training_run_of_external(dir: &Path) -> Option<std::path::PathBuf> {
+    let text = std::fs::read_to_string(dir.join(medxfer_atomic::run_files::EXTERNAL)).ok()?;
+    let record: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let run_dir = std::path::PathBuf::from(record.get("run_dir")?.as_str()?);
+    run_dir.join(PREDICTIONS_FILE).is_file().then_some(run_dir)
 }
 
 /// A binary run's positive class is predicted when its probability reaches this.
@@ -280,10 +315,22 @@ fn interval(low: f64, high: f64, method: &str) -> Interval {
     }
 }
 
-/// The metrics of the test rows of `predictions`.
+/// The metrics of the test rows of `predictions`; temperatures are fitted on its own
+/// validation rows.
 pub fn compute_run_metrics(
     predictions: &Predictions,
     task: &TaskInfo,
+) -> Result<RunMetrics, EvalError> {
+    compute_run_metrics_fitted_on(predictions, task, predictions)
+}
+
+/// The metrics of the test rows of `predictions`, with each fold model's temperature fitted
+/// on the validation rows of `fit` (the training run's predictions, for an external
+/// validation).
+pub fn compute_run_metrics_fitted_on(
+    predictions: &Predictions,
+    task: &TaskInfo,
+    fit: &Predictions,
 ) -> Result<RunMetrics, EvalError> {
     predictions.validate()?;
     let k = predictions.class_names.len();
@@ -333,6 +380,9 @@ pub fn compute_run_metrics(
         &predictions.class_names,
     )?;
     pooled.over = over;
+    if let Some(p) = positive {
+        pooled.temperature_scaled = temperature_scaled(&test_rows, fit, p, k)?;
+    }
     let decision_rule = match positive {
         Some(p) => format!(
             "{} if its probability >= {POSITIVE_THRESHOLD}",
@@ -406,6 +456,65 @@ fn rows_to_pool(
     ))
 }
 
+/// Calibration of the pooled test rows after each fold model's probabilities are scaled by
+/// the temperature fitted on its validation rows in `fit`; None when a fold has none there.
+fn temperature_scaled(
+    test_rows: &[&PredictionRow],
+    fit: &Predictions,
+    positive: usize,
+    k: usize,
+) -> Result<Option<TemperatureScaled>, EvalError> {
+    if fit.class_names.len() != k {
+        return Ok(None);
+    }
+    let folds: std::collections::BTreeSet<usize> = test_rows.iter().map(|r| r.fold).collect();
+    let mut temperatures = Vec::with_capacity(folds.len());
+    for &fold in &folds {
+        let val: Vec<&PredictionRow> = fit
+            .rows
+            .iter()
+            .filter(|r| r.fold == fold && r.split == Split::Val)
+            .collect();
+        let Some(labels) = val
+            .iter()
+            .map(|r| fit.class_index(&r.label))
+            .collect::<Option<Vec<usize>>>()
+            .filter(|l| !l.is_empty())
+        else {
+            return Ok(None);
+        };
+        let probs: Vec<f64> = val.iter().flat_map(|r| r.scores.iter().copied()).collect();
+        temperatures.push(FoldTemperature {
+            fold,
+            temperature: fit_temperature(&labels, &probs, k)?,
+            n_fit: val.len(),
+        });
+    }
+    let temperature_of = |fold: usize| {
+        temperatures
+            .iter()
+            .find(|t| t.fold == fold)
+            .map_or(1.0, |t| t.temperature)
+    };
+    let scaled: Vec<PredictionRow> = test_rows
+        .iter()
+        .map(|r| PredictionRow {
+            scores: apply_temperature(&r.scores, temperature_of(r.fold)),
+            ..(*r).clone()
+        })
+        .collect();
+    let scaled_refs: Vec<&PredictionRow> = scaled.iter().collect();
+    let (pooled, _) = rows_to_pool(&scaled_refs)?;
+    let pooled_refs: Vec<&PredictionRow> = pooled.iter().collect();
+    let cases = Cases::new(&pooled_refs, &fit.class_names, Some(positive));
+    Ok(
+        calibration(&cases, positive, k).map(|calibration| TemperatureScaled {
+            temperatures,
+            calibration,
+        }),
+    )
+}
+
 /// Brier score, ECE and reliability bins of the positive class's probability.
 fn calibration(cases: &Cases, positive: usize, k: usize) -> Option<Calibration> {
     let (flags, scores) = cases.positive_flags_and_scores(positive, k);
@@ -473,6 +582,7 @@ fn pooled_metrics(
         balanced_accuracy_ci: confusion_ci(ConfusionMatrix::balanced_accuracy),
         mcc_ci: confusion_ci(ConfusionMatrix::mcc),
         calibration: positive.and_then(|p| calibration(cases, p, k)),
+        temperature_scaled: None,
         classification: ClassificationMetrics::from_confusion(&cm, class_names),
     })
 }
@@ -572,6 +682,20 @@ impl fmt::Display for RunMetrics {
                 f,
                 "  calibration: Brier {:.3}   ECE {:.3} ({CALIBRATION_BINS} bins)",
                 cal.brier, cal.ece
+            )?;
+        }
+        if let Some(scaled) = &p.temperature_scaled {
+            let temperatures: Vec<String> = scaled
+                .temperatures
+                .iter()
+                .map(|t| format!("{:.2}", t.temperature))
+                .collect();
+            writeln!(
+                f,
+                "  after temperature scaling (T per fold {}, fitted on validation rows): Brier {:.3}   ECE {:.3}",
+                temperatures.join(" / "),
+                scaled.calibration.brier,
+                scaled.calibration.ece
             )?;
         }
         writeln!(

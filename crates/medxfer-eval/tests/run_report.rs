@@ -2,7 +2,7 @@
 //! metrics.json is written, bad folders give clear errors.
 
 use medxfer_eval::auc::roc_auc;
-use medxfer_eval::calibration::{brier_score, expected_calibration_error};
+use medxfer_eval::calibration::{apply_temperature, brier_score, expected_calibration_error};
 use medxfer_eval::confusion::ConfusionMatrix;
 use medxfer_eval::delong::delong_ci;
 use medxfer_eval::predictions::{PredictionRow, Predictions, Split, TaskInfo, TaskKind};
@@ -244,4 +244,59 @@ fn binary_runs_report_brier_ece_and_reliability_of_the_positive_class() {
         expected_calibration_error(&flags, &scores, 10).unwrap()
     );
     assert_eq!(cal.reliability.iter().map(|b| b.count).sum::<usize>(), 40);
+}
+
+#[test]
+fn temperatures_are_fitted_on_each_folds_validation_rows_and_applied_to_its_test_rows() {
+    let (mut predictions, task) = binary_run();
+    // Over-confident validation rows: the fitted temperatures must soften (T > 1).
+    for i in 0..60 {
+        let malignant = i % 2 == 0;
+        let right = i % 5 != 0;
+        let p = if malignant == right { 0.999 } else { 0.001 };
+        let label = if malignant { "malignant" } else { "benign" };
+        predictions
+            .rows
+            .push(row(100 + i, i % 2, Split::Val, label, p));
+    }
+    let m = compute_run_metrics(&predictions, &task).unwrap();
+    let scaled = m.pooled.temperature_scaled.as_ref().unwrap();
+    assert_eq!(scaled.temperatures.len(), 2);
+    assert!(
+        scaled
+            .temperatures
+            .iter()
+            .all(|t| t.temperature > 1.0 && t.n_fit == 30)
+    );
+    let test: Vec<&PredictionRow> = predictions
+        .rows
+        .iter()
+        .filter(|r| r.split == Split::Test)
+        .collect();
+    let flags: Vec<bool> = test.iter().map(|r| r.label == "malignant").collect();
+    let t_of = |fold: usize| {
+        scaled
+            .temperatures
+            .iter()
+            .find(|t| t.fold == fold)
+            .unwrap()
+            .temperature
+    };
+    let scores: Vec<f64> = test
+        .iter()
+        .map(|r| apply_temperature(&r.scores, t_of(r.fold))[1])
+        .collect();
+    assert_eq!(
+        scaled.calibration.brier,
+        brier_score(&flags, &scores).unwrap()
+    );
+    // Without validation rows nothing is fitted.
+    let (plain, task) = binary_run();
+    assert!(
+        compute_run_metrics(&plain, &task)
+            .unwrap()
+            .pooled
+            .temperature_scaled
+            .is_none()
+    );
 }

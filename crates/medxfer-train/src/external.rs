@@ -87,8 +87,12 @@ pub fn validate_external(
         TaskKind::Classification => classify(&setup, &task, &models, out_dir, events)?,
         TaskKind::Segmentation => segment(&setup, &models, out_dir, events)?,
     }
+    // Absolute, so `medxfer evaluate` finds the run from any working directory.
+    let run_dir_absolute = run_dir
+        .canonicalize()
+        .map_err(|e| TrainError::io(run_dir, e))?;
     let record = ExternalRecord {
-        run_dir,
+        run_dir: &run_dir_absolute,
         data_file,
         data: &config.data,
         images: dataset.len(),
