@@ -1,0 +1,45 @@
+//! Studies: a grid of `medxfer train` runs over any configuration keys (backbone, init,
+//! strategy, head, seed, data source...), run in shards on any scheduler, gathered into a
+//! SQLite store and reported as one self-contained HTML page.
+//!
+//! - [`definition`]: the study file; [`grid`]: its cells and shards;
+//! - [`runner`]: each cell as a normal run folder, trained in-process (skip finished, resume
+//!   unfinished); [`progress`]: lines across the grid;
+//! - [`folder`]: the study folder; [`store`]: SQLite, rebuilt from the cell folders;
+//! - [`report`]: tables, statistics (all from `medxfer-eval`) and plots in one HTML file.
+
+pub mod definition;
+mod error;
+pub mod folder;
+pub mod grid;
+pub mod progress;
+pub mod report;
+pub mod runner;
+pub mod store;
+mod svg;
+
+pub use error::StudyError;
+
+use std::path::Path;
+
+/// `medxfer study merge`: (re)build the store of the study folder `study_dir` from its cell
+/// run folders, wherever they were trained. Returns the manifest and how many cells are
+/// finished.
+pub fn merge(study_dir: &Path) -> Result<(folder::StudyManifest, usize), StudyError> {
+    let study = folder::StudyFolder::new(study_dir);
+    let manifest = study.read_manifest()?;
+    let mut store = store::Store::open(&study.store_path())?;
+    store.rebuild(&manifest, |cell| study.cell_dir(cell))?;
+    let finished = manifest
+        .cells
+        .iter()
+        .filter(|c| store::CellStatus::of(&study.cell_dir(&c.name)) == store::CellStatus::Finished)
+        .count();
+    Ok((manifest, finished))
+}
+
+/// `medxfer study query`: one SQL statement on the store, read-only.
+pub fn query(study_dir: &Path, sql: &str) -> Result<store::QueryRows, StudyError> {
+    let study = folder::StudyFolder::new(study_dir);
+    store::Store::open_read_only(&study.store_path())?.query(sql)
+}

@@ -1,0 +1,522 @@
+//! `medxfer study report`: one self-contained HTML page (inline CSS and SVG, nothing fetched)
+//! with the study's paper-style table and its statistics, read from the cell run folders.
+//!
+//! - Table: per cell, each metric's mean ± sd over folds and its pooled value over all
+//!   out-of-fold test predictions with the 95% CI `medxfer evaluate` computed (DeLong for a
+//!   binary AUC, stratified bootstrap otherwise). Classification: AUC, balanced accuracy, MCC;
+//!   segmentation: Dice, IoU, HD95.
+//! - Pairwise paired DeLong on the pooled out-of-fold predictions (`compare_runs`), Holm-
+//!   adjusted over all pairs (classification).
+//! - Friedman across folds (cells as treatments, folds as blocks) and pairwise Wilcoxon
+//!   signed-rank across folds, Holm-adjusted, on the first metric (AUC or Dice).
+//!
+//! Every statistic comes from `medxfer-eval`.
+
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+
+use medxfer_atomic::run_files::{METRICS, PREDICTIONS, TASK};
+use medxfer_eval::curves::roc_curve;
+use medxfer_eval::friedman::friedman;
+use medxfer_eval::multiplicity::holm;
+use medxfer_eval::predictions::{Predictions, Split, TaskInfo, TaskKind};
+use medxfer_eval::report::{Interval, RunMetrics};
+use medxfer_eval::run_comparison::compare_runs;
+use medxfer_eval::segmentation_run::{SegMetric, SegmentationRunMetrics};
+use medxfer_eval::wilcoxon::wilcoxon_signed_rank;
+use medxfer_report::arm_scores::{ArmScores, Metric, load_arm_scores};
+
+use crate::StudyError;
+use crate::folder::{StudyFolder, StudyManifest};
+use crate::store::CellStatus;
+use crate::svg::{Series, fold_dot_plot, unit_square_plot};
+
+/// A pooled value with its 95% CI.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pooled {
+    pub value: f64,
+    pub ci: Option<(f64, f64)>,
+}
+
+/// A finished cell as the report sees it.
+#[derive(Debug, Clone)]
+pub struct ReportCell {
+    pub name: String,
+    pub labels: Vec<String>,
+    pub dir: PathBuf,
+    pub folds: ArmScores,
+    /// Per table metric.
+    pub pooled: Vec<Option<Pooled>>,
+}
+
+/// What went into the report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportSummary {
+    pub cells_reported: usize,
+    /// Cells of the grid without a finished run folder.
+    pub cells_missing: Vec<String>,
+}
+
+/// The metrics of a task's table; the first is the one the fold-wise tests use.
+fn table_metrics(task: TaskKind) -> [Metric; 3] {
+    match task {
+        TaskKind::Classification => [Metric::Auc, Metric::BalancedAccuracy, Metric::Mcc],
+        TaskKind::Segmentation => [Metric::Dice, Metric::Iou, Metric::Hd95],
+    }
+}
+
+/// Write the report of the study folder `study_dir` to `out` (atomically).
+pub fn write_report(study_dir: &Path, out: &Path) -> Result<ReportSummary, StudyError> {
+    let folder = StudyFolder::new(study_dir);
+    let manifest = folder.read_manifest()?;
+    let (task, cells, missing) = gather(&folder, &manifest)?;
+    if cells.is_empty() {
+        return Err(StudyError::folder(
+            study_dir,
+            "no finished cell to report: run the study first",
+        ));
+    }
+    let html = render(&manifest, task, &cells, &missing)?;
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| StudyError::io(parent, e))?;
+    }
+    medxfer_atomic::write_atomic(out, html.as_bytes()).map_err(|e| StudyError::io(out, e))?;
+    Ok(ReportSummary {
+        cells_reported: cells.len(),
+        cells_missing: missing,
+    })
+}
+
+/// The finished cells (one task for all), and the names of the others.
+fn gather(
+    folder: &StudyFolder,
+    manifest: &StudyManifest,
+) -> Result<(TaskKind, Vec<ReportCell>, Vec<String>), StudyError> {
+    let mut task = None;
+    let mut cells = Vec::new();
+    let mut missing = Vec::new();
+    for cell in &manifest.cells {
+        let dir = folder.cell_dir(&cell.name);
+        if CellStatus::of(&dir) != CellStatus::Finished || !dir.join(METRICS).exists() {
+            missing.push(cell.name.clone());
+            continue;
+        }
+        let info = TaskInfo::read_json(&dir.join(TASK))?;
+        if *task.get_or_insert(info.task) != info.task {
+            return Err(StudyError::folder(
+                &dir,
+                "mixes classification and segmentation cells: report them as separate studies",
+            ));
+        }
+        let pooled = pooled_values(&dir, info.task)?;
+        cells.push(ReportCell {
+            name: cell.name.clone(),
+            labels: cell.settings.iter().map(|s| s.label.clone()).collect(),
+            folds: load_arm_scores(&dir, None)?,
+            dir,
+            pooled,
+        });
+    }
+    Ok((task.unwrap_or_default(), cells, missing))
+}
+
+/// The pooled values and CIs of the table's metrics, from the cell's `metrics.json`.
+fn pooled_values(dir: &Path, task: TaskKind) -> Result<Vec<Option<Pooled>>, StudyError> {
+    let path = dir.join(METRICS);
+    let text = std::fs::read_to_string(&path).map_err(|e| StudyError::io(&path, e))?;
+    let bad = |e: serde_json::Error| StudyError::folder(&path, e.to_string());
+    let ci = |i: &Option<Interval>| i.as_ref().map(|i| (i.low, i.high));
+    Ok(match task {
+        TaskKind::Classification => {
+            let m: RunMetrics = serde_json::from_str(&text).map_err(bad)?;
+            let c = &m.pooled.classification;
+            vec![
+                m.pooled.auc.map(|value| Pooled {
+                    value,
+                    ci: ci(&m.pooled.auc_ci),
+                }),
+                Some(Pooled {
+                    value: c.balanced_accuracy,
+                    ci: ci(&m.pooled.balanced_accuracy_ci),
+                }),
+                Some(Pooled {
+                    value: c.mcc,
+                    ci: ci(&m.pooled.mcc_ci),
+                }),
+            ]
+        }
+        TaskKind::Segmentation => {
+            let m: SegmentationRunMetrics = serde_json::from_str(&text).map_err(bad)?;
+            [SegMetric::Dice, SegMetric::Iou, SegMetric::Hd95]
+                .into_iter()
+                .map(|metric| {
+                    m.pooled.means.mean.get(metric).map(|value| Pooled {
+                        value,
+                        ci: ci(m.pooled.ci.get(metric)),
+                    })
+                })
+                .collect()
+        }
+    })
+}
+
+/// `<`, `>`, `&` and quotes as entities.
+pub fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+const STYLE: &str = "body{font-family:sans-serif;margin:2em;max-width:80em;color:#222}\
+table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:.25em .6em;\
+text-align:right}th{background:#f3f3f3}td.l,th.l{text-align:left}caption{text-align:left;\
+font-weight:bold;margin-bottom:.3em}.note{color:#555;font-size:.9em}figure{display:inline-block;\
+margin:1em}";
+
+fn render(
+    manifest: &StudyManifest,
+    task: TaskKind,
+    cells: &[ReportCell],
+    missing: &[String],
+) -> Result<String, StudyError> {
+    let mut html = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Study {0}</title><style>{STYLE}</style></head><body><h1>Study {0}</h1><p class=\"note\">{1} of {2} cells finished ({3} task); base configuration {4}. Each cell is a run folder under cells/.</p>",
+        escape(&manifest.name),
+        cells.len(),
+        manifest.cells.len(),
+        task,
+        escape(&manifest.base_path.display().to_string())
+    );
+    if !missing.is_empty() {
+        let _ = write!(
+            html,
+            "<p class=\"note\">Not finished, left out: {}</p>",
+            escape(&missing.join(", "))
+        );
+    }
+    html.push_str(&main_table(manifest, task, cells));
+    if task == TaskKind::Classification {
+        html.push_str(&delong_table(cells));
+    }
+    html.push_str(&fold_tests(task, cells));
+    html.push_str(&plots(task, cells)?);
+    html.push_str("</body></html>\n");
+    Ok(html)
+}
+
+fn mean_sd(values: &[f64]) -> String {
+    match medxfer_eval::report::MeanSd::of(values) {
+        None => "–".into(),
+        Some(m) => match m.sd {
+            Some(sd) => format!("{:.3} ± {sd:.3}", m.mean),
+            None => format!("{:.3}", m.mean),
+        },
+    }
+}
+
+fn main_table(manifest: &StudyManifest, task: TaskKind, cells: &[ReportCell]) -> String {
+    let metrics = table_metrics(task);
+    let mut html = String::from(
+        "<table id=\"results\"><caption>Test metrics per cell: mean ± sd over folds; pooled out-of-fold value [95% CI]</caption><tr><th>#</th>",
+    );
+    for axis in &manifest.axes {
+        let _ = write!(html, "<th class=\"l\">{}</th>", escape(&axis.key));
+    }
+    for metric in metrics {
+        let _ = write!(
+            html,
+            "<th>{0} (folds)</th><th>{0} pooled [95% CI]</th>",
+            metric.label()
+        );
+    }
+    html.push_str("<th>folds</th></tr>");
+    for (i, cell) in cells.iter().enumerate() {
+        let _ = write!(
+            html,
+            "<tr data-cell=\"{}\"><td>{}</td>",
+            escape(&cell.name),
+            i + 1
+        );
+        for label in &cell.labels {
+            let _ = write!(html, "<td class=\"l\">{}</td>", escape(label));
+        }
+        for (metric, pooled) in metrics.iter().zip(&cell.pooled) {
+            let values: Vec<f64> = fold_values(cell, *metric);
+            let pooled = match pooled {
+                Some(Pooled {
+                    value,
+                    ci: Some((low, high)),
+                }) => format!("{value:.3} [{low:.3}, {high:.3}]"),
+                Some(Pooled { value, ci: None }) => format!("{value:.3}"),
+                None => "–".into(),
+            };
+            let _ = write!(html, "<td>{}</td><td>{pooled}</td>", mean_sd(&values));
+        }
+        let _ = write!(html, "<td>{}</td></tr>", cell.folds.folds.len());
+    }
+    html.push_str("</table>");
+    html
+}
+
+fn fold_values(cell: &ReportCell, metric: Metric) -> Vec<f64> {
+    cell.folds
+        .folds
+        .iter()
+        .filter_map(|f| f.get(metric))
+        .filter(|v| v.is_finite())
+        .collect()
+}
+
+/// Every pair of cells: one row each, p-values Holm-adjusted over the rows that have one.
+fn pairs(n: usize) -> Vec<(usize, usize)> {
+    (0..n)
+        .flat_map(|a| (a + 1..n).map(move |b| (a, b)))
+        .collect()
+}
+
+/// Holm-adjusted p-values beside the raw ones (None stays None).
+fn holm_beside(raw: &[Option<f64>]) -> Vec<Option<f64>> {
+    let present: Vec<f64> = raw.iter().flatten().copied().collect();
+    let adjusted = holm(&present).unwrap_or_default();
+    let mut next = adjusted.into_iter();
+    raw.iter().map(|p| p.and_then(|_| next.next())).collect()
+}
+
+fn p_text(p: Option<f64>) -> String {
+    match p {
+        Some(p) if p < 1e-4 => "&lt; 1e-4".into(),
+        Some(p) => format!("{p:.4}"),
+        None => "–".into(),
+    }
+}
+
+fn delong_table(cells: &[ReportCell]) -> String {
+    let pairs = pairs(cells.len());
+    if pairs.is_empty() {
+        return String::new();
+    }
+    let comparisons: Vec<_> = pairs
+        .iter()
+        .map(|&(a, b)| compare_runs(&cells[a].dir, &cells[b].dir))
+        .collect();
+    let raw: Vec<Option<f64>> = comparisons
+        .iter()
+        .map(|c| c.as_ref().ok().and_then(|c| c.auc.p_value))
+        .collect();
+    let adjusted = holm_beside(&raw);
+    let mut html = String::from(
+        "<table id=\"delong\"><caption>Paired AUC comparisons on the pooled out-of-fold test predictions (same images), Holm-adjusted over all pairs</caption><tr><th>A</th><th>B</th><th>AUC A</th><th>AUC B</th><th>A − B [95% CI]</th><th>method</th><th>p</th><th>p (Holm)</th></tr>",
+    );
+    for (((a, b), comparison), p_holm) in pairs.iter().zip(&comparisons).zip(&adjusted) {
+        let _ = write!(html, "<tr><td>{}</td><td>{}</td>", a + 1, b + 1);
+        match comparison {
+            Ok(c) => {
+                let d = &c.auc;
+                let _ = write!(
+                    html,
+                    "<td>{:.3}</td><td>{:.3}</td><td>{:.3} [{:.3}, {:.3}]</td><td class=\"l\">{}</td><td>{}</td><td>{}</td></tr>",
+                    d.auc_a,
+                    d.auc_b,
+                    d.difference,
+                    d.ci_low,
+                    d.ci_high,
+                    escape(&d.method),
+                    p_text(d.p_value),
+                    p_text(*p_holm)
+                );
+            }
+            Err(e) => {
+                let _ = write!(
+                    html,
+                    "<td class=\"l\" colspan=\"6\">not comparable: {}</td></tr>",
+                    escape(&e.to_string())
+                );
+            }
+        }
+    }
+    html.push_str("</table>");
+    html
+}
+
+/// Folds every cell has a value of `metric` for, in order.
+fn common_folds(cells: &[ReportCell], metric: Metric) -> Vec<usize> {
+    let mut folds: Vec<usize> = cells
+        .first()
+        .map(|c| {
+            c.folds
+                .folds
+                .iter()
+                .filter(|f| f.get(metric).is_some_and(f64::is_finite))
+                .map(|f| f.fold)
+                .collect()
+        })
+        .unwrap_or_default();
+    folds.retain(|fold| {
+        cells.iter().all(|c| {
+            c.folds
+                .folds
+                .iter()
+                .any(|f| f.fold == *fold && f.get(metric).is_some_and(f64::is_finite))
+        })
+    });
+    folds
+}
+
+fn value_at(cell: &ReportCell, metric: Metric, fold: usize) -> f64 {
+    cell.folds
+        .folds
+        .iter()
+        .find(|f| f.fold == fold)
+        .and_then(|f| f.get(metric))
+        .unwrap_or(f64::NAN)
+}
+
+fn fold_tests(task: TaskKind, cells: &[ReportCell]) -> String {
+    let metric = table_metrics(task)[0];
+    let folds = common_folds(cells, metric);
+    let blocks: Vec<Vec<f64>> = folds
+        .iter()
+        .map(|&fold| cells.iter().map(|c| value_at(c, metric, fold)).collect())
+        .collect();
+    let mut html = format!(
+        "<h2>Across folds ({}, {} common folds)</h2>",
+        metric.label(),
+        folds.len()
+    );
+    match friedman(&blocks) {
+        Ok(r) => {
+            let _ = write!(
+                html,
+                "<p id=\"friedman\">Friedman test over {} cells: χ² = {:.3}, df = {}, p = {}. Mean ranks (1 = lowest): {}.</p>",
+                cells.len(),
+                r.statistic,
+                r.degrees_of_freedom,
+                p_text(Some(r.p_value)),
+                r.mean_ranks
+                    .iter()
+                    .enumerate()
+                    .map(|(i, m)| format!("{}: {m:.2}", i + 1))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        Err(e) => {
+            let _ = write!(
+                html,
+                "<p id=\"friedman\" class=\"note\">Friedman test not computed: {}</p>",
+                escape(&e.to_string())
+            );
+        }
+    }
+    html.push_str(&wilcoxon_table(cells, metric, &folds));
+    html
+}
+
+fn wilcoxon_table(cells: &[ReportCell], metric: Metric, folds: &[usize]) -> String {
+    let pairs = pairs(cells.len());
+    if pairs.is_empty() {
+        return String::new();
+    }
+    let series = |cell: &ReportCell| -> Vec<f64> {
+        folds.iter().map(|&f| value_at(cell, metric, f)).collect()
+    };
+    let results: Vec<_> = pairs
+        .iter()
+        .map(|&(a, b)| wilcoxon_signed_rank(&series(&cells[a]), &series(&cells[b])))
+        .collect();
+    let raw: Vec<Option<f64>> = results
+        .iter()
+        .map(|r| r.as_ref().ok().map(|r| r.p_value))
+        .collect();
+    let adjusted = holm_beside(&raw);
+    let mut html = format!(
+        "<table id=\"wilcoxon\"><caption>Wilcoxon signed-rank tests of the per-fold {} (two-sided), Holm-adjusted over all pairs</caption><tr><th>A</th><th>B</th><th>statistic</th><th>method</th><th>p</th><th>p (Holm)</th></tr>",
+        metric.label()
+    );
+    for (((a, b), result), p_holm) in pairs.iter().zip(&results).zip(&adjusted) {
+        let _ = write!(html, "<tr><td>{}</td><td>{}</td>", a + 1, b + 1);
+        match result {
+            Ok(r) => {
+                let _ = write!(
+                    html,
+                    "<td>{:.1}</td><td class=\"l\">{:?}</td><td>{}</td><td>{}</td></tr>",
+                    r.statistic,
+                    r.method,
+                    p_text(Some(r.p_value)),
+                    p_text(*p_holm)
+                );
+            }
+            Err(e) => {
+                let _ = write!(
+                    html,
+                    "<td class=\"l\" colspan=\"4\">not computed: {}</td></tr>",
+                    escape(&e.to_string())
+                );
+            }
+        }
+    }
+    html.push_str("</table>");
+    html
+}
+
+fn plots(task: TaskKind, cells: &[ReportCell]) -> Result<String, StudyError> {
+    let mut html = String::from("<h2>Plots</h2>");
+    let metric = table_metrics(task)[0];
+    let per_fold: Vec<(String, Vec<f64>)> = cells
+        .iter()
+        .map(|c| (c.name.clone(), fold_values(c, metric)))
+        .collect();
+    let _ = write!(
+        html,
+        "<figure>{}<figcaption>Per-fold test {} (dots) and their mean (bar), cells numbered as in the table</figcaption></figure>",
+        fold_dot_plot(&format!("{} per fold", metric.label()), &per_fold),
+        metric.label()
+    );
+    if task == TaskKind::Classification {
+        let series = roc_series(cells)?;
+        if !series.is_empty() {
+            let _ = write!(
+                html,
+                "<figure>{}<figcaption>ROC of the pooled out-of-fold test predictions</figcaption></figure>",
+                unit_square_plot(
+                    "ROC (pooled)",
+                    "1 − specificity",
+                    "sensitivity",
+                    &series,
+                    true
+                )
+            );
+        }
+    }
+    Ok(html)
+}
+
+/// Each binary cell's ROC over its pooled test predictions; multi-class cells have none.
+fn roc_series(cells: &[ReportCell]) -> Result<Vec<Series>, StudyError> {
+    let mut series = Vec::new();
+    for (i, cell) in cells.iter().enumerate() {
+        let task = TaskInfo::read_json(&cell.dir.join(TASK))?;
+        let (Some(positive), 2) = (task.positive_index(), task.class_names.len()) else {
+            continue;
+        };
+        let predictions = Predictions::read_csv(&cell.dir.join(PREDICTIONS))?;
+        let test: Vec<_> = predictions
+            .rows
+            .iter()
+            .filter(|r| r.split == Split::Test)
+            .collect();
+        let labels: Vec<bool> = test
+            .iter()
+            .map(|r| r.label == task.class_names[positive])
+            .collect();
+        let scores: Vec<f64> = test.iter().map(|r| r.scores[positive]).collect();
+        if let Ok(points) = roc_curve(&labels, &scores) {
+            series.push(Series {
+                name: format!("{} {}", i + 1, cell.name),
+                points: points.iter().map(|p| (p.fpr, p.tpr)).collect(),
+            });
+        }
+    }
+    Ok(series)
+}

@@ -1,0 +1,404 @@
+//! The study store: one SQLite file (`STUDY_DIR/study.sqlite`) with the studies, their cells
+//! and axis values, each cell's resolved configuration, per-image predictions and per-fold
+//! metrics, for ad-hoc SQL. It is derived data: every row comes from a cell's run folder, and
+//! `medxfer study merge` rebuilds it from them.
+//!
+//! Several shards may write one store at once (one machine, or a shared file system that
+//! honours POSIX locks): the file is in WAL mode, writers take the write lock up front
+//! (`BEGIN IMMEDIATE`), wait up to a busy timeout, and retry a transaction that still finds
+//! the database busy. A cell is replaced as a whole in one transaction, so a killed writer
+//! leaves either the old rows or the new ones, never a mix or a duplicate.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use medxfer_atomic::run_files::{CONFIG, PREDICTIONS, RUN_RECORD, TASK};
+use medxfer_eval::predictions::{Predictions, TaskInfo};
+use medxfer_report::arm_scores::{Metric, load_arm_scores};
+use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior, params};
+
+use crate::StudyError;
+use crate::folder::StudyManifest;
+use crate::grid::Cell;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS studies (
+    study TEXT PRIMARY KEY, base_path TEXT NOT NULL, base_config TEXT NOT NULL,
+    set_overrides TEXT NOT NULL, axes TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS cells (
+    study TEXT NOT NULL, cell TEXT NOT NULL, cell_index INTEGER NOT NULL,
+    status TEXT NOT NULL, task TEXT, run_dir TEXT NOT NULL,
+    PRIMARY KEY (study, cell));
+CREATE TABLE IF NOT EXISTS cell_axes (
+    study TEXT NOT NULL, cell TEXT NOT NULL, axis_key TEXT NOT NULL,
+    axis_value TEXT NOT NULL, label TEXT NOT NULL,
+    PRIMARY KEY (study, cell, axis_key));
+CREATE TABLE IF NOT EXISTS configs (
+    study TEXT NOT NULL, cell TEXT NOT NULL, resolved_toml TEXT NOT NULL,
+    PRIMARY KEY (study, cell));
+CREATE TABLE IF NOT EXISTS predictions (
+    study TEXT NOT NULL, cell TEXT NOT NULL, image_id TEXT NOT NULL, fold INTEGER NOT NULL,
+    split TEXT NOT NULL, label TEXT NOT NULL, class TEXT NOT NULL, score REAL NOT NULL,
+    PRIMARY KEY (study, cell, image_id, fold, split, class));
+CREATE TABLE IF NOT EXISTS fold_metrics (
+    study TEXT NOT NULL, cell TEXT NOT NULL, fold INTEGER NOT NULL, metric TEXT NOT NULL,
+    value REAL NOT NULL,
+    PRIMARY KEY (study, cell, fold, metric));
+";
+
+/// Tables a cell's rows live in (`studies` is per study).
+const CELL_TABLES: [&str; 5] = [
+    "cells",
+    "cell_axes",
+    "configs",
+    "predictions",
+    "fold_metrics",
+];
+/// How long one statement waits for another writer before SQLite reports busy.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(20);
+/// Whole-transaction retries after a busy report (each after a short, growing pause).
+const BUSY_RETRIES: u32 = 30;
+
+/// Where a cell's run folder stands, as the store records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CellStatus {
+    NotStarted,
+    Unfinished,
+    Finished,
+}
+
+impl CellStatus {
+    pub fn of(dir: &Path) -> CellStatus {
+        if dir.join(RUN_RECORD).exists() {
+            CellStatus::Finished
+        } else if dir.join(CONFIG).exists() {
+            CellStatus::Unfinished
+        } else {
+            CellStatus::NotStarted
+        }
+    }
+
+    pub fn key(self) -> &'static str {
+        match self {
+            CellStatus::NotStarted => "not_started",
+            CellStatus::Unfinished => "unfinished",
+            CellStatus::Finished => "finished",
+        }
+    }
+}
+
+/// Rows of a query, every value rendered as text (`NULL` for null).
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryRows {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+pub struct Store {
+    connection: Connection,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Open (creating) the store for writing: WAL mode, busy timeout, schema.
+    pub fn open(path: &Path) -> Result<Store, StudyError> {
+        let connection = Connection::open(path).map_err(|e| StudyError::store(path, e))?;
+        connection
+            .busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| StudyError::store(path, e))?;
+        let store = Store {
+            connection,
+            path: path.to_path_buf(),
+        };
+        // The journal mode cannot change inside a transaction: set it first, then the schema.
+        let mode = busy_retries(&store.path, || {
+            store
+                .connection
+                .query_row("PRAGMA journal_mode=WAL", [], |row| row.get::<_, String>(0))
+        })?;
+        store.retrying(|c| c.execute_batch(SCHEMA))?;
+        // Without WAL, concurrent shards would block readers and each other far longer.
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StudyError::folder(
+                path,
+                format!(
+                    "the store's journal mode stayed {mode}, not WAL (a file system without shared memory?)"
+                ),
+            ));
+        }
+        Ok(store)
+    }
+
+    /// Open an existing store read-only (queries cannot change it).
+    pub fn open_read_only(path: &Path) -> Result<Store, StudyError> {
+        if !path.exists() {
+            return Err(StudyError::folder(
+                path,
+                "no store: run `medxfer study merge STUDY_DIR` first",
+            ));
+        }
+        let connection = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| StudyError::store(path, e))?;
+        connection
+            .busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| StudyError::store(path, e))?;
+        Ok(Store {
+            connection,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Run `work` in an immediate transaction, again while the database reports busy.
+    fn retrying<T>(
+        &self,
+        mut work: impl FnMut(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StudyError> {
+        busy_retries(&self.path, || {
+            let transaction = rusqlite::Transaction::new_unchecked(
+                &self.connection,
+                TransactionBehavior::Immediate,
+            )?;
+            let value = work(&transaction)?;
+            transaction.commit()?;
+            Ok(value)
+        })
+    }
+
+    /// The study's own row (replaced when it is recorded again).
+    pub fn record_study(&mut self, manifest: &StudyManifest) -> Result<(), StudyError> {
+        let set = serde_json::to_string(&manifest.set).unwrap_or_default();
+        let axes = serde_json::to_string(&manifest.axes).unwrap_or_default();
+        self.retrying(|c| {
+            c.execute(
+                "INSERT OR REPLACE INTO studies VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    manifest.name,
+                    manifest.base_path.to_string_lossy(),
+                    manifest.base_config,
+                    set,
+                    axes
+                ],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// Replace every row of `cell` with what its run folder `dir` holds now.
+    pub fn record_cell(
+        &mut self,
+        manifest: &StudyManifest,
+        cell: &Cell,
+        dir: &Path,
+    ) -> Result<(), StudyError> {
+        let rows = CellRows::read(cell, dir)?;
+        let study = manifest.name.as_str();
+        self.retrying(|c| {
+            for table in CELL_TABLES {
+                c.execute(
+                    &format!("DELETE FROM {table} WHERE study = ?1 AND cell = ?2"),
+                    params![study, cell.name],
+                )?;
+            }
+            rows.insert(c, study, cell, dir)
+        })
+    }
+
+    /// Rebuild the study's rows from its cell folders: every cell of the manifest, in one
+    /// transaction per cell. Rows of cells the manifest no longer has are removed.
+    pub fn rebuild(
+        &mut self,
+        manifest: &StudyManifest,
+        cell_dir: impl Fn(&str) -> PathBuf,
+    ) -> Result<(), StudyError> {
+        self.record_study(manifest)?;
+        let names: Vec<String> = manifest.cells.iter().map(|c| c.name.clone()).collect();
+        let names_json = serde_json::to_string(&names).unwrap_or_default();
+        self.retrying(|c| {
+            for table in CELL_TABLES {
+                c.execute(
+                    &format!(
+                        "DELETE FROM {table} WHERE study = ?1 AND cell NOT IN (SELECT value FROM json_each(?2))"
+                    ),
+                    params![manifest.name, names_json],
+                )?;
+            }
+            Ok(())
+        })?;
+        for cell in &manifest.cells {
+            self.record_cell(manifest, cell, &cell_dir(&cell.name))?;
+        }
+        Ok(())
+    }
+
+    /// Run one SQL statement and return its rows as text.
+    pub fn query(&self, sql: &str) -> Result<QueryRows, StudyError> {
+        let fail = |e| StudyError::store(&self.path, e);
+        let mut statement = self.connection.prepare(sql).map_err(fail)?;
+        let columns: Vec<String> = statement
+            .column_names()
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        let width = columns.len();
+        let rows = statement
+            .query_map([], |row| {
+                (0..width)
+                    .map(|i| row.get_ref(i).map(render))
+                    .collect::<rusqlite::Result<Vec<String>>>()
+            })
+            .map_err(fail)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(fail)?;
+        Ok(QueryRows { columns, rows })
+    }
+}
+
+/// `attempt()` again, after a short and growing pause, while SQLite reports the database busy
+/// (another shard holds the write lock past the busy timeout).
+fn busy_retries<T>(
+    path: &Path,
+    mut attempt: impl FnMut() -> rusqlite::Result<T>,
+) -> Result<T, StudyError> {
+    let mut retries = 0;
+    loop {
+        match attempt() {
+            Err(e) if is_busy(&e) && retries < BUSY_RETRIES => {
+                retries += 1;
+                std::thread::sleep(Duration::from_millis(20 * u64::from(retries)));
+            }
+            other => return other.map_err(|e| StudyError::store(path, e)),
+        }
+    }
+}
+
+fn is_busy(error: &rusqlite::Error) -> bool {
+    matches!(
+        error.sqlite_error_code(),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    )
+}
+
+fn render(value: rusqlite::types::ValueRef<'_>) -> String {
+    use rusqlite::types::ValueRef;
+    match value {
+        ValueRef::Null => "NULL".into(),
+        ValueRef::Integer(i) => i.to_string(),
+        ValueRef::Real(x) => x.to_string(),
+        ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+        ValueRef::Blob(b) => format!("<blob of {} bytes>", b.len()),
+    }
+}
+
+/// What a cell's folder contributes, read before the transaction (files, not the database, are
+/// slow and may fail).
+struct CellRows {
+    status: CellStatus,
+    task: Option<TaskInfo>,
+    config: Option<String>,
+    predictions: Option<Predictions>,
+    /// (fold, metric, value)
+    fold_metrics: Vec<(usize, &'static str, f64)>,
+}
+
+impl CellRows {
+    fn read(_cell: &Cell, dir: &Path) -> Result<CellRows, StudyError> {
+        let status = CellStatus::of(dir);
+        let config_path = dir.join(CONFIG);
+        let config = match status {
+            CellStatus::NotStarted => None,
+            _ => Some(
+                std::fs::read_to_string(&config_path)
+                    .map_err(|e| StudyError::io(&config_path, e))?,
+            ),
+        };
+        if status != CellStatus::Finished {
+            return Ok(CellRows {
+                status,
+                task: None,
+                config,
+                predictions: None,
+                fold_metrics: Vec::new(),
+            });
+        }
+        let task = TaskInfo::read_json(&dir.join(TASK))?;
+        let predictions_path = dir.join(PREDICTIONS);
+        let predictions = predictions_path
+            .exists()
+            .then(|| Predictions::read_csv(&predictions_path))
+            .transpose()?;
+        let scores = load_arm_scores(dir, None)?;
+        let mut fold_metrics = Vec::new();
+        for fold in &scores.folds {
+            for metric in Metric::ALL {
+                if let Some(value) = fold.get(metric).filter(|v| v.is_finite()) {
+                    fold_metrics.push((fold.fold, metric.key(), value));
+                }
+            }
+        }
+        Ok(CellRows {
+            status,
+            task: Some(task),
+            config,
+            predictions,
+            fold_metrics,
+        })
+    }
+
+    fn insert(&self, c: &Connection, study: &str, cell: &Cell, dir: &Path) -> rusqlite::Result<()> {
+        c.execute(
+            "INSERT INTO cells VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                study,
+                cell.name,
+                cell.index as i64,
+                self.status.key(),
+                self.task.as_ref().map(|t| t.task.to_string()),
+                dir.to_string_lossy()
+            ],
+        )?;
+        for setting in &cell.settings {
+            c.execute(
+                "INSERT INTO cell_axes VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    study,
+                    cell.name,
+                    setting.key,
+                    setting.value.to_string(),
+                    setting.label
+                ],
+            )?;
+        }
+        if let Some(config) = &self.config {
+            c.execute(
+                "INSERT INTO configs VALUES (?1, ?2, ?3)",
+                params![study, cell.name, config],
+            )?;
+        }
+        if let Some(predictions) = &self.predictions {
+            let mut insert =
+                c.prepare("INSERT INTO predictions VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")?;
+            for row in &predictions.rows {
+                for (class, score) in predictions.class_names.iter().zip(&row.scores) {
+                    insert.execute(params![
+                        study,
+                        cell.name,
+                        row.image_id,
+                        row.fold as i64,
+                        row.split.to_string(),
+                        row.label,
+                        class,
+                        score
+                    ])?;
+                }
+            }
+        }
+        let mut insert = c.prepare("INSERT INTO fold_metrics VALUES (?1, ?2, ?3, ?4, ?5)")?;
+        for (fold, metric, value) in &self.fold_metrics {
+            insert.execute(params![study, cell.name, *fold as i64, metric, value])?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,191 @@
+//! Inline SVG plots for the study report: text, so the HTML file carries them itself and opens
+//! without network access or image files.
+
+use std::fmt::Write;
+
+use medxfer_report::canvas::PALETTE;
+
+const SIZE: f64 = 320.0;
+const MARGIN: f64 = 44.0;
+
+/// A colour of the report palette as `#rrggbb`; cells cycle through it.
+pub fn colour(index: usize) -> String {
+    let [r, g, b] = PALETTE[index % PALETTE.len()];
+    format!("#{r:02x}{g:02x}{b:02x}")
+}
+
+/// One named series of (x, y) points in [0, 1] x [0, 1].
+pub struct Series {
+    pub name: String,
+    pub points: Vec<(f64, f64)>,
+}
+
+/// Curves on the unit square (ROC, precision-recall), with axis titles, a diagonal when asked
+/// (a chance ROC) and a legend under the plot.
+pub fn unit_square_plot(
+    title: &str,
+    x_title: &str,
+    y_title: &str,
+    series: &[Series],
+    diagonal: bool,
+) -> String {
+    let legend_height = 16.0 * series.len() as f64;
+    let (width, height) = (SIZE + 2.0 * MARGIN, SIZE + 2.0 * MARGIN + legend_height);
+    let to_x = |x: f64| MARGIN + x * SIZE;
+    let to_y = |y: f64| MARGIN + (1.0 - y) * SIZE;
+    let mut svg = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" aria-label="{title}">"#
+    );
+    let _ = write!(
+        svg,
+        r##"<rect x="{MARGIN}" y="{MARGIN}" width="{SIZE}" height="{SIZE}" fill="none" stroke="#333"/><text x="{}" y="20" text-anchor="middle" font-weight="bold">{}</text><text x="{}" y="{}" text-anchor="middle">{}</text><text x="14" y="{}" text-anchor="middle" transform="rotate(-90 14 {})">{}</text>"##,
+        width / 2.0,
+        crate::report::escape(title),
+        MARGIN + SIZE / 2.0,
+        MARGIN + SIZE + 32.0,
+        crate::report::escape(x_title),
+        MARGIN + SIZE / 2.0,
+        MARGIN + SIZE / 2.0,
+        crate::report::escape(y_title),
+    );
+    for tick in [0.0, 0.5, 1.0] {
+        let _ = write!(
+            svg,
+            r#"<text x="{}" y="{}" text-anchor="middle" font-size="11">{tick}</text><text x="{}" y="{}" text-anchor="end" font-size="11">{tick}</text>"#,
+            to_x(tick),
+            MARGIN + SIZE + 14.0,
+            MARGIN - 4.0,
+            to_y(tick) + 4.0
+        );
+    }
+    if diagonal {
+        let _ = write!(
+            svg,
+            r##"<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#aaa" stroke-dasharray="4 4"/>"##,
+            to_x(0.0),
+            to_y(0.0),
+            to_x(1.0),
+            to_y(1.0)
+        );
+    }
+    for (i, s) in series.iter().enumerate() {
+        let points: Vec<String> = s
+            .points
+            .iter()
+            .map(|&(x, y)| format!("{:.1},{:.1}", to_x(x), to_y(y)))
+            .collect();
+        let _ = write!(
+            svg,
+            r#"<polyline fill="none" stroke="{}" stroke-width="1.6" points="{}"/>"#,
+            colour(i),
+            points.join(" ")
+        );
+        legend_entry(&mut svg, i, &s.name, MARGIN + SIZE + 44.0 + 16.0 * i as f64);
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+fn legend_entry(svg: &mut String, index: usize, name: &str, y: f64) {
+    let _ = write!(
+        svg,
+        r#"<rect x="{MARGIN}" y="{}" width="10" height="10" fill="{}"/><text x="{}" y="{}" font-size="12">{}</text>"#,
+        y - 9.0,
+        colour(index),
+        MARGIN + 14.0,
+        y,
+        crate::report::escape(name)
+    );
+}
+
+/// Each cell's per-fold values as dots and their mean as a bar, one column per cell (numbered
+/// as in the tables), on a y range fitted to the values.
+pub fn fold_dot_plot(title: &str, cells: &[(String, Vec<f64>)]) -> String {
+    let values: Vec<f64> = cells.iter().flat_map(|(_, v)| v.iter().copied()).collect();
+    let low = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let high = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let pad = ((high - low) * 0.1).max(1e-3);
+    let (low, high) = (low - pad, high + pad);
+    let column = 36.0;
+    let width = 2.0 * MARGIN + column * cells.len().max(1) as f64;
+    let height = SIZE * 0.75 + 2.0 * MARGIN;
+    let plot_height = SIZE * 0.75;
+    let to_y = |v: f64| MARGIN + (high - v) / (high - low) * plot_height;
+    let mut svg = format!(
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" aria-label="{0}"><text x="{1}" y="20" text-anchor="middle" font-weight="bold">{0}</text><line x1="{MARGIN}" y1="{MARGIN}" x2="{MARGIN}" y2="{2}" stroke="#333"/>"##,
+        crate::report::escape(title),
+        width / 2.0,
+        MARGIN + plot_height
+    );
+    for v in [low + pad, (low + high) / 2.0, high - pad] {
+        let _ = write!(
+            svg,
+            r#"<text x="{}" y="{}" text-anchor="end" font-size="11">{v:.3}</text>"#,
+            MARGIN - 4.0,
+            to_y(v) + 4.0
+        );
+    }
+    for (i, (_, fold_values)) in cells.iter().enumerate() {
+        let x = MARGIN + column * (i as f64 + 0.5);
+        for &v in fold_values {
+            let _ = write!(
+                svg,
+                r#"<circle cx="{x:.1}" cy="{:.1}" r="3" fill="{}" fill-opacity="0.7"/>"#,
+                to_y(v),
+                colour(i)
+            );
+        }
+        if !fold_values.is_empty() {
+            let mean = fold_values.iter().sum::<f64>() / fold_values.len() as f64;
+            let _ = write!(
+                svg,
+                r##"<line x1="{:.1}" x2="{:.1}" y1="{2:.1}" y2="{2:.1}" stroke="#000" stroke-width="2"/>"##,
+                x - 10.0,
+                x + 10.0,
+                to_y(mean)
+            );
+        }
+        let _ = write!(
+            svg,
+            r#"<text x="{x:.1}" y="{}" text-anchor="middle" font-size="11">{}</text>"#,
+            MARGIN + plot_height + 14.0,
+            i + 1
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plots_are_closed_svg_with_one_curve_per_series() {
+        let svg = unit_square_plot(
+            "ROC <pooled>",
+            "1 - specificity",
+            "sensitivity",
+            &[
+                Series {
+                    name: "a".into(),
+                    points: vec![(0.0, 0.0), (0.5, 0.8), (1.0, 1.0)],
+                },
+                Series {
+                    name: "b & c".into(),
+                    points: vec![(0.0, 0.0), (1.0, 1.0)],
+                },
+            ],
+            true,
+        );
+        assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
+        assert_eq!(svg.matches("<polyline").count(), 2);
+        assert!(svg.contains("ROC &lt;pooled&gt;") && svg.contains("b &amp; c"));
+        let dots = fold_dot_plot(
+            "AUC",
+            &[("a".into(), vec![0.8, 0.9]), ("b".into(), vec![0.7])],
+        );
+        assert_eq!(dots.matches("<circle").count(), 3);
+        assert_eq!(colour(0), "#1f77b4");
+    }
+}
