@@ -29,6 +29,8 @@ pub const SEGMENTATIONS: &str = "segmentations.csv";
 /// the best / middle / worst test images side by side.
 pub const SEGMENTATION_PER_IMAGE: &str = "segmentation_per_image.csv";
 pub const SEGMENTATION_GALLERY: &str = "gallery.png";
+/// Written by `medxfer evaluate` on a binary classification run: the reliability diagram.
+pub const RELIABILITY_DIAGRAM: &str = "reliability.png";
 /// Provenance of a finished run: seed, code version, data manifest, wall times.
 pub const RUN_RECORD: &str = "run.json";
 /// In an external validation's folder (`medxfer validate`): which run, which data.

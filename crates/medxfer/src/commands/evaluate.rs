@@ -1,14 +1,18 @@
 //! `medxfer evaluate RUN_DIR`: metrics of a run folder's test rows, written to
 //! `RUN_DIR/metrics.json`. Dispatches on `task.json`'s `task`: a classification run's
-//! predictions (per fold, mean +- sd across folds, pooled with CIs); a segmentation run's masks
+//! predictions (per fold, mean +- sd across folds, pooled with CIs, calibration and for a
+//! binary run `reliability.png`); a segmentation run's masks
 //! (the same, per class, plus `segmentation_per_image.csv` and `gallery.png`).
 
 use std::path::PathBuf;
 
-use medxfer_atomic::run_files::{METRICS, SEGMENTATION_GALLERY, SEGMENTATION_PER_IMAGE, TASK};
+use medxfer_atomic::run_files::{
+    METRICS, RELIABILITY_DIAGRAM, SEGMENTATION_GALLERY, SEGMENTATION_PER_IMAGE, TASK,
+};
 use medxfer_eval::predictions::{TaskInfo, TaskKind};
 use medxfer_eval::report::evaluate_run;
 use medxfer_eval::segmentation_run::evaluate_segmentation_run;
+use medxfer_report::reliability_diagram::write_reliability_diagram;
 use medxfer_report::segmentation_gallery::write_gallery;
 
 #[derive(clap::Args, Debug)]
@@ -30,6 +34,12 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&metrics)?);
             } else {
                 print!("{metrics}");
+            }
+            if metrics.pooled.calibration.is_some() {
+                let diagram = args.run_dir.join(RELIABILITY_DIAGRAM);
+                let title = format!("reliability: {}", args.run_dir.display());
+                write_reliability_diagram(&metrics, &title, &diagram)?;
+                eprintln!("wrote {}", diagram.display());
             }
         }
         TaskKind::Segmentation => {
