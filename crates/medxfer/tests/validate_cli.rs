@@ -107,7 +107,15 @@ fn a_classification_run_is_validated_and_a_class_it_never_learnt_is_refused() {
     assert_eq!(rows_and_test_rows(&out.join("predictions.csv")), (16, 16));
     let report = medxfer_output(&[Path::new("evaluate"), &out]);
     assert_success(&report);
-    assert!(String::from_utf8_lossy(&report.stdout).contains("AUC"));
+    let table = String::from_utf8_lossy(&report.stdout);
+    // Every fold model scored every image: pooled metrics are the ensemble's, one per image.
+    assert!(
+        table.contains("AUC")
+            && table.contains("fold ensemble (mean probability of 2 models) on 8 images"),
+        "{table}"
+    );
+    assert!(table.contains("after temperature scaling"), "{table}");
+    assert!(out.join("reliability.png").is_file());
 
     // A mistyped key names the file and the key; data that does not load leaves no folder.
     let typo = dir.path().join("typo.toml");
