@@ -32,6 +32,8 @@ enum Command {
     Predict(commands::predict::PredictArgs),
     /// Where a classification run looks: Grad-CAM family, occlusion, saliency, integrated gradients.
     Explain(commands::explain::ExplainArgs),
+    /// Perturbation robustness of a binary run: AUC per strength with DeLong CIs (bbox, corruptions).
+    Robustness(commands::robustness::RobustnessArgs),
     /// External validation: a finished run's fold models on another dataset (then `evaluate`).
     Validate(commands::validate::ValidateArgs),
     /// Self-supervised pretraining (SimCLR, MoCo v2, BYOL) of an encoder on unlabelled images.
@@ -65,6 +67,7 @@ fn main() -> std::process::ExitCode {
         Command::Predict(args) => commands::predict::run(args),
         Command::Validate(args) => commands::validate::run(args),
         Command::Explain(args) => commands::explain::run(args),
+        Command::Robustness(args) => commands::robustness::run(args),
         Command::Pretrain(args) => commands::pretrain::run(args),
         Command::SslEval(args) => commands::ssl_eval::run(args),
         Command::Table(args) => commands::table::run(args),

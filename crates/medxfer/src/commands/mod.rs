@@ -8,6 +8,7 @@ pub mod evaluate;
 pub mod explain;
 pub mod predict;
 pub mod pretrain;
+pub mod robustness;
 pub mod ssl_eval;
 pub mod stats;
 pub mod table;
