@@ -42,6 +42,9 @@ enum Command {
     SslEval(commands::ssl_eval::SslEvalArgs),
     /// A paper-style table (mean ± sd over folds) of finished runs and SSL evaluations.
     Table(commands::table::TableArgs),
+    /// Study grids: run (sharded), merge into the SQLite store, query, HTML report.
+    #[command(subcommand)]
+    Study(commands::study::StudyCommand),
     /// Fetch or list pretrained weights.
     #[command(subcommand)]
     Weights(commands::weights::WeightsCommand),
@@ -55,6 +58,8 @@ enum Command {
     Convert(commands::convert::ConvertArgs),
     /// De-identify DICOM files (PS3.15 Basic Application Level Confidentiality Profile).
     Deid(commands::deid::DeidArgs),
+    /// Serve a classification run: JSON API, Grad-CAM overlays and a web page for clinicians.
+    Serve(commands::serve::ServeArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -71,11 +76,13 @@ fn main() -> std::process::ExitCode {
         Command::Pretrain(args) => commands::pretrain::run(args),
         Command::SslEval(args) => commands::ssl_eval::run(args),
         Command::Table(args) => commands::table::run(args),
+        Command::Study(cmd) => commands::study::run(cmd),
         Command::Weights(cmd) => commands::weights::run(cmd),
         Command::Stats(cmd) => commands::stats::run(cmd),
         Command::Bench(cmd) => commands::bench::run(cmd),
         Command::Convert(args) => commands::convert::run(args),
         Command::Deid(args) => commands::deid::run(args),
+        Command::Serve(args) => commands::serve::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -13,6 +13,9 @@ pub enum BenchCommand {
     /// AUC + DeLong CI + stratified bootstrap CI on synthetic binary scores, ours vs
     /// NumPy/scikit-learn (run with the venv's Python when it exists).
     Stats(BenchStatsArgs),
+    /// Load a running `medxfer serve` from N keep-alive clients: latency percentiles, errors
+    /// and (with --server-pid) the server's memory before and after.
+    Serve(super::bench_serve::BenchServeArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -41,6 +44,7 @@ pub struct BenchStatsArgs {
 pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Stats(args) => run_stats(args),
+        BenchCommand::Serve(args) => super::bench_serve::run(args),
     }
 }
 

@@ -1,6 +1,7 @@
 //! One module per subcommand: each defines its clap arguments and a `run` function.
 
 pub mod bench;
+pub mod bench_serve;
 pub mod compare;
 pub mod convert;
 pub mod deid;
@@ -8,9 +9,11 @@ pub mod evaluate;
 pub mod explain;
 pub mod predict;
 pub mod pretrain;
+pub mod serve;
 pub mod robustness;
 pub mod ssl_eval;
 pub mod stats;
+pub mod study;
 pub mod table;
 pub mod train;
 pub mod validate;
