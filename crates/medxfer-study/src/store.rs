@@ -402,3 +402,174 @@ impl CellRows {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::grid::CellSetting;
+    use medxfer_eval::predictions::{PredictionRow, Split, TaskKind};
+
+    /// A finished two-fold binary run folder of 8 test images per fold, scores shifted by `shift`.
+    fn finished_run(dir: &Path, shift: f64) {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join(CONFIG), "seed = 1\n").unwrap();
+        std::fs::write(dir.join(RUN_RECORD), "{}").unwrap();
+        let classes = vec!["benign".to_string(), "malignant".to_string()];
+        TaskInfo {
+            class_names: classes.clone(),
+            positive_class: Some("malignant".into()),
+            task: TaskKind::Classification,
+        }
+        .write_json(&dir.join(TASK))
+        .unwrap();
+        let rows = (0..16)
+            .map(|i| {
+                let positive = i % 2 == 1;
+                let p =
+                    ((i as f64 * 0.37 + shift) % 1.0 + if positive { 0.3 } else { 0.0 }).min(1.0);
+                PredictionRow {
+                    image_id: format!("img{i}"),
+                    fold: i / 8,
+                    split: Split::Test,
+                    label: classes[usize::from(positive)].clone(),
+                    scores: vec![1.0 - p, p],
+                }
+            })
+            .collect();
+        Predictions {
+            class_names: classes,
+            rows,
+        }
+        .write_csv(&dir.join(PREDICTIONS))
+        .unwrap();
+        medxfer_eval::report::evaluate_run(dir).unwrap();
+    }
+
+    fn cell(index: usize) -> Cell {
+        Cell {
+            index,
+            name: format!("seed-{index}"),
+            settings: vec![CellSetting {
+                key: "seed".into(),
+                value: toml::Value::Integer(index as i64),
+                label: index.to_string(),
+            }],
+        }
+    }
+
+    fn manifest(cells: Vec<Cell>) -> StudyManifest {
+        StudyManifest {
+            name: "s".into(),
+            base_config: "seed = 1".into(),
+            base_path: "b.toml".into(),
+            set: vec![],
+            axes: vec![],
+            cells,
+        }
+    }
+
+    fn count(store: &Store, sql: &str) -> String {
+        store.query(sql).unwrap().rows[0][0].clone()
+    }
+
+    #[test]
+    fn concurrent_writers_leave_every_cell_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let cells: Vec<Cell> = (0..8).map(cell).collect();
+        for c in &cells {
+            finished_run(&dir.path().join(&c.name), c.index as f64 * 0.1);
+        }
+        let manifest = manifest(cells.clone());
+        let db = dir.path().join("study.sqlite");
+        std::thread::scope(|scope| {
+            for writer in 0..4 {
+                let (cells, manifest, db, root) = (&cells, &manifest, &db, dir.path());
+                scope.spawn(move || {
+                    let mut store = Store::open(db).unwrap();
+                    store.record_study(manifest).unwrap();
+                    // Each writer records its own cells and, to collide, every other one too,
+                    // three times over.
+                    for _ in 0..3 {
+                        for c in cells
+                            .iter()
+                            .filter(|c| c.index % 4 == writer || c.index % 2 == 0)
+                        {
+                            store.record_cell(manifest, c, &root.join(&c.name)).unwrap();
+                        }
+                    }
+                });
+            }
+        });
+        let store = Store::open_read_only(&db).unwrap();
+        assert_eq!(count(&store, "PRAGMA journal_mode"), "wal");
+        assert_eq!(count(&store, "PRAGMA integrity_check"), "ok");
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM cells"), "8");
+        assert_eq!(
+            count(
+                &store,
+                "SELECT COUNT(*) FROM cells WHERE status = 'finished'"
+            ),
+            "8"
+        );
+        // 16 test rows x 2 classes per cell.
+        assert_eq!(
+            count(&store, "SELECT COUNT(*) FROM predictions"),
+            (8 * 32).to_string()
+        );
+        assert_eq!(
+            count(
+                &store,
+                "SELECT COUNT(*) FROM fold_metrics WHERE metric = 'auc'"
+            ),
+            "16"
+        );
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM cell_axes"), "8");
+    }
+
+    #[test]
+    fn rebuild_follows_the_folders_and_queries_cannot_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let cells: Vec<Cell> = (0..3).map(cell).collect();
+        finished_run(&dir.path().join("seed-0"), 0.0);
+        std::fs::create_dir_all(dir.path().join("seed-1")).unwrap();
+        std::fs::write(dir.path().join("seed-1").join(CONFIG), "seed = 1\n").unwrap();
+        let db = dir.path().join("study.sqlite");
+        let mut store = Store::open(&db).unwrap();
+        // A cell the study no longer has disappears on rebuild.
+        store
+            .record_cell(
+                &manifest(vec![cell(7)]),
+                &cell(7),
+                &dir.path().join("seed-0"),
+            )
+            .unwrap();
+        store
+            .rebuild(&manifest(cells), |name| dir.path().join(name))
+            .unwrap();
+        let rows = store
+            .query("SELECT cell, status FROM cells ORDER BY cell_index")
+            .unwrap();
+        assert_eq!(rows.columns, vec!["cell", "status"]);
+        let statuses: Vec<(String, String)> = rows
+            .rows
+            .into_iter()
+            .map(|r| (r[0].clone(), r[1].clone()))
+            .collect();
+        assert_eq!(
+            statuses,
+            vec![
+                ("seed-0".into(), "finished".into()),
+                ("seed-1".into(), "unfinished".into()),
+                ("seed-2".into(), "not_started".into())
+            ]
+        );
+        let reader = Store::open_read_only(&db).unwrap();
+        let err = reader.query("DELETE FROM cells").unwrap_err().to_string();
+        assert!(
+            err.contains("readonly") || err.contains("read-only") || err.contains("read only"),
+            "{err}"
+        );
+        let err = reader.query("SELEC 1").unwrap_err().to_string();
+        assert!(err.contains("study.sqlite") && !err.contains('\n'), "{err}");
+    }
+}

@@ -1,0 +1,270 @@
+//! `medxfer study`: a toy grid (2 seeds x 2 heads, two folds, one epoch at 32 px) run as two
+//! shards in two processes at once, through the shipped Kubernetes Job's command line
+//! (JOB_COMPLETION_INDEX) and the Slurm array script (SLURM_ARRAY_TASK_ID), then merged,
+//! queried and reported; a re-run skips every cell.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use support::{assert_success, medxfer, one_line_error, write_toy_dataset, write_toy_run_config};
+
+fn repo_file(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(path)
+}
+
+/// The toy study: the toy run config crossed with two seeds and two heads (4 cells).
+fn write_toy_study(dir: &Path) -> PathBuf {
+    let data = dir.join("data");
+    write_toy_dataset(&data, 8);
+    write_toy_run_config(dir, &data, false);
+    let study = dir.join("study.toml");
+    std::fs::write(
+        &study,
+        format!(
+            r#"
+name = "toy"
+base = "run.toml"
+out_dir = "{}"
+
+[[axis]]
+key = "seed"
+values = [5, 6]
+
+[[axis]]
+key = "model.head"
+values = [{{ kind = "linear" }}, {{ kind = "mlp", hidden = 8 }}]
+"#,
+            dir.join("study").display()
+        ),
+    )
+    .unwrap();
+    study
+}
+
+/// The `command:` array of the shipped Kubernetes Job, with our binary and study file.
+fn kubernetes_command(study: &Path) -> Command {
+    let yaml = std::fs::read_to_string(repo_file("examples/study-k8s-job.yaml")).unwrap();
+    let line = yaml
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("command:"))
+        .expect("a command: line");
+    let args: Vec<String> = serde_json::from_str(line.trim()).unwrap();
+    assert_eq!(args[..3], ["medxfer", "study", "run"]);
+    assert!(
+        args.windows(2).any(|w| w == ["--shard-count", "2"]),
+        "{args:?}"
+    );
+    let mut command = medxfer();
+    command.args(&args[1..3]).arg(study).args(&args[4..]);
+    command
+}
+
+fn spawn_logged(mut command: Command) -> Child {
+    command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn a_sharded_grid_runs_merges_queries_reports_and_skips_on_rerun() {
+    let dir = tempfile::tempdir().unwrap();
+    let study = write_toy_study(dir.path());
+    let study_dir = dir.path().join("study");
+
+    let mut kubernetes = kubernetes_command(&study);
+    kubernetes.env("JOB_COMPLETION_INDEX", "0");
+    let mut slurm = Command::new("bash");
+    slurm
+        .arg(repo_file("examples/study-slurm.sh"))
+        .arg(&study)
+        .env("MEDXFER", env!("CARGO_BIN_EXE_medxfer"))
+        .env("RAYON_NUM_THREADS", "1")
+        .env("SLURM_ARRAY_TASK_ID", "1")
+        .env("SLURM_ARRAY_TASK_COUNT", "2");
+    let shards = [spawn_logged(kubernetes), spawn_logged(slurm)];
+    for (shard, child) in shards.into_iter().enumerate() {
+        let output = child.wait_with_output().unwrap();
+        assert_success(&output);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            stdout.contains(&format!("shard {shard}/2: 2 cell(s): 2 trained, 0 skipped")),
+            "{stdout}"
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("study: cell 2/2"), "{stderr}");
+        assert!(stderr.contains("ETA"), "{stderr}");
+    }
+    let cells = [
+        "seed-5__head-linear",
+        "seed-5__head-mlp-hidden8",
+        "seed-6__head-linear",
+        "seed-6__head-mlp-hidden8",
+    ];
+    for cell in cells {
+        let run = study_dir.join("cells").join(cell);
+        assert!(run.join("metrics.json").exists(), "{cell} has no metrics");
+        let config = std::fs::read_to_string(run.join("config.toml")).unwrap();
+        assert!(
+            config.contains(&format!("seed = {}", &cell[5..6])),
+            "{config}"
+        );
+    }
+
+    // The store the two shards wrote at once, then rebuilt from the folders.
+    let query = |sql: &str| {
+        let output = medxfer()
+            .args(["study", "query"])
+            .arg(&study_dir)
+            .arg(sql)
+            .output()
+            .unwrap();
+        assert_success(&output);
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let count_sql = "SELECT COUNT(*) AS n FROM cells WHERE status = 'finished'";
+    assert_eq!(query(count_sql), "n\n4\n");
+    let output = medxfer()
+        .args(["study", "merge"])
+        .arg(&study_dir)
+        .output()
+        .unwrap();
+    assert_success(&output);
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("4 of 4 cells finished"),
+        "{output:?}"
+    );
+    assert_eq!(query(count_sql), "n\n4\n");
+    let csv_rows: usize = cells
+        .iter()
+        .map(|c| {
+            let text =
+                std::fs::read_to_string(study_dir.join("cells").join(c).join("predictions.csv"))
+                    .unwrap();
+            text.lines().count() - 1
+        })
+        .sum();
+    // One row per image, fold, split and class (two classes), no duplicates.
+    assert_eq!(
+        query("SELECT COUNT(*) FROM predictions"),
+        format!("COUNT(*)\n{}\n", 2 * csv_rows)
+    );
+    let heads = query(
+        "SELECT axis_value FROM cell_axes WHERE axis_key = 'model.head' GROUP BY axis_value ORDER BY axis_value",
+    );
+    assert_eq!(heads.lines().count(), 3, "{heads}");
+    let err = one_line_error(
+        &medxfer()
+            .args(["study", "query"])
+            .arg(&study_dir)
+            .arg("DROP TABLE cells")
+            .output()
+            .unwrap(),
+    );
+    assert!(err.contains("study.sqlite"), "{err}");
+
+    // The report: one self-contained page with every cell's numbers.
+    let report = dir.path().join("report.html");
+    let output = medxfer()
+        .args(["study", "report"])
+        .arg(&study_dir)
+        .arg("--out")
+        .arg(&report)
+        .output()
+        .unwrap();
+    assert_success(&output);
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert_report_holds_the_cells(&html, &study_dir, &cells);
+
+    // A re-run of the whole grid finds every cell finished.
+    let output = medxfer()
+        .args(["study", "run", "--no-progress"])
+        .arg(&study)
+        .output()
+        .unwrap();
+    assert_success(&output);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("shard 0/1: 4 cell(s): 0 trained, 4 skipped"),
+        "{stdout}"
+    );
+}
+
+/// Every cell's row carries its pooled AUC from metrics.json; the page needs nothing from
+/// outside (no scripts, links or remote images) and has its plots inline.
+fn assert_report_holds_the_cells(html: &str, study_dir: &Path, cells: &[&str]) {
+    for cell in cells {
+        let metrics: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(study_dir.join("cells").join(cell).join("metrics.json"))
+                .unwrap(),
+        )
+        .unwrap();
+        let auc = metrics["pooled"]["auc"].as_f64().unwrap();
+        let row_start = html
+            .find(&format!("<tr data-cell=\"{cell}\">"))
+            .unwrap_or_else(|| panic!("no row for {cell}"));
+        let row = &html[row_start..row_start + html[row_start..].find("</tr>").unwrap()];
+        assert!(
+            row.contains(&format!("{auc:.3} [")),
+            "{cell}: {auc} not in {row}"
+        );
+    }
+    for id in [
+        "id=\"results\"",
+        "id=\"delong\"",
+        "id=\"friedman\"",
+        "id=\"wilcoxon\"",
+    ] {
+        assert!(html.contains(id), "missing {id}");
+    }
+    assert!(html.matches("<svg").count() >= 2);
+    for outside in ["<script", "<link", "src=\"http", "url(http", "@import"] {
+        assert!(!html.contains(outside), "the page loads {outside}");
+    }
+}
+
+#[test]
+fn an_invalid_cell_or_a_foreign_folder_stops_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let study = write_toy_study(dir.path());
+    // Freezing a random backbone: the cell is named and nothing is created.
+    let text = std::fs::read_to_string(&study).unwrap()
+        + "\n[[axis]]\nkey = \"train.strategy\"\nvalues = [{ kind = \"linear_probe\" }]\nlabels = [\"probe\"]\n";
+    std::fs::write(&study, text).unwrap();
+    let output = medxfer()
+        .args(["study", "run", "--no-progress"])
+        .arg(&study)
+        .output()
+        .unwrap();
+    let err = one_line_error(&output);
+    assert!(
+        err.contains("cell seed-5__head-linear__strategy-probe") && err.contains("model.init"),
+        "{err}"
+    );
+    assert!(!dir.path().join("study").exists());
+
+    let study = write_toy_study(dir.path());
+    std::fs::create_dir_all(dir.path().join("study")).unwrap();
+    std::fs::write(dir.path().join("study").join("thesis.docx"), "mine").unwrap();
+    let err = one_line_error(
+        &medxfer()
+            .args(["study", "run", "--no-progress", "--shard", "0/2"])
+            .arg(&study)
+            .output()
+            .unwrap(),
+    );
+    assert!(err.contains("thesis.docx"), "{err}");
+    let err = one_line_error(
+        &medxfer()
+            .args(["study", "run", "--shard", "2/2"])
+            .arg(&study)
+            .output()
+            .unwrap(),
+    );
+    assert!(err.contains("shard 2/2"), "{err}");
+}
