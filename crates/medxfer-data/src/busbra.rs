@@ -246,6 +246,7 @@ fn busbra_sample(
             .get(columns.device)
             .filter(|d| !d.is_empty())
             .map(str::to_string),
+        origin: None,
         split: None,
         mask_paths: vec![mask],
         metadata,

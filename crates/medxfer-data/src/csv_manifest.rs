@@ -152,6 +152,7 @@ pub(crate) fn load_csv(csv_path: &Path, classes: Option<&[String]>) -> Result<Da
             label,
             patient_id: row.patient_id,
             center: row.center,
+            origin: None,
             split: row.split,
             mask_paths,
             metadata: row.metadata,

@@ -8,6 +8,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::error::DataError;
+use crate::sources::NamedSource;
 
 /// Which predefined split a sample belongs to (npz files and CSV manifests can carry one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -71,6 +72,9 @@ pub struct Sample {
     pub label: usize,
     pub patient_id: Option<String>,
     pub center: Option<String>,
+    /// The source a sample came from in a multi-source dataset (its `name` in
+    /// `kind = "sources"`); None for a single source.
+    pub origin: Option<String>,
     pub split: Option<SplitName>,
     /// Segmentation masks to merge by OR (may be empty).
     pub mask_paths: Vec<PathBuf>,
@@ -115,6 +119,10 @@ pub enum DatasetSource {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         folds: Option<u32>,
     },
+    /// Several named sources as one dataset (e.g. BUSI + BUS-BRA): ids and patient ids are
+    /// prefixed with the source's name, classes are matched by name, each sample keeps its
+    /// source as `origin` (see `sources`).
+    Sources { sources: Vec<NamedSource> },
 }
 
 impl DatasetSource {
@@ -123,6 +131,9 @@ impl DatasetSource {
         match self {
             DatasetSource::Folder { root, .. } | DatasetSource::Busbra { root, .. } => root,
             DatasetSource::Npz { path, .. } | DatasetSource::Csv { path, .. } => path,
+            DatasetSource::Sources { sources } => sources
+                .first()
+                .map_or(Path::new("sources"), |s| s.source.location()),
         }
     }
 }
@@ -138,6 +149,7 @@ impl Dataset {
                 crate::csv_manifest::load_csv(path, classes.as_deref())?
             }
             DatasetSource::Busbra { root, folds } => crate::busbra::load_busbra(root, *folds)?,
+            DatasetSource::Sources { sources } => crate::sources::load_sources(sources)?,
         };
         if dataset.samples.is_empty() {
             return Err(DataError::Config(format!(
@@ -163,6 +175,25 @@ impl Dataset {
     /// Patient ids for grouped splitting: `Some` only when every sample has one.
     pub fn groups(&self) -> Option<Vec<String>> {
         self.samples.iter().map(|s| s.patient_id.clone()).collect()
+    }
+
+    /// The distinct sample origins in order of first appearance, and each sample's index into
+    /// them; None unless every sample has an origin (a multi-source dataset).
+    pub fn origins(&self) -> Option<(Vec<String>, Vec<usize>)> {
+        let mut names: Vec<String> = Vec::new();
+        let mut index = Vec::with_capacity(self.samples.len());
+        for sample in &self.samples {
+            let origin = sample.origin.as_ref()?;
+            let k = match names.iter().position(|n| n == origin) {
+                Some(k) => k,
+                None => {
+                    names.push(origin.clone());
+                    names.len() - 1
+                }
+            };
+            index.push(k);
+        }
+        Some((names, index))
     }
 
     /// Number of samples per class, in class order.

@@ -18,6 +18,7 @@ pub mod normalize;
 pub mod npy;
 pub mod npz;
 pub mod preprocess;
+pub mod sources;
 pub mod split;
 
 pub use augment::{AugmentConfig, Augmenter};
@@ -29,4 +30,5 @@ pub use error::DataError;
 pub use manifest::manifest_hash;
 pub use masks::{MaskReport, MissingMask, validate_masks};
 pub use preprocess::{PreparedImage, PreparedMask, PreprocessSpec};
+pub use sources::NamedSource;
 pub use split::{Fold, predefined_kfold};

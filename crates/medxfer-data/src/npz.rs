@@ -160,6 +160,7 @@ pub(crate) fn load_npz(path: &Path, classes: Option<&[String]>) -> Result<Datase
                 label,
                 patient_id: None,
                 center: None,
+                origin: None,
                 split: Some(split),
                 mask_paths: Vec::new(),
                 metadata: BTreeMap::new(),

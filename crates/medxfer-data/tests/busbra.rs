@@ -290,6 +290,7 @@ fn sample(id: &str, fold: Option<&str>, patient: Option<&str>) -> Sample {
         label: 0,
         patient_id: patient.map(str::to_string),
         center: None,
+        origin: None,
         split: None,
         mask_paths: Vec::new(),
         metadata: fold

@@ -17,6 +17,7 @@ fn sample(image: PathBuf, masks: Vec<PathBuf>) -> Sample {
         label: 0,
         patient_id: None,
         center: None,
+        origin: None,
         split: None,
         mask_paths: masks,
         metadata: Default::default(),
