@@ -43,3 +43,33 @@ pub fn query(study_dir: &Path, sql: &str) -> Result<store::QueryRows, StudyError
     let study = folder::StudyFolder::new(study_dir);
     store::Store::open_read_only(&study.store_path())?.query(sql)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    #[test]
+    fn the_shipped_example_study_plans_its_four_cells() {
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/study-busi-strategies.toml");
+        let definition = crate::definition::StudyDefinition::load(&path).unwrap();
+        let plan = crate::runner::plan(&definition).unwrap();
+        let names: Vec<&str> = plan.cells.iter().map(|c| c.cell.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "init-scratch__strategy-full",
+                "init-imagenet__strategy-probe",
+                "init-imagenet__strategy-two_phase",
+                "init-imagenet__strategy-full"
+            ]
+        );
+        let cell = &plan.cells[3];
+        assert_eq!(cell.config.train.epochs, 15);
+        assert!(
+            cell.config
+                .out_dir
+                .ends_with("cells/init-imagenet__strategy-full")
+        );
+    }
+}

@@ -126,16 +126,34 @@ pub struct StudySummary {
     pub failed: Vec<(String, String)>,
 }
 
+/// Whether `run_study` keeps the store up to date as cells finish.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreUpdates {
+    /// Write each finished or skipped cell to `STUDY_DIR/study.sqlite` at once.
+    EachCell,
+    /// Leave the store alone (SQLite's WAL mode needs shared memory, which network file
+    /// systems do not give across machines); `medxfer study merge` builds it afterwards.
+    None,
+}
+
 /// Run this shard's cells one after another; a failing cell is reported and the others go
-/// on. Each finished or skipped cell is written to the study's store as soon as it is done.
+/// on. With [`StoreUpdates::EachCell`], each finished or skipped cell is written to the
+/// study's store as soon as it is done.
 pub fn run_study(
     plan: &Plan,
     shard: Shard,
+    store_updates: StoreUpdates,
     events: &dyn Reporter,
 ) -> Result<StudySummary, StudyError> {
     plan.folder.prepare(&plan.manifest)?;
-    let mut store = Store::open(&plan.folder.store_path())?;
-    store.record_study(&plan.manifest)?;
+    let mut store = match store_updates {
+        StoreUpdates::EachCell => {
+            let mut store = Store::open(&plan.folder.store_path())?;
+            store.record_study(&plan.manifest)?;
+            Some(store)
+        }
+        StoreUpdates::None => None,
+    };
     let mine: Vec<&PlannedCell> = plan.cells.iter().filter(|c| shard.takes(&c.cell)).collect();
     events.note(format!(
         "study {}: {} cells in the grid, shard {}/{} runs {} of them",
@@ -158,7 +176,10 @@ pub fn run_study(
             Ok(outcome) => outcome,
             Err(e) => CellOutcome::Failed(e.to_string()),
         };
-        if !matches!(outcome, CellOutcome::Failed(_)) {
+        if let Some(store) = store
+            .as_mut()
+            .filter(|_| !matches!(outcome, CellOutcome::Failed(_)))
+        {
             store.record_cell(&plan.manifest, &cell.cell, &cell.dir)?;
         }
         let line = progress.finished(&cell.cell.name, &outcome);

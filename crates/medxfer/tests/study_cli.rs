@@ -268,3 +268,90 @@ fn an_invalid_cell_or_a_foreign_folder_stops_before_anything_runs() {
     );
     assert!(err.contains("shard 2/2"), "{err}");
 }
+
+#[test]
+fn a_killed_study_loses_nothing_and_duplicates_nothing_on_rerun() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    write_toy_dataset(&data, 8);
+    write_toy_run_config(dir.path(), &data, false);
+    let study = dir.path().join("study.toml");
+    let study_dir = dir.path().join("study");
+    std::fs::write(
+        &study,
+        format!(
+            "base = \"run.toml\"\nout_dir = \"{}\"\nset = [\"train.epochs=3\"]\n[[axis]]\nkey = \"seed\"\nvalues = [5, 6]\n",
+            study_dir.display()
+        ),
+    )
+    .unwrap();
+    // Kill the run once the first cell is finished and the second has committed an epoch.
+    let mut child = medxfer()
+        .args(["study", "run", "--no-progress"])
+        .arg(&study)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let first = study_dir.join("cells/seed-5");
+    let second = study_dir.join("cells/seed-6");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    while !(first.join("run.json").exists()
+        && std::fs::read_to_string(second.join("fold_0/progress.json"))
+            .is_ok_and(|t| t.contains("\"epochs_done\": 1")))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no checkpoint appeared"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "the study ended first");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(!second.join("run.json").exists());
+    let query = |sql: &str| {
+        let output = medxfer()
+            .args(["study", "query"])
+            .arg(&study_dir)
+            .arg(sql)
+            .output()
+            .unwrap();
+        assert_success(&output);
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .nth(1)
+            .unwrap()
+            .to_string()
+    };
+    let finished = "SELECT COUNT(*) FROM cells WHERE status = 'finished'";
+    assert_eq!(query(finished), "1");
+
+    let output = medxfer()
+        .args(["study", "run", "--no-progress"])
+        .arg(&study)
+        .output()
+        .unwrap();
+    assert_success(&output);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("1 trained, 1 skipped"), "{stdout}");
+    assert_eq!(query(finished), "2");
+    let rows = |cell: &Path| {
+        std::fs::read_to_string(cell.join("predictions.csv"))
+            .unwrap()
+            .lines()
+            .count()
+            - 1
+    };
+    assert_eq!(
+        query("SELECT COUNT(*) FROM predictions"),
+        (2 * (rows(&first) + rows(&second))).to_string()
+    );
+    assert_eq!(
+        query("SELECT COUNT(*) FROM fold_metrics WHERE metric = 'auc'"),
+        "4"
+    );
+    // The resumed fold trained epochs 1..3 once each.
+    let curves = std::fs::read_to_string(second.join("fold_0/curves.csv")).unwrap();
+    assert_eq!(curves.lines().count(), 4, "{curves}");
+}

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use medxfer_study::definition::StudyDefinition;
 use medxfer_study::grid::Shard;
+use medxfer_study::runner::StoreUpdates;
 
 #[derive(clap::Subcommand, Debug)]
 pub enum StudyCommand {
@@ -34,6 +35,10 @@ pub struct RunArgs {
     /// Do not draw progress bars (plain lines).
     #[arg(long)]
     no_progress: bool,
+    /// Do not write the store as cells finish (for a study folder on a network file system,
+    /// where SQLite's WAL mode does not work across machines); `study merge` builds it later.
+    #[arg(long)]
+    no_store: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -105,7 +110,12 @@ fn run_grid(args: RunArgs) -> anyhow::Result<()> {
     let definition = StudyDefinition::load(&args.study)?;
     let plan = medxfer_study::runner::plan(&definition)?;
     let events = crate::progress::reporter(!args.no_progress);
-    let summary = medxfer_study::runner::run_study(&plan, shard, events.as_ref())
+    let store_updates = if args.no_store {
+        StoreUpdates::None
+    } else {
+        StoreUpdates::EachCell
+    };
+    let summary = medxfer_study::runner::run_study(&plan, shard, store_updates, events.as_ref())
         .with_context(|| format!("study {}", args.study.display()))?;
     println!(
         "shard {}/{}: {} cell(s): {} trained, {} skipped (finished before), {} failed; study folder {}",
