@@ -9,6 +9,7 @@
 //!   adjusted over all pairs (classification).
 //! - Friedman across folds (cells as treatments, folds as blocks) and pairwise Wilcoxon
 //!   signed-rank across folds, Holm-adjusted, on the first metric (AUC or Dice).
+//! - Plots: per-fold values of that metric; pooled ROC and precision-recall curves (binary).
 //!
 //! Every statistic comes from `medxfer-eval`.
 
@@ -16,14 +17,14 @@ use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
 use medxfer_atomic::run_files::{METRICS, PREDICTIONS, TASK};
-use medxfer_eval::curves::roc_curve;
+use medxfer_eval::curves::{pr_curve, roc_curve};
 use medxfer_eval::friedman::friedman;
 use medxfer_eval::multiplicity::holm;
 use medxfer_eval::predictions::{Predictions, Split, TaskInfo, TaskKind};
 use medxfer_eval::report::{Interval, RunMetrics};
 use medxfer_eval::run_comparison::compare_runs;
 use medxfer_eval::segmentation_run::{SegMetric, SegmentationRunMetrics};
-use medxfer_eval::wilcoxon::wilcoxon_signed_rank;
+use medxfer_eval::wilcoxon::{WilcoxonMethod, wilcoxon_signed_rank};
 use medxfer_report::arm_scores::{ArmScores, Metric, load_arm_scores};
 
 use crate::StudyError;
@@ -440,9 +441,9 @@ fn wilcoxon_table(cells: &[ReportCell], metric: Metric, folds: &[usize]) -> Stri
             Ok(r) => {
                 let _ = write!(
                     html,
-                    "<td>{:.1}</td><td class=\"l\">{:?}</td><td>{}</td><td>{}</td></tr>",
+                    "<td>{:.1}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td></tr>",
                     r.statistic,
-                    r.method,
+                    method_text(r.method),
                     p_text(Some(r.p_value)),
                     p_text(*p_holm)
                 );
@@ -474,17 +475,18 @@ fn plots(task: TaskKind, cells: &[ReportCell]) -> Result<String, StudyError> {
         metric.label()
     );
     if task == TaskKind::Classification {
-        let series = roc_series(cells)?;
-        if !series.is_empty() {
+        let (roc, pr) = binary_curves(cells)?;
+        if !roc.is_empty() {
             let _ = write!(
                 html,
-                "<figure>{}<figcaption>ROC of the pooled out-of-fold test predictions</figcaption></figure>",
+                "<figure>{}<figcaption>ROC of the pooled out-of-fold test predictions</figcaption></figure><figure>{}<figcaption>Precision-recall of the same predictions</figcaption></figure>",
+                unit_square_plot("ROC (pooled)", "1 − specificity", "sensitivity", &roc, true),
                 unit_square_plot(
-                    "ROC (pooled)",
-                    "1 − specificity",
-                    "sensitivity",
-                    &series,
-                    true
+                    "Precision-recall (pooled)",
+                    "recall",
+                    "precision",
+                    &pr,
+                    false
                 )
             );
         }
@@ -492,9 +494,10 @@ fn plots(task: TaskKind, cells: &[ReportCell]) -> Result<String, StudyError> {
     Ok(html)
 }
 
-/// Each binary cell's ROC over its pooled test predictions; multi-class cells have none.
-fn roc_series(cells: &[ReportCell]) -> Result<Vec<Series>, StudyError> {
-    let mut series = Vec::new();
+/// Each binary cell's ROC and precision-recall curves over its pooled test predictions;
+/// multi-class cells have none.
+fn binary_curves(cells: &[ReportCell]) -> Result<(Vec<Series>, Vec<Series>), StudyError> {
+    let (mut roc, mut pr) = (Vec::new(), Vec::new());
     for (i, cell) in cells.iter().enumerate() {
         let task = TaskInfo::read_json(&cell.dir.join(TASK))?;
         let (Some(positive), 2) = (task.positive_index(), task.class_names.len()) else {
@@ -511,12 +514,27 @@ fn roc_series(cells: &[ReportCell]) -> Result<Vec<Series>, StudyError> {
             .map(|r| r.label == task.class_names[positive])
             .collect();
         let scores: Vec<f64> = test.iter().map(|r| r.scores[positive]).collect();
-        if let Ok(points) = roc_curve(&labels, &scores) {
-            series.push(Series {
-                name: format!("{} {}", i + 1, cell.name),
-                points: points.iter().map(|p| (p.fpr, p.tpr)).collect(),
+        let name = format!("{} {}", i + 1, cell.name);
+        if let (Ok(roc_points), Ok(pr_points)) =
+            (roc_curve(&labels, &scores), pr_curve(&labels, &scores))
+        {
+            roc.push(Series {
+                name: name.clone(),
+                points: roc_points.iter().map(|p| (p.fpr, p.tpr)).collect(),
+            });
+            pr.push(Series {
+                name,
+                points: pr_points.iter().map(|p| (p.recall, p.precision)).collect(),
             });
         }
     }
-    Ok(series)
+    Ok((roc, pr))
+}
+
+fn method_text(method: WilcoxonMethod) -> &'static str {
+    match method {
+        WilcoxonMethod::Exact => "exact",
+        WilcoxonMethod::ExactConditional => "exact (ties or zeros)",
+        WilcoxonMethod::Normal => "normal approximation",
+    }
 }

@@ -355,3 +355,68 @@ fn a_killed_study_loses_nothing_and_duplicates_nothing_on_rerun() {
     let curves = std::fs::read_to_string(second.join("fold_0/curves.csv")).unwrap();
     assert_eq!(curves.lines().count(), 4, "{curves}");
 }
+
+#[test]
+fn a_segmentation_study_reports_dice_iou_and_hd95() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    support::write_toy_segmentation_dataset(&data, 6);
+    write_toy_run_config(dir.path(), &data, true);
+    let study = dir.path().join("study.toml");
+    let study_dir = dir.path().join("study");
+    std::fs::write(
+        &study,
+        format!(
+            "base = \"run.toml\"\nout_dir = \"{}\"\n[[axis]]\nkey = \"seed\"\nvalues = [5, 6]\n",
+            study_dir.display()
+        ),
+    )
+    .unwrap();
+    let output = medxfer()
+        .args(["study", "run", "--no-progress"])
+        .arg(&study)
+        .output()
+        .unwrap();
+    assert_success(&output);
+    for cell in ["seed-5", "seed-6"] {
+        assert!(
+            study_dir
+                .join("cells")
+                .join(cell)
+                .join("gallery.png")
+                .exists()
+        );
+    }
+    let output = medxfer()
+        .args(["study", "query"])
+        .arg(&study_dir)
+        .arg("SELECT COUNT(*) FROM fold_metrics WHERE metric IN ('dice', 'iou')")
+        .output()
+        .unwrap();
+    assert_success(&output);
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "COUNT(*)\n8\n");
+    let report = dir.path().join("report.html");
+    let output = medxfer()
+        .args(["study", "report"])
+        .arg(&study_dir)
+        .arg("--out")
+        .arg(&report)
+        .output()
+        .unwrap();
+    assert_success(&output);
+    let html = std::fs::read_to_string(&report).unwrap();
+    for heading in ["Dice pooled", "IoU pooled", "HD95 pooled"] {
+        assert!(html.contains(heading), "no {heading}");
+    }
+    let metrics: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(study_dir.join("cells/seed-5/metrics.json")).unwrap(),
+    )
+    .unwrap();
+    let dice = metrics["pooled"]["mean"]["dice"].as_f64().unwrap();
+    let row_start = html.find("<tr data-cell=\"seed-5\">").unwrap();
+    let row = &html[row_start..row_start + html[row_start..].find("</tr>").unwrap()];
+    assert!(row.contains(&format!("{dice:.3} [")), "{dice} not in {row}");
+    // Two cells: the Friedman test needs three, and says so.
+    assert!(html.contains("at least 3 treatments"));
+    assert!(!html.contains("id=\"delong\""));
+}
