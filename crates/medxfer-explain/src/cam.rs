@@ -60,6 +60,13 @@ pub fn cam_map(kind: CamKind, stage: &StageGradients) -> Vec<f32> {
 
 /// The map before its final ReLU (evidence against the class is negative).
 pub fn signed_cam_map(kind: CamKind, stage: &StageGradients) -> Vec<f32> {
+    if kind == CamKind::EigenCam {
+        return eigen_cam(
+            &stage.activations,
+            stage.channels,
+            stage.height * stage.width,
+        );
+    }
     let n = stage.height * stage.width;
     let mut map = vec![0f32; n];
     for c in 0..stage.channels {
@@ -84,9 +91,86 @@ pub fn signed_cam_map(kind: CamKind, stage: &StageGradients) -> Vec<f32> {
                     .zip(a.iter().zip(g))
                     .for_each(|(m, (a, g))| *m += g.max(0.0) * a);
             }
+            CamKind::EigenCam => unreachable!("Eigen-CAM returned above"),
         }
     }
     map
+}
+
+/// Power-iteration steps at most; the relative change test ends it far sooner unless the two
+/// leading components are nearly tied (then either is an honest answer).
+const POWER_ITERATIONS: usize = 500;
+
+/// Eigen-CAM: the activations as a positions x channels matrix X, each channel centred over
+/// the positions; the map is X v for X's first right singular vector v, i.e. sqrt(lambda) u
+/// for the top eigenvector u of X X^T, found by power iteration. A singular vector's sign is
+/// arbitrary: it is chosen so the map agrees with the stage's mean activation over channels
+/// (high where the stage responds), which makes the result deterministic.
+pub fn eigen_cam(activations: &[f32], channels: usize, positions: usize) -> Vec<f32> {
+    let x = |c: usize, p: usize| f64::from(activations[c * positions + p]);
+    let means: Vec<f64> = (0..channels)
+        .map(|c| (0..positions).map(|p| x(c, p)).sum::<f64>() / positions.max(1) as f64)
+        .collect();
+    let centred: Vec<f64> = (0..channels * positions)
+        .map(|i| x(i / positions, i % positions) - means[i / positions])
+        .collect();
+    // u <- X X^T u. The start X w lies in X's column space (a positive vector would not do:
+    // centring puts the all-ones vector in X^T's null space); w's uneven weights keep it off
+    // any one channel's special direction.
+    let apply = |u: &[f64]| -> Vec<f64> {
+        let xt_u: Vec<f64> = (0..channels)
+            .map(|c| {
+                (0..positions)
+                    .map(|p| centred[c * positions + p] * u[p])
+                    .sum()
+            })
+            .collect();
+        (0..positions)
+            .map(|p| {
+                (0..channels)
+                    .map(|c| centred[c * positions + p] * xt_u[c])
+                    .sum()
+            })
+            .collect()
+    };
+    let norm = |v: &[f64]| v.iter().map(|a| a * a).sum::<f64>().sqrt();
+    let weights: Vec<f64> = (0..channels)
+        .map(|c| 1.0 + (c as f64 * 0.618_033_988_7).fract())
+        .collect();
+    let mut u: Vec<f64> = (0..positions)
+        .map(|p| {
+            (0..channels)
+                .map(|c| centred[c * positions + p] * weights[c])
+                .sum()
+        })
+        .collect();
+    let start = norm(&u);
+    if start == 0.0 {
+        return vec![0.0; positions];
+    }
+    u.iter_mut().for_each(|a| *a /= start);
+    let mut lambda = 0.0;
+    for _ in 0..POWER_ITERATIONS {
+        let next = apply(&u);
+        let next_lambda = norm(&next);
+        if next_lambda == 0.0 {
+            return vec![0.0; positions];
+        }
+        u = next.iter().map(|a| a / next_lambda).collect();
+        let settled = (next_lambda - lambda).abs() <= 1e-12 * next_lambda;
+        lambda = next_lambda;
+        if settled {
+            break;
+        }
+    }
+    let mean_map: Vec<f64> = (0..positions)
+        .map(|p| (0..channels).map(|c| x(c, p)).sum::<f64>() / channels.max(1) as f64)
+        .collect();
+    let agreement: f64 = u.iter().zip(&mean_map).map(|(a, b)| a * b).sum();
+    let sign = if agreement < 0.0 { -1.0 } else { 1.0 };
+    u.iter()
+        .map(|a| (sign * lambda.sqrt() * a) as f32)
+        .collect()
 }
 
 /// Grad-CAM++'s channel weight in pytorch-grad-cam's closed form (the exponential of the
@@ -135,6 +219,37 @@ mod tests {
         let (w0, w1) = (4.0 / 11.0, 1.0 / 7.0);
         let expected = [w0 + 3.0 * w1, 2.0 * w0, w1, 4.0 * w0 + w1];
         assert_close(&cam_map(CamKind::GradCamPlusPlus, &stage), &expected);
+    }
+
+    /// Two channels over 2 x 2 positions. Channel 0 = [0, 0, 2, 2] and channel 1 =
+    /// [0, 1, 0, 1] centre to [-1, -1, 1, 1] and [-0.5, 0.5, -0.5, 0.5]: X^T X = diag(4, 1),
+    /// so v = (1, 0) and the map is X v = [-1, -1, 1, 1] up to sign; the mean activation
+    /// [0, 0.5, 1, 1.5] fixes the sign, and the ReLU gives [0, 0, 1, 1]. Swapping channel 0's
+    /// halves flips the mean activation's slope and so the map: [1, 1, 0, 0].
+    #[test]
+    fn eigen_cam_is_the_first_principal_component_by_hand() {
+        let stage = |channel0: [f32; 4]| StageGradients {
+            channels: 2,
+            height: 2,
+            width: 2,
+            activations: [channel0, [0.0, 1.0, 0.0, 1.0]].concat(),
+            // Eigen-CAM ignores gradients: garbage here must not matter.
+            gradients: vec![9.0, -9.0, 3.0, 0.0, 1.0, 1.0, -5.0, 2.0],
+        };
+        let up = stage([0.0, 0.0, 2.0, 2.0]);
+        assert_close(
+            &signed_cam_map(CamKind::EigenCam, &up),
+            &[-1.0, -1.0, 1.0, 1.0],
+        );
+        assert_close(&cam_map(CamKind::EigenCam, &up), &[0.0, 0.0, 1.0, 1.0]);
+        let down = stage([2.0, 2.0, 0.0, 0.0]);
+        assert_close(&cam_map(CamKind::EigenCam, &down), &[1.0, 1.0, 0.0, 0.0]);
+        // Constant activations have no principal component: an all-zero map, not NaN.
+        let flat = StageGradients {
+            activations: vec![3.0; 8],
+            ..up
+        };
+        assert_close(&cam_map(CamKind::EigenCam, &flat), &[0.0; 4]);
     }
 
     /// Tolerance 1e-5: single-precision sums of a handful of terms of order 1.

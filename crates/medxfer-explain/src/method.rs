@@ -14,6 +14,10 @@ pub enum CamKind {
     HiResCam,
     /// Jiang et al. 2021: positive gradient times activation per position.
     LayerCam,
+    /// Muhammad & Yeasin 2020: the first principal component of the stage's activations
+    /// (positions as observations, channels centred), no gradient and no class: the same map
+    /// whatever `--class` says.
+    EigenCam,
 }
 
 /// What `medxfer explain` computes for each image.
@@ -53,6 +57,8 @@ pub enum MethodKind {
     HiResCam,
     #[value(name = "layercam")]
     LayerCam,
+    #[value(name = "eigencam")]
+    EigenCam,
     #[value(name = "occlusion")]
     Occlusion,
     #[value(name = "saliency")]
@@ -97,6 +103,7 @@ impl ExplainMethod {
             MethodKind::GradCamPlusPlus => ExplainMethod::Cam(CamKind::GradCamPlusPlus),
             MethodKind::HiResCam => ExplainMethod::Cam(CamKind::HiResCam),
             MethodKind::LayerCam => ExplainMethod::Cam(CamKind::LayerCam),
+            MethodKind::EigenCam => ExplainMethod::Cam(CamKind::EigenCam),
             MethodKind::Occlusion => ExplainMethod::Occlusion {
                 patch: settings.occlusion_patch,
                 stride: settings.occlusion_stride,
@@ -120,6 +127,7 @@ impl ExplainMethod {
             ExplainMethod::Cam(CamKind::GradCamPlusPlus) => "gradcam++",
             ExplainMethod::Cam(CamKind::HiResCam) => "hirescam",
             ExplainMethod::Cam(CamKind::LayerCam) => "layercam",
+            ExplainMethod::Cam(CamKind::EigenCam) => "eigencam",
             ExplainMethod::Occlusion { .. } => "occlusion",
             ExplainMethod::Saliency => "saliency",
             ExplainMethod::IntegratedGradients { .. } => "integrated-gradients",
