@@ -1,8 +1,10 @@
 //! The predictions file of a run folder (the contract between training and evaluation) and
 //! the task description beside it.
 //!
-//! `predictions.csv`: header `image_id,fold,split,label,score_<class0>,score_<class1>,...`,
-//! one row per image per fold that was scored. `task.json`:
+//! `predictions.csv`: header `image_id,fold,split,label[,source][,center],score_<class0>,
+//! score_<class1>,...`, one row per image per fold that was scored. `source` (the dataset of a
+//! multi-source run) and `center` (hospital or scanner, when the data names one) are written
+//! only when some row has one; evaluation then reports metrics per source and per centre. `task.json`:
 //! `{"class_names": [...], "positive_class": "malignant" | null, "task": "classification"}`;
 //! `task` is `"classification"` (the default when absent, so older run folders still read) or
 //! `"segmentation"` (the run has `segmentations.csv` instead, see `segmentation_run`).
@@ -16,6 +18,8 @@ use crate::atomic_write::{open_csv, write_csv_atomic, write_json_atomic};
 
 const FIXED_COLUMNS: [&str; 4] = ["image_id", "fold", "split", "label"];
 const SCORE_PREFIX: &str = "score_";
+const SOURCE_COLUMN: &str = "source";
+const CENTER_COLUMN: &str = "center";
 
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
@@ -56,6 +60,12 @@ pub struct PredictionRow {
     pub split: Split,
     /// True class name.
     pub label: String,
+    /// The dataset the image came from in a multi-source run.
+    #[serde(default)]
+    pub source: Option<String>,
+    /// The image's hospital or scanner, when the data names one.
+    #[serde(default)]
+    pub center: Option<String>,
     /// Softmax probabilities in class order.
     pub scores: Vec<f64>,
 }
@@ -99,19 +109,31 @@ impl Predictions {
     /// Writes `predictions.csv` atomically; scores are printed with round-trip precision.
     pub fn write_csv(&self, path: &Path) -> Result<(), EvalError> {
         self.validate()?;
+        let with_source = self.rows.iter().any(|r| r.source.is_some());
+        let with_center = self.rows.iter().any(|r| r.center.is_some());
         let mut header: Vec<String> = FIXED_COLUMNS.iter().map(|s| s.to_string()).collect();
+        for (wanted, column) in [(with_source, SOURCE_COLUMN), (with_center, CENTER_COLUMN)] {
+            if wanted {
+                header.push(column.to_string());
+            }
+        }
         header.extend(
             self.class_names
                 .iter()
                 .map(|c| format!("{SCORE_PREFIX}{c}")),
         );
-        let rows = self.rows.iter().map(|row| {
+        let rows = self.rows.iter().map(move |row| {
             let mut record = vec![
                 row.image_id.clone(),
                 row.fold.to_string(),
                 row.split.to_string(),
                 row.label.clone(),
             ];
+            for (wanted, value) in [(with_source, &row.source), (with_center, &row.center)] {
+                if wanted {
+                    record.push(value.clone().unwrap_or_default());
+                }
+            }
             record.extend(row.scores.iter().map(|s| s.to_string()));
             record
         });
@@ -126,13 +148,18 @@ impl Predictions {
             return Err(EvalError::bad_file(
                 path,
                 format!(
-                    "header must be image_id,fold,split,label,score_<class>..., got {}",
+                    "header must be image_id,fold,split,label[,source][,center],score_<class>..., got {}",
                     columns.join(",")
                 ),
             ));
         }
+        let mut first_score = FIXED_COLUMNS.len();
+        let source_at = (columns.get(first_score) == Some(&SOURCE_COLUMN)).then_some(first_score);
+        first_score += usize::from(source_at.is_some());
+        let center_at = (columns.get(first_score) == Some(&CENTER_COLUMN)).then_some(first_score);
+        first_score += usize::from(center_at.is_some());
         let mut class_names = Vec::new();
-        for col in &columns[4..] {
+        for col in &columns[first_score..] {
             match col.strip_prefix(SCORE_PREFIX) {
                 Some(name) if !name.is_empty() => class_names.push(name.to_string()),
                 _ => {
@@ -142,6 +169,12 @@ impl Predictions {
                     ));
                 }
             }
+        }
+        if class_names.is_empty() {
+            return Err(EvalError::bad_file(
+                path,
+                "header has no score_<class> columns".to_string(),
+            ));
         }
         let mut rows = Vec::new();
         for record in reader.records() {
@@ -169,7 +202,7 @@ impl Predictions {
                 )));
             }
             let mut scores = Vec::with_capacity(class_names.len());
-            for (k, cell) in record.iter().skip(4).enumerate() {
+            for (k, cell) in record.iter().skip(first_score).enumerate() {
                 let value = cell
                     .trim()
                     .parse::<f64>()
@@ -183,11 +216,17 @@ impl Predictions {
                     })?;
                 scores.push(value);
             }
+            let optional = |at: Option<usize>| {
+                at.map(|k| record[k].to_string())
+                    .filter(|value| !value.is_empty())
+            };
             rows.push(PredictionRow {
                 image_id: record[0].to_string(),
                 fold,
                 split,
                 label,
+                source: optional(source_at),
+                center: optional(center_at),
                 scores,
             });
         }
@@ -280,6 +319,8 @@ mod tests {
                     fold: 0,
                     split: Split::Test,
                     label: "malignant".into(),
+                    source: Some("busbra".into()),
+                    center: None,
                     scores: vec![0.1234567890123456, 0.8765432109876544],
                 },
                 PredictionRow {
@@ -287,6 +328,8 @@ mod tests {
                     fold: 3,
                     split: Split::Val,
                     label: "benign".into(),
+                    source: Some("busi".into()),
+                    center: Some("GE, Logiq".into()),
                     scores: vec![1.0, 1e-300],
                 },
             ],
@@ -300,6 +343,19 @@ mod tests {
         let p = sample();
         p.write_csv(&path).unwrap();
         assert_eq!(Predictions::read_csv(&path).unwrap(), p);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.starts_with(
+                "image_id,fold,split,label,source,center,score_benign,score_malignant\n"
+            )
+        );
+        // Without sources and centres the columns are not written, and such files still read.
+        let mut plain = sample();
+        for row in plain.rows.iter_mut() {
+            (row.source, row.center) = (None, None);
+        }
+        plain.write_csv(&path).unwrap();
+        assert_eq!(Predictions::read_csv(&path).unwrap(), plain);
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.starts_with("image_id,fold,split,label,score_benign,score_malignant\n"));
     }

@@ -154,6 +154,37 @@ pub struct PooledMetrics {
     pub classification: ClassificationMetrics,
 }
 
+/// Which column of the predictions file a breakdown groups by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GroupBy {
+    /// The dataset of a multi-source run.
+    Source,
+    /// Hospital or scanner.
+    Center,
+}
+
+/// The pooled rows of one source or centre: discrimination with its DeLong CI (binary) and
+/// the decisions' balanced accuracy, sensitivity and specificity.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct GroupMetrics {
+    pub group: String,
+    pub n: usize,
+    pub auc: Option<f64>,
+    pub auc_ci: Option<Interval>,
+    pub balanced_accuracy: f64,
+    pub mcc: f64,
+    /// Calibration of the positive class's probability in this group (binary runs).
+    pub ece: Option<f64>,
+}
+
+/// Metrics per value of a grouping column; empty when no row has one.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct Breakdown {
+    pub per_source: Vec<GroupMetrics>,
+    pub per_center: Vec<GroupMetrics>,
+}
+
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RunMetrics {
     pub class_names: Vec<String>,
@@ -162,6 +193,9 @@ pub struct RunMetrics {
     pub folds: Vec<FoldMetrics>,
     pub across_folds: AcrossFolds,
     pub pooled: PooledMetrics,
+    /// The pooled rows per source and per centre (when the predictions name them).
+    #[serde(default)]
+    pub breakdown: Breakdown,
 }
 
 impl RunMetrics {
@@ -383,6 +417,20 @@ pub fn compute_run_metrics_fitted_on(
     if let Some(p) = positive {
         pooled.temperature_scaled = temperature_scaled(&test_rows, fit, p, k)?;
     }
+    let breakdown = Breakdown {
+        per_source: group_metrics(
+            &pooled_rows,
+            GroupBy::Source,
+            &predictions.class_names,
+            positive,
+        )?,
+        per_center: group_metrics(
+            &pooled_rows,
+            GroupBy::Center,
+            &predictions.class_names,
+            positive,
+        )?,
+    };
     let decision_rule = match positive {
         Some(p) => format!(
             "{} if its probability >= {POSITIVE_THRESHOLD}",
@@ -397,7 +445,59 @@ pub fn compute_run_metrics_fitted_on(
         folds,
         across_folds,
         pooled,
+        breakdown,
     })
+}
+
+/// Metrics of `rows` per value of the `by` column (rows without one are left out).
+fn group_metrics(
+    rows: &[PredictionRow],
+    by: GroupBy,
+    class_names: &[String],
+    positive: Option<usize>,
+) -> Result<Vec<GroupMetrics>, EvalError> {
+    let key = |row: &PredictionRow| match by {
+        GroupBy::Source => row.source.clone(),
+        GroupBy::Center => row.center.clone(),
+    };
+    let mut groups: BTreeMap<String, Vec<&PredictionRow>> = BTreeMap::new();
+    for row in rows {
+        if let Some(group) = key(row) {
+            groups.entry(group).or_default().push(row);
+        }
+    }
+    let k = class_names.len();
+    groups
+        .into_iter()
+        .map(|(group, rows)| {
+            let cases = Cases::new(&rows, class_names, positive);
+            let cm = ConfusionMatrix::new(&cases.labels, &cases.predicted, k)?;
+            let (auc, auc_ci) = match positive {
+                Some(p) => {
+                    let (flags, scores) = cases.positive_flags_and_scores(p, k);
+                    match delong_ci(&flags, &scores, CI_LEVEL) {
+                        Ok(ci) => (
+                            Some(ci.auc),
+                            Some(interval(ci.ci_low, ci.ci_high, "DeLong")),
+                        ),
+                        Err(_) => (None, None),
+                    }
+                }
+                None => (cases.auc(None, k), None),
+            };
+            Ok(GroupMetrics {
+                group,
+                n: rows.len(),
+                auc,
+                auc_ci,
+                balanced_accuracy: cm.balanced_accuracy(),
+                mcc: cm.mcc(),
+                ece: positive
+                    .and_then(|p| calibration(&cases, p, k))
+                    .map(|c| c.ece),
+            })
+        })
+        .collect()
 }
 
 /// The rows the pooled metrics are computed from (see the module doc), and which kind they are.
@@ -608,6 +708,30 @@ fn with_ci(value: Option<f64>, ci: &Option<Interval>) -> String {
     }
 }
 
+fn write_groups(f: &mut fmt::Formatter<'_>, heading: &str, groups: &[GroupMetrics]) -> fmt::Result {
+    if groups.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        f,
+        "  per {heading}: {:<18} {:>6} {:>24} {:>9} {:>7} {:>7}",
+        "", "n", "AUC (95% CI)", "bal.acc", "MCC", "ECE"
+    )?;
+    for g in groups {
+        writeln!(
+            f,
+            "  {:<30} {:>6} {:>24} {:>9.3} {:>7.3} {:>7}",
+            g.group,
+            g.n,
+            with_ci(g.auc, &g.auc_ci),
+            g.balanced_accuracy,
+            g.mcc,
+            opt(g.ece)
+        )?;
+    }
+    Ok(())
+}
+
 impl fmt::Display for RunMetrics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
@@ -709,6 +833,12 @@ impl fmt::Display for RunMetrics {
                 "  {:<16} {:>7} {:>11.3} {:>11.3} {:>9.3} {:>7.3} {:>7.3}",
                 m.class, m.support, m.sensitivity, m.specificity, m.precision, m.npv, m.f1
             )?;
+        }
+        for (heading, groups) in [
+            ("source", &self.breakdown.per_source),
+            ("centre", &self.breakdown.per_center),
+        ] {
+            write_groups(f, heading, groups)?;
         }
         writeln!(f, "  confusion matrix (rows = truth, columns = predicted):")?;
         let width = self

@@ -415,6 +415,8 @@ mod tests {
                     fold: *fold,
                     split: Split::Test,
                     label: label.clone(),
+                    source: None,
+                    center: None,
                     scores: scores.clone(),
                 })
                 .collect(),

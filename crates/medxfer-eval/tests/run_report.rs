@@ -17,6 +17,8 @@ fn row(id: usize, fold: usize, split: Split, label: &str, p_malignant: f64) -> P
         fold,
         split,
         label: label.into(),
+        source: None,
+        center: None,
         scores: vec![1.0 - p_malignant, p_malignant],
     }
 }
@@ -114,6 +116,8 @@ fn three_classes_use_argmax_and_ovr_auc() {
                 fold: 0,
                 split: Split::Test,
                 label: names[label].clone(),
+                source: None,
+                center: None,
                 scores: scores.iter().map(|s| s / sum).collect(),
             }
         })
@@ -299,4 +303,46 @@ fn temperatures_are_fitted_on_each_folds_validation_rows_and_applied_to_its_test
             .temperature_scaled
             .is_none()
     );
+}
+
+#[test]
+fn metrics_are_broken_down_per_source_and_per_centre() {
+    let (mut predictions, task) = binary_run();
+    for row in predictions.rows.iter_mut() {
+        let id: usize = row.image_id.trim_start_matches("img").parse().unwrap();
+        row.source = Some(if id < 20 { "busi" } else { "busbra" }.to_string());
+        row.center = (id >= 20).then(|| format!("scanner {}", id % 2));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    predictions
+        .write_csv(&dir.path().join(PREDICTIONS_FILE))
+        .unwrap();
+    task.write_json(&dir.path().join(TASK_FILE)).unwrap();
+    let m = evaluate_run(dir.path()).unwrap();
+    let sources: Vec<&str> = m
+        .breakdown
+        .per_source
+        .iter()
+        .map(|g| g.group.as_str())
+        .collect();
+    assert_eq!(sources, ["busbra", "busi"]);
+    assert_eq!(m.breakdown.per_center.len(), 2);
+    let busi: Vec<&PredictionRow> = predictions
+        .rows
+        .iter()
+        .filter(|r| r.split == Split::Test && r.source.as_deref() == Some("busi"))
+        .collect();
+    let flags: Vec<bool> = busi.iter().map(|r| r.label == "malignant").collect();
+    let scores: Vec<f64> = busi.iter().map(|r| r.scores[1]).collect();
+    let group = &m.breakdown.per_source[1];
+    assert_eq!(
+        (group.n, group.auc),
+        (20, Some(roc_auc(&flags, &scores).unwrap()))
+    );
+    assert_eq!(
+        m.breakdown.per_center.iter().map(|g| g.n).sum::<usize>(),
+        20,
+        "rows without a centre are left out"
+    );
+    assert!(m.to_string().contains("per source"), "{m}");
 }

@@ -108,6 +108,8 @@ mod tests {
                     fold: 0,
                     split,
                     label: names[label].clone(),
+                    source: None,
+                    center: None,
                     scores,
                 }
             })

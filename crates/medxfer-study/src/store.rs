@@ -432,6 +432,8 @@ mod tests {
                     fold: i / 8,
                     split: Split::Test,
                     label: classes[usize::from(positive)].clone(),
+                    source: None,
+                    center: None,
                     scores: vec![1.0 - p, p],
                 }
             })

@@ -243,11 +243,14 @@ fn classify(
         let model = architecture.load(path, &setup.device)?;
         let probs = predict_images(&ctx, &model, setup.every_image);
         for (&i, scores) in setup.every_image.iter().zip(probs.chunks(num_classes)) {
+            let sample = &setup.dataset.samples[i];
             predictions.rows.push(PredictionRow {
-                image_id: setup.dataset.samples[i].id.clone(),
+                image_id: sample.id.clone(),
                 fold: *fold,
                 split: Split::Test,
                 label: task.class_names[labels[i]].clone(),
+                source: sample.origin.clone(),
+                center: sample.center.clone(),
                 scores: scores.iter().map(|&p| f64::from(p)).collect(),
             });
         }

@@ -426,11 +426,14 @@ fn train_all_folds(
             (Split::Test, &fold.test, &outcome.test_probs),
         ] {
             for (row, &i) in indices.iter().enumerate() {
+                let sample = &dataset.samples[i];
                 predictions.rows.push(PredictionRow {
-                    image_id: dataset.samples[i].id.clone(),
+                    image_id: sample.id.clone(),
                     fold: fold.fold,
                     split,
                     label: dataset.class_names[ctx.labels[i]].clone(),
+                    source: sample.origin.clone(),
+                    center: sample.center.clone(),
                     scores: probs[row * k..(row + 1) * k]
                         .iter()
                         .map(|&p| p as f64)
@@ -514,6 +517,20 @@ fn with_validation(
         .collect()
 }
 
+/// What splits stratify on: the class, or in a multi-source dataset the (source, class)
+/// pair, so every fold holds each source's classes in the same proportions.
+fn strata(dataset: &Dataset, labels: &[usize]) -> Vec<usize> {
+    let num_classes = labels.iter().max().map_or(1, |&m| m + 1);
+    match dataset.origins() {
+        Some((_, origin)) => origin
+            .iter()
+            .zip(labels)
+            .map(|(&o, &label)| o * num_classes + label)
+            .collect(),
+        None => labels.to_vec(),
+    }
+}
+
 pub fn make_folds(
     config: &TrainConfig,
     dataset: &Dataset,
@@ -522,6 +539,8 @@ pub fn make_folds(
     let groups = dataset.groups();
     let groups = groups.as_deref();
     let seed = config.seed;
+    let strata = strata(dataset, labels);
+    let labels = strata.as_slice();
     match &config.split {
         SplitConfig::Kfold {
             folds,
