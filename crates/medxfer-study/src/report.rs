@@ -48,6 +48,8 @@ pub struct ReportCell {
     pub folds: ArmScores,
     /// Per table metric.
     pub pooled: Vec<Option<Pooled>>,
+    /// A classification cell's `metrics.json` (calibration, confusion matrix).
+    pub classification: Option<RunMetrics>,
 }
 
 /// What went into the report.
@@ -109,20 +111,25 @@ fn gather(
                 "mixes classification and segmentation cells: report them as separate studies",
             ));
         }
-        let pooled = pooled_values(&dir, info.task)?;
+        let (pooled, classification) = pooled_values(&dir, info.task)?;
         cells.push(ReportCell {
             name: cell.name.clone(),
             labels: cell.settings.iter().map(|s| s.label.clone()).collect(),
             folds: load_arm_scores(&dir, None)?,
             dir,
             pooled,
+            classification,
         });
     }
     Ok((task.unwrap_or_default(), cells, missing))
 }
 
-/// The pooled values and CIs of the table's metrics, from the cell's `metrics.json`.
-fn pooled_values(dir: &Path, task: TaskKind) -> Result<Vec<Option<Pooled>>, StudyError> {
+/// The pooled values and CIs of the table's metrics, from the cell's `metrics.json` (and all
+/// of it for a classification cell).
+fn pooled_values(
+    dir: &Path,
+    task: TaskKind,
+) -> Result<(Vec<Option<Pooled>>, Option<RunMetrics>), StudyError> {
     let path = dir.join(METRICS);
     let text = std::fs::read_to_string(&path).map_err(|e| StudyError::io(&path, e))?;
     let bad = |e: serde_json::Error| StudyError::folder(&path, e.to_string());
@@ -131,7 +138,7 @@ fn pooled_values(dir: &Path, task: TaskKind) -> Result<Vec<Option<Pooled>>, Stud
         TaskKind::Classification => {
             let m: RunMetrics = serde_json::from_str(&text).map_err(bad)?;
             let c = &m.pooled.classification;
-            vec![
+            let pooled = vec![
                 m.pooled.auc.map(|value| Pooled {
                     value,
                     ci: ci(&m.pooled.auc_ci),
@@ -144,11 +151,12 @@ fn pooled_values(dir: &Path, task: TaskKind) -> Result<Vec<Option<Pooled>>, Stud
                     value: c.mcc,
                     ci: ci(&m.pooled.mcc_ci),
                 }),
-            ]
+            ];
+            (pooled, Some(m))
         }
         TaskKind::Segmentation => {
             let m: SegmentationRunMetrics = serde_json::from_str(&text).map_err(bad)?;
-            [SegMetric::Dice, SegMetric::Iou, SegMetric::Hd95]
+            let pooled = [SegMetric::Dice, SegMetric::Iou, SegMetric::Hd95]
                 .into_iter()
                 .map(|metric| {
                     m.pooled.means.mean.get(metric).map(|value| Pooled {
@@ -156,7 +164,8 @@ fn pooled_values(dir: &Path, task: TaskKind) -> Result<Vec<Option<Pooled>>, Stud
                         ci: ci(m.pooled.ci.get(metric)),
                     })
                 })
-                .collect()
+                .collect();
+            (pooled, None)
         }
     })
 }
@@ -201,7 +210,9 @@ fn render(
         html.push_str(&delong_table(cells));
     }
     html.push_str(&fold_tests(task, cells));
+    html.push_str(&calibration_table(cells));
     html.push_str(&plots(task, cells)?);
+    html.push_str(&confusion_matrices(cells));
     html.push_str("</body></html>\n");
     Ok(html)
 }
@@ -476,6 +487,20 @@ fn plots(task: TaskKind, cells: &[ReportCell]) -> Result<String, StudyError> {
     );
     if task == TaskKind::Classification {
         let (roc, pr) = binary_curves(cells)?;
+        let calibration = calibration_series(cells);
+        if !calibration.is_empty() {
+            let _ = write!(
+                html,
+                "<figure>{}<figcaption>Reliability: observed fraction positive against mean predicted probability, 10 equal-width bins, pooled out-of-fold</figcaption></figure>",
+                unit_square_plot(
+                    "Reliability (pooled)",
+                    "mean predicted probability",
+                    "fraction positive",
+                    &calibration,
+                    true
+                )
+            );
+        }
         if !roc.is_empty() {
             let _ = write!(
                 html,
@@ -537,4 +562,95 @@ fn method_text(method: WilcoxonMethod) -> &'static str {
         WilcoxonMethod::ExactConditional => "exact (ties or zeros)",
         WilcoxonMethod::Normal => "normal approximation",
     }
+}
+
+/// Each binary cell's reliability bins (from `metrics.json`).
+fn calibration_series(cells: &[ReportCell]) -> Vec<Series> {
+    cells
+        .iter()
+        .enumerate()
+        .filter_map(|(i, cell)| {
+            let calibration = cell.classification.as_ref()?.pooled.calibration.as_ref()?;
+            Some(Series {
+                name: format!("{} {}", i + 1, cell.name),
+                points: calibration
+                    .reliability
+                    .iter()
+                    .filter(|bin| bin.count > 0)
+                    .map(|bin| (bin.mean_predicted, bin.fraction_positive))
+                    .collect(),
+            })
+        })
+        .collect()
+}
+
+/// Brier score and ECE per binary cell, before and after temperature scaling when the run
+/// has it.
+fn calibration_table(cells: &[ReportCell]) -> String {
+    let mut rows = String::new();
+    for (i, cell) in cells.iter().enumerate() {
+        let Some(metrics) = &cell.classification else {
+            continue;
+        };
+        let Some(calibration) = &metrics.pooled.calibration else {
+            continue;
+        };
+        let scaled = match &metrics.pooled.temperature_scaled {
+            Some(t) => format!(
+                "<td>{:.3}</td><td>{:.3}</td>",
+                t.calibration.brier, t.calibration.ece
+            ),
+            None => "<td>–</td><td>–</td>".into(),
+        };
+        let _ = write!(
+            rows,
+            "<tr><td>{}</td><td>{:.3}</td><td>{:.3}</td>{scaled}</tr>",
+            i + 1,
+            calibration.brier,
+            calibration.ece
+        );
+    }
+    if rows.is_empty() {
+        return rows;
+    }
+    format!(
+        "<table id=\"calibration\"><caption>Calibration of the pooled out-of-fold probabilities (ECE over 10 bins); temperature scaling fitted on validation rows</caption><tr><th>#</th><th>Brier</th><th>ECE</th><th>Brier (scaled)</th><th>ECE (scaled)</th></tr>{rows}</table>"
+    )
+}
+
+/// Each classification cell's pooled confusion matrix (rows: true class).
+fn confusion_matrices(cells: &[ReportCell]) -> String {
+    let mut html = String::new();
+    for (i, cell) in cells.iter().enumerate() {
+        let Some(metrics) = &cell.classification else {
+            continue;
+        };
+        let _ = write!(
+            html,
+            "<table class=\"confusion\"><caption>{} {}: confusion matrix (rows true, columns predicted; {})</caption><tr><th></th>",
+            i + 1,
+            escape(&cell.name),
+            escape(&metrics.decision_rule)
+        );
+        for class in &metrics.class_names {
+            let _ = write!(html, "<th>{}</th>", escape(class));
+        }
+        html.push_str("</tr>");
+        for (class, row) in metrics
+            .class_names
+            .iter()
+            .zip(&metrics.pooled.classification.confusion_matrix)
+        {
+            let _ = write!(html, "<tr><th class=\"l\">{}</th>", escape(class));
+            for count in row {
+                let _ = write!(html, "<td>{count}</td>");
+            }
+            html.push_str("</tr>");
+        }
+        html.push_str("</table>");
+    }
+    if html.is_empty() {
+        return html;
+    }
+    format!("<h2>Confusion matrices (pooled out-of-fold)</h2>{html}")
 }

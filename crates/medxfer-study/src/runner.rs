@@ -6,7 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use medxfer_atomic::run_files::{CONFIG, METRICS, RUN_RECORD, SEGMENTATION_GALLERY};
+use medxfer_atomic::run_files::{
+    CONFIG, METRICS, RELIABILITY_DIAGRAM, RUN_RECORD, SEGMENTATION_GALLERY,
+};
 use medxfer_events::Reporter;
 use medxfer_train::TrainConfig;
 use medxfer_train::run::{RunOptions, RunSummary};
@@ -231,11 +233,19 @@ fn run_cell(cell: &PlannedCell, events: &dyn Reporter) -> Result<CellOutcome, St
     })
 }
 
-/// `metrics.json` (and a segmentation run's gallery), as `medxfer evaluate` writes them.
+/// `metrics.json` (and a binary run's reliability diagram, a segmentation run's gallery), as
+/// `medxfer evaluate` writes them.
 pub fn evaluate_cell(dir: &Path, task: TaskChoice) -> Result<(), StudyError> {
     match task {
         TaskChoice::Classification => {
-            medxfer_eval::report::evaluate_run(dir)?;
+            let metrics = medxfer_eval::report::evaluate_run(dir)?;
+            if metrics.pooled.calibration.is_some() {
+                medxfer_report::reliability_diagram::write_reliability_diagram(
+                    &metrics,
+                    &format!("reliability: {}", dir.display()),
+                    &dir.join(RELIABILITY_DIAGRAM),
+                )?;
+            }
         }
         TaskChoice::Segmentation => {
             let metrics = medxfer_eval::segmentation_run::evaluate_segmentation_run(dir)?;

@@ -219,10 +219,12 @@ fn assert_report_holds_the_cells(html: &str, study_dir: &Path, cells: &[&str]) {
         "id=\"delong\"",
         "id=\"friedman\"",
         "id=\"wilcoxon\"",
+        "id=\"calibration\"",
+        "class=\"confusion\"",
     ] {
         assert!(html.contains(id), "missing {id}");
     }
-    assert!(html.matches("<svg").count() >= 2);
+    assert!(html.matches("<svg").count() >= 4);
     for outside in ["<script", "<link", "src=\"http", "url(http", "@import"] {
         assert!(!html.contains(outside), "the page loads {outside}");
     }
