@@ -61,8 +61,12 @@ impl Explainer {
         self.predictor.classifiers().len()
     }
 
-    fn models(&self) -> &[Classifier] {
+    pub(crate) fn models(&self) -> &[Classifier] {
         self.predictor.classifiers()
+    }
+
+    pub(crate) fn device(&self) -> &Device {
+        self.predictor.device()
     }
 
     /// The stage index and class index a request names, checked before any image is read.

@@ -3,6 +3,7 @@
 //! saliency and integrated gradients, averaged over a run's fold models, written as overlays
 //! at each image's original size, raw `.npy` maps and a contact sheet.
 
+pub mod bench;
 pub mod cam;
 mod error;
 pub mod explainer;

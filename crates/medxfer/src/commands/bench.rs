@@ -16,6 +16,9 @@ pub enum BenchCommand {
     /// Load a running `medxfer serve` from N keep-alive clients: latency percentiles, errors
     /// and (with --server-pid) the server's memory before and after.
     Serve(super::bench_serve::BenchServeArgs),
+    /// Seconds per image of an explanation method (default Grad-CAM, 32 images at 224 px)
+    /// with a run's fold models.
+    Explain(super::bench_explain::BenchExplainArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -45,6 +48,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Stats(args) => run_stats(args),
         BenchCommand::Serve(args) => super::bench_serve::run(args),
+        BenchCommand::Explain(args) => super::bench_explain::run(args),
     }
 }
 

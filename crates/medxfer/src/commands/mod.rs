@@ -1,6 +1,7 @@
 //! One module per subcommand: each defines its clap arguments and a `run` function.
 
 pub mod bench;
+pub mod bench_explain;
 pub mod bench_serve;
 pub mod compare;
 pub mod convert;
