@@ -106,7 +106,7 @@ impl ModelCard {
             models: engine.num_models(),
             model: to_json(&config.model),
             training: Training {
-                data_source: to_json(&config.data.source),
+                data_source: without_folders(to_json(&config.data.source)),
                 image_size: config.data.image_size,
                 split: to_json(&config.split),
                 strategy: to_json(&config.train.strategy),
@@ -124,6 +124,25 @@ impl ModelCard {
 
 fn to_json<T: Serialize>(value: &T) -> serde_json::Value {
     serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
+}
+
+/// The data source with each path cut to its last component: the card names the dataset
+/// (`busi`), not the server's folders.
+fn without_folders(value: serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::String(text) if text.contains('/') => {
+            let last = Path::new(&text)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned());
+            serde_json::Value::String(last.unwrap_or_default())
+        }
+        serde_json::Value::Object(map) => map
+            .into_iter()
+            .map(|(k, v)| (k, without_folders(v)))
+            .collect::<serde_json::Map<_, _>>()
+            .into(),
+        other => other,
+    }
 }
 
 fn read_metrics(run_dir: &Path) -> Result<CardMetrics, String> {
@@ -184,4 +203,18 @@ fn limits(metrics: Option<&CardMetrics>) -> Vec<String> {
         None => limits.push("No metrics: the run's performance is unknown.".into()),
     }
     limits
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_card_names_datasets_not_server_folders() {
+        let source = serde_json::json!({ "kind": "folder", "root": "/srv/data/busi", "n": 3 });
+        assert_eq!(
+            without_folders(source),
+            serde_json::json!({ "kind": "folder", "root": "busi", "n": 3 })
+        );
+    }
 }

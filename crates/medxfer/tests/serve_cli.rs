@@ -374,6 +374,8 @@ fn page_card_openapi_and_metrics() {
     );
     assert!(card["limits"].as_array().unwrap().len() >= 5);
     assert_eq!(card["run"], "run");
+    // The dataset's name, not the server's folders.
+    assert_eq!(card["training"]["data_source"]["root"], "data");
 
     let openapi = get(server.addr, "/openapi.json").json();
     assert_eq!(openapi["openapi"], "3.0.3");
