@@ -1,5 +1,12 @@
 //! Seeded augmentations on prepared luma images, with torchvision semantics: random resized
-//! crop, horizontal flip, rotation, brightness/contrast jitter and Gaussian blur.
+//! crop, horizontal flip, rotation, brightness/contrast jitter and Gaussian blur; and three
+//! for ultrasound, where images differ between scanners and operators mostly in imaging depth,
+//! time-gain compensation and speckle: a depth crop (the deepest rows cut away and the image
+//! stretched back, as a shallower depth setting shows), a smooth gain curve along depth (a
+//! different TGC setting) and multiplicative speckle noise.
+//!
+//! An augmentation that is off draws nothing from the random stream, so adding one to this
+//! list never changes what an existing configuration produces.
 
 use rand::Rng;
 use rand::seq::SliceRandom;
@@ -50,6 +57,62 @@ impl Default for GaussianBlurConfig {
     }
 }
 
+/// Cut away up to `max_fraction` of the image's bottom rows (the deepest tissue) and stretch
+/// the rest back to full height, with probability `p`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DepthCropConfig {
+    pub max_fraction: f32,
+    pub p: f32,
+}
+
+impl Default for DepthCropConfig {
+    fn default() -> Self {
+        DepthCropConfig {
+            max_fraction: 0.2,
+            p: 0.5,
+        }
+    }
+}
+
+/// Multiply row `y` (depth d = y / (rows - 1) in [0, 1]) by
+/// `1 + slope * (d - 0.5) * 2 + curvature * ((2d - 1)^2 - 1/3)`, slope and curvature drawn
+/// uniformly from [-strength, strength], with probability `p`: a smooth time-gain
+/// compensation curve whose mean gain over depth is 1.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DepthGainConfig {
+    pub strength: f32,
+    pub p: f32,
+}
+
+impl Default for DepthGainConfig {
+    fn default() -> Self {
+        DepthGainConfig {
+            strength: 0.2,
+            p: 0.5,
+        }
+    }
+}
+
+/// Multiplicative speckle: `v * (1 + sigma * n)`, n standard normal per pixel, sigma drawn
+/// from [0, sigma_max], clamped to [0, 1], with probability `p`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SpeckleConfig {
+    pub sigma_max: f32,
+    pub p: f32,
+}
+
+impl Default for SpeckleConfig {
+    fn default() -> Self {
+        SpeckleConfig {
+            sigma_max: 0.15,
+            p: 0.5,
+        }
+    }
+}
+
 /// Every augmentation is off by default.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -64,6 +127,15 @@ pub struct AugmentConfig {
     /// Contrast factor drawn from [max(0, 1 - contrast), 1 + contrast].
     pub contrast: f32,
     pub gaussian_blur: Option<GaussianBlurConfig>,
+    /// Ultrasound: a shallower imaging depth (geometric: moves the mask too).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub depth_crop: Option<DepthCropConfig>,
+    /// Ultrasound: another time-gain compensation curve.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub depth_gain: Option<DepthGainConfig>,
+    /// Ultrasound: multiplicative speckle noise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub speckle: Option<SpeckleConfig>,
 }
 
 impl AugmentConfig {
@@ -74,6 +146,9 @@ impl AugmentConfig {
             && self.brightness == 0.0
             && self.contrast == 0.0
             && self.gaussian_blur.is_none()
+            && self.depth_crop.is_none()
+            && self.depth_gain.is_none()
+            && self.speckle.is_none()
     }
 
     pub fn validate(&self) -> Result<(), DataError> {
@@ -121,6 +196,32 @@ impl AugmentConfig {
             }
             if !(0.0..=1.0).contains(&blur.p) {
                 return bad(format!("gaussian_blur p {} must be in [0, 1]", blur.p));
+            }
+        }
+        self.validate_ultrasound()
+    }
+
+    fn validate_ultrasound(&self) -> Result<(), DataError> {
+        let checks = [
+            self.depth_crop
+                .map(|c| ("depth_crop.max_fraction", c.max_fraction, 0.0..0.9, c.p)),
+            self.depth_gain
+                .map(|c| ("depth_gain.strength", c.strength, 0.0..1.0, c.p)),
+            self.speckle
+                .map(|c| ("speckle.sigma_max", c.sigma_max, 0.0..2.0, c.p)),
+        ];
+        for (name, value, range, p) in checks.into_iter().flatten() {
+            if !(range.contains(&value)) {
+                return Err(DataError::Config(format!(
+                    "augment: {name} {value} must be in [{}, {})",
+                    range.start, range.end
+                )));
+            }
+            if !(0.0..=1.0).contains(&p) {
+                let section = name.split('.').next().unwrap_or(name);
+                return Err(DataError::Config(format!(
+                    "augment: {section}.p {p} must be in [0, 1]"
+                )));
             }
         }
         Ok(())
@@ -183,7 +284,19 @@ impl Augmenter {
         let flip = c.hflip > 0.0 && rng.random::<f32>() < c.hflip;
         let angle = (c.rotation_degrees > 0.0)
             .then(|| rng.random_range(-c.rotation_degrees..=c.rotation_degrees));
-        Geometry { crop, flip, angle }
+        let depth_rows = c
+            .depth_crop
+            .filter(|d| d.p > 0.0 && rng.random::<f32>() < d.p)
+            .map(|d| {
+                let cut = rng.random_range(0.0..=d.max_fraction);
+                ((size as f32 * (1.0 - cut)).round() as u32).clamp(1, size)
+            });
+        Geometry {
+            depth_rows,
+            crop,
+            flip,
+            angle,
+        }
     }
 
     fn apply_photometric(&self, out: &mut PreparedImage, rng: &mut impl Rng) {
@@ -209,6 +322,7 @@ impl Augmenter {
                 }
             }
         }
+        self.apply_ultrasound(out, rng);
         if let Some(blur) = &c.gaussian_blur
             && blur.p > 0.0
             && rng.random::<f32>() < blur.p
@@ -217,16 +331,73 @@ impl Augmenter {
             *out = gaussian_blur(out, sigma);
         }
     }
+
+    /// The ultrasound photometric augmentations: gain curve, then speckle.
+    fn apply_ultrasound(&self, out: &mut PreparedImage, rng: &mut impl Rng) {
+        let c = &self.config;
+        if let Some(gain) = c.depth_gain
+            && gain.p > 0.0
+            && rng.random::<f32>() < gain.p
+        {
+            let slope = rng.random_range(-gain.strength..=gain.strength);
+            let curvature = rng.random_range(-gain.strength..=gain.strength);
+            apply_depth_gain(out, slope, curvature);
+        }
+        if let Some(speckle) = c.speckle
+            && speckle.p > 0.0
+            && rng.random::<f32>() < speckle.p
+        {
+            let sigma = rng.random_range(0.0..=speckle.sigma_max);
+            apply_speckle(out, sigma, rng);
+        }
+    }
+}
+
+/// Multiplies each row by the gain curve of [`DepthGainConfig`], clamped to [0, 1].
+pub fn apply_depth_gain(img: &mut PreparedImage, slope: f32, curvature: f32) {
+    let n = img.size as usize;
+    for (y, row) in img.pixels.chunks_exact_mut(n).enumerate() {
+        let depth = if n > 1 {
+            y as f32 / (n - 1) as f32
+        } else {
+            0.5
+        };
+        let centred = 2.0 * depth - 1.0;
+        let gain = 1.0 + slope * centred + curvature * (centred * centred - 1.0 / 3.0);
+        for v in row {
+            *v = (*v * gain).clamp(0.0, 1.0);
+        }
+    }
+}
+
+/// `v * (1 + sigma * n)` with n standard normal (Box-Muller), clamped to [0, 1].
+pub fn apply_speckle(img: &mut PreparedImage, sigma: f32, rng: &mut impl Rng) {
+    for pair in img.pixels.chunks_mut(2) {
+        let u1: f32 = rng.random_range(f32::MIN_POSITIVE..1.0);
+        let u2: f32 = rng.random();
+        let radius = (-2.0 * u1.ln()).sqrt();
+        let angle = std::f32::consts::TAU * u2;
+        let normals = [radius * angle.cos(), radius * angle.sin()];
+        for (v, n) in pair.iter_mut().zip(normals) {
+            *v = (*v * (1.0 + sigma * n)).clamp(0.0, 1.0);
+        }
+    }
 }
 
 /// The geometric draws of one augmentation, shared by an image and its mask.
 struct Geometry {
+    /// Depth crop: the top rows kept (then stretched back to full height).
+    depth_rows: Option<u32>,
     crop: Option<(u32, u32, u32, u32)>,
     flip: bool,
     angle: Option<f32>,
 }
 
 fn apply_geometry(img: &PreparedImage, geometry: &Geometry) -> PreparedImage {
+    let shallower = geometry
+        .depth_rows
+        .map(|rows| crop_and_resize(img, (0, 0, img.size, rows)));
+    let img = shallower.as_ref().unwrap_or(img);
     let mut out = match geometry.crop {
         Some(rect) => crop_and_resize(img, rect),
         None => img.clone(),

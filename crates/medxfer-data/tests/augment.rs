@@ -1,8 +1,9 @@
 //! Augmentation semantics and reproducibility of augmented batches.
 
 use medxfer_data::augment::{
-    GaussianBlurConfig, RandomResizedCropConfig, adjust_brightness, adjust_contrast, gaussian_blur,
-    hflip, random_resized_crop_params, rotate,
+    DepthCropConfig, DepthGainConfig, GaussianBlurConfig, RandomResizedCropConfig, SpeckleConfig,
+    adjust_brightness, adjust_contrast, apply_depth_gain, apply_speckle, gaussian_blur, hflip,
+    random_resized_crop_params, rotate,
 };
 use medxfer_data::{
     AugmentConfig, Augmenter, BatchSpec, ImageCache, PreparedImage, PreprocessSpec,
@@ -35,6 +36,9 @@ fn full_config() -> AugmentConfig {
         brightness: 0.1,
         contrast: 0.1,
         gaussian_blur: Some(GaussianBlurConfig::default()),
+        depth_crop: None,
+        depth_gain: None,
+        speckle: None,
     }
 }
 
@@ -377,4 +381,134 @@ fn bright_square_and_its_mask_move_together() {
         moved_right > 5 && moved_right < 35,
         "flips happened: {moved_right}"
     );
+}
+
+fn constant(size: u32, value: f32) -> PreparedImage {
+    PreparedImage {
+        size,
+        pixels: vec![value; (size * size) as usize],
+    }
+}
+
+#[test]
+fn depth_gain_tilts_rows_around_a_mean_gain_of_one() {
+    let mut img = constant(65, 0.5);
+    apply_depth_gain(&mut img, 0.2, 0.0);
+    let row = |y: usize| img.pixels[y * 65];
+    assert!((row(0) - 0.4).abs() < TOLERANCE && (row(64) - 0.6).abs() < TOLERANCE);
+    assert!((row(32) - 0.5).abs() < TOLERANCE);
+    let mut curved = constant(65, 0.5);
+    apply_depth_gain(&mut curved, 0.0, 0.3);
+    let mean = curved.pixels.iter().sum::<f32>() / curved.pixels.len() as f32;
+    // The curvature term integrates to zero over depth (within the sampling error of 65 rows).
+    assert!((mean - 0.5).abs() < 2e-3, "{mean}");
+}
+
+#[test]
+fn speckle_is_multiplicative_with_the_drawn_spread() {
+    let mut img = constant(128, 0.5);
+    apply_speckle(&mut img, 0.1, &mut ChaCha8Rng::seed_from_u64(3));
+    let n = img.pixels.len() as f32;
+    let mean = img.pixels.iter().sum::<f32>() / n;
+    let sd = (img.pixels.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / n).sqrt();
+    // 16,384 draws: the sample mean and sd are within 2% of 0.5 and 0.05.
+    assert!(
+        (mean - 0.5).abs() < 0.01 && (sd - 0.05).abs() < 0.001,
+        "{mean} {sd}"
+    );
+    let mut black = constant(16, 0.0);
+    apply_speckle(&mut black, 0.5, &mut ChaCha8Rng::seed_from_u64(3));
+    assert!(
+        black.pixels.iter().all(|&v| v == 0.0),
+        "no signal, no speckle"
+    );
+}
+
+#[test]
+fn depth_crop_cuts_the_deepest_rows_from_image_and_mask_alike() {
+    let config = AugmentConfig {
+        depth_crop: Some(DepthCropConfig {
+            max_fraction: 0.5,
+            p: 1.0,
+        }),
+        ..AugmentConfig::default()
+    };
+    let augmenter = Augmenter::new(config).unwrap();
+    // The bottom quarter is bright and is the mask.
+    let img = PreparedImage {
+        size: 32,
+        pixels: (0..32 * 32)
+            .map(|i| f32::from(u8::from(i / 32 >= 24)))
+            .collect(),
+    };
+    let mask = medxfer_data::PreparedMask {
+        size: 32,
+        pixels: img.pixels.iter().map(|&v| v as u8).collect(),
+    };
+    let mut shrank = false;
+    for seed in 0..20 {
+        let (out, moved) =
+            augmenter.apply_with_mask(&img, &mask, &mut ChaCha8Rng::seed_from_u64(seed));
+        let bright = out.pixels.iter().filter(|&&v| v > 0.5).count();
+        let masked = moved.pixels.iter().filter(|&&v| v == 1).count();
+        assert!(
+            bright <= 8 * 32 && masked <= 8 * 32 + 32,
+            "seed {seed}: {bright} {masked}"
+        );
+        assert!(
+            out.pixels[..32].iter().all(|&v| v == 0.0),
+            "the top row stays"
+        );
+        assert!(
+            masked.abs_diff(bright) <= 32,
+            "seed {seed}: mask follows the image"
+        );
+        shrank |= bright < 7 * 32;
+    }
+    assert!(shrank, "some draw cut into the bright quarter");
+}
+
+#[test]
+fn ultrasound_augmentations_that_are_off_draw_nothing_and_bad_values_are_refused() {
+    let img = gradient(24);
+    let base = Augmenter::new(full_config()).unwrap();
+    let never = Augmenter::new(AugmentConfig {
+        depth_crop: Some(DepthCropConfig {
+            max_fraction: 0.3,
+            p: 0.0,
+        }),
+        depth_gain: Some(DepthGainConfig {
+            strength: 0.3,
+            p: 0.0,
+        }),
+        speckle: Some(SpeckleConfig {
+            sigma_max: 0.3,
+            p: 0.0,
+        }),
+        ..full_config()
+    })
+    .unwrap();
+    for seed in 0..5 {
+        let a = base.apply(&img, &mut ChaCha8Rng::seed_from_u64(seed));
+        let b = never.apply(&img, &mut ChaCha8Rng::seed_from_u64(seed));
+        assert_eq!(a, b);
+    }
+    let bad = AugmentConfig {
+        speckle: Some(SpeckleConfig {
+            sigma_max: -0.1,
+            p: 0.5,
+        }),
+        ..AugmentConfig::default()
+    };
+    let message = Augmenter::new(bad).unwrap_err().to_string();
+    assert!(message.contains("speckle.sigma_max -0.1"), "{message}");
+    let bad = AugmentConfig {
+        depth_gain: Some(DepthGainConfig {
+            strength: 0.1,
+            p: 2.0,
+        }),
+        ..AugmentConfig::default()
+    };
+    let message = Augmenter::new(bad).unwrap_err().to_string();
+    assert!(message.contains("depth_gain.p 2"), "{message}");
 }
