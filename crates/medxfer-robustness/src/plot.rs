@@ -14,6 +14,7 @@ const WIDTH: u32 = 900;
 const HEIGHT: u32 = 560;
 const GRID: [u8; 3] = [225, 225, 225];
 const REFERENCE: [u8; 3] = [150, 150, 150];
+const REFERENCE_CI: [u8; 3] = [200, 200, 200];
 /// Plot area inside the canvas: left, top, right, bottom margins in pixels.
 const FRAME: (f64, f64, f64, f64) = (70.0, 40.0, 200.0, 50.0);
 
@@ -30,7 +31,12 @@ pub fn write_plot(
 ) -> Result<std::path::PathBuf, RobustnessError> {
     let path = dir.join(format!("robustness_{}.png", report.suite.name()));
     let curves = curves(report);
-    let reference = report.conditions.first().map_or(f64::NAN, |r| r.auc);
+    let reference = report
+        .conditions
+        .first()
+        .map_or((f64::NAN, f64::NAN, f64::NAN), |r| {
+            (r.auc, r.ci_low, r.ci_high)
+        });
     let mut canvas = Canvas::new(WIDTH, HEIGHT);
     let x_label = match report.suite {
         Suite::Bbox => "largest shift and scale change (fraction of the box side)",
@@ -42,12 +48,19 @@ pub fn write_plot(
         report.images
     );
     let axes = Axes::draw(&mut canvas, &curves, reference, &title, x_label);
-    canvas.line(
-        axes.to_px(axes.x.0, reference),
-        axes.to_px(axes.x.1, reference),
-        REFERENCE,
-        1,
-    );
+    // The unperturbed AUC, and its CI in a lighter grey.
+    for (value, color) in [
+        (reference.0, REFERENCE),
+        (reference.1, REFERENCE_CI),
+        (reference.2, REFERENCE_CI),
+    ] {
+        canvas.line(
+            axes.to_px(axes.x.0, value),
+            axes.to_px(axes.x.1, value),
+            color,
+            1,
+        );
+    }
     let count = curves.len().max(1) as f64;
     for (k, curve) in curves.iter().enumerate() {
         let color = PALETTE[k % PALETTE.len()];
@@ -69,13 +82,22 @@ pub fn write_plot(
             canvas.line((x - 3.0, high), (x + 3.0, high), color, 1);
             canvas.disc((x, y), 3.0, color);
         }
+    }
+    legend(&mut canvas, &curves);
+    canvas.save_png(&path)?;
+    Ok(path)
+}
+
+/// The curves' names in their colours, then the reference line's, right of the plot.
+fn legend(canvas: &mut Canvas, curves: &[Curve]) {
+    let lx = (f64::from(WIDTH) - FRAME.2 + 24.0) as i64;
+    for (k, curve) in curves.iter().enumerate() {
+        let color = PALETTE[k % PALETTE.len()];
         let ly = FRAME.1 as i64 + 14 * k as i64;
-        let lx = (f64::from(WIDTH) - FRAME.2 + 24.0) as i64;
         canvas.disc((lx as f64, ly as f64 + 4.0), 3.0, color);
         canvas.text(lx + 10, ly, curve.label, color, 1);
     }
     let ly = FRAME.1 as i64 + 14 * curves.len() as i64;
-    let lx = (f64::from(WIDTH) - FRAME.2 + 24.0) as i64;
     canvas.line(
         ((lx - 6) as f64, ly as f64 + 4.0),
         ((lx + 6) as f64, ly as f64 + 4.0),
@@ -83,8 +105,7 @@ pub fn write_plot(
         1,
     );
     canvas.text(lx + 10, ly, "unperturbed", REFERENCE, 1);
-    canvas.save_png(&path)?;
-    Ok(path)
+    canvas.text(lx + 10, ly + 14, "(and its CI)", REFERENCE_CI, 1);
 }
 
 /// The report's rows as curves: the bbox crops against their strength; each corruption
@@ -126,7 +147,7 @@ impl Axes {
     fn draw(
         canvas: &mut Canvas,
         curves: &[Curve],
-        reference: f64,
+        reference: (f64, f64, f64),
         title: &str,
         x_label: &str,
     ) -> Axes {
@@ -135,7 +156,7 @@ impl Axes {
         let ys = curves
             .iter()
             .flat_map(|c| c.points.iter().flat_map(|p| [p.2, p.3]))
-            .chain([reference]);
+            .chain([reference.1, reference.2]);
         let (y_lo, y_hi) = ys
             .filter(|v| v.is_finite())
             .fold((1.0f64, 0.0f64), |(lo, hi), y| (lo.min(y), hi.max(y)));
@@ -153,9 +174,8 @@ impl Axes {
         canvas.text(left as i64, 12, title, BLACK, 1);
         for i in 0..=4 {
             let f = f64::from(i) / 4.0;
-            let (x, y) = (left + f * (right - left), bottom - f * (bottom - top));
+            let y = bottom - f * (bottom - top);
             canvas.line((left, y), (right, y), GRID, 1);
-            canvas.line((x, top), (x, bottom), GRID, 1);
             let yl = format!("{:.3}", axes.y.0 + f * (axes.y.1 - axes.y.0));
             canvas.text(
                 left as i64 - 8 - Canvas::text_width(&yl, 1),
@@ -164,7 +184,18 @@ impl Axes {
                 BLACK,
                 1,
             );
-            let xl = format!("{:.2}", axes.x.0 + f * (axes.x.1 - axes.x.0));
+        }
+        // A tick at every strength the study used (they are few and evenly chosen).
+        let mut ticks: Vec<f64> = curves
+            .iter()
+            .flat_map(|c| c.points.iter().map(|p| p.0))
+            .collect();
+        ticks.sort_by(f64::total_cmp);
+        ticks.dedup();
+        for value in ticks {
+            let (x, _) = axes.to_px(value, axes.y.0);
+            canvas.line((x, top), (x, bottom), GRID, 1);
+            let xl = format!("{value}");
             canvas.text(
                 x as i64 - Canvas::text_width(&xl, 1) / 2,
                 bottom as i64 + 8,
