@@ -1,6 +1,6 @@
 //! Every config in `examples/` parses and validates: a pretraining config (it has
 //! `[[sources]]`) as `PretrainConfig`, any other as `TrainConfig` (here, as this crate sees
-//! both).
+//! both). Study definitions (`[[axis]]` tables) are checked by medxfer-study's tests.
 
 use std::path::Path;
 
@@ -17,6 +17,9 @@ fn every_example_config_loads() {
             continue;
         }
         let text = std::fs::read_to_string(&path).unwrap();
+        if text.contains("[[axis]]") {
+            continue;
+        }
         let result = if text.contains("[[sources]]") {
             PretrainConfig::load(&path, &[])
                 .map_err(|e| e.to_string())
