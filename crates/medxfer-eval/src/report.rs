@@ -501,7 +501,7 @@ fn group_metrics(
 }
 
 /// The rows the pooled metrics are computed from (see the module doc), and which kind they are.
-fn rows_to_pool(
+pub(crate) fn rows_to_pool(
     test_rows: &[&PredictionRow],
 ) -> Result<(Vec<PredictionRow>, PooledOver), EvalError> {
     let mut order: Vec<&str> = Vec::new();

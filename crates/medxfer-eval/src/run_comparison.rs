@@ -9,6 +9,9 @@
 //!   (the decision rule of `medxfer evaluate`);
 //! - when both runs put every image in the same fold: per-fold AUCs and a paired t-test on
 //!   them (what "mean AUC over folds" comparisons in papers test).
+//!
+//! An external validation's folder (every fold model scored every image) enters as its fold
+//! ensemble: per image, the mean of the models' probabilities, as `medxfer evaluate` pools it.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -23,7 +26,7 @@ use crate::delong::delong_paired;
 use crate::mcnemar::{McNemarResult, mcnemar_from_correctness};
 use crate::paired_t::paired_t_test;
 use crate::predictions::{PredictionRow, Predictions, Split, TaskInfo};
-use crate::report::{Cases, PREDICTIONS_FILE, TASK_FILE};
+use crate::report::{Cases, PREDICTIONS_FILE, TASK_FILE, rows_to_pool};
 
 const LEVEL: f64 = 0.95;
 
@@ -88,12 +91,16 @@ fn read_run(dir: &Path) -> Result<RunTest, EvalError> {
     predictions
         .validate()
         .map_err(|e| EvalError::bad_file(&path, e.to_string()))?;
-    let mut rows = BTreeMap::new();
-    for row in predictions
+    let test: Vec<&PredictionRow> = predictions
         .rows
-        .into_iter()
+        .iter()
         .filter(|r| r.split == Split::Test)
-    {
+        .collect();
+    // An external validation's folder scores each image with every fold model: pair the fold
+    // ensembles' predictions, as `evaluate` pools them.
+    let (pooled, _) = rows_to_pool(&test).map_err(|e| EvalError::bad_file(&path, e.to_string()))?;
+    let mut rows = BTreeMap::new();
+    for row in pooled {
         let id = row.image_id.clone();
         if rows.insert(id.clone(), row).is_some() {
             return Err(EvalError::bad_file(
@@ -474,6 +481,27 @@ mod tests {
         let per_fold = c.per_fold.expect("same folds");
         assert_eq!(per_fold.folds.len(), 2);
         assert!((per_fold.mean_a - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn an_external_validation_enters_as_its_fold_ensemble() {
+        let dir = tempfile::tempdir().unwrap();
+        let (run_a, run_b) = binary_pair(dir.path());
+        let text = std::fs::read_to_string(run_b.join(PREDICTIONS_FILE)).unwrap();
+        let mut external: Vec<Row> = Vec::new();
+        for line in text.lines().skip(1) {
+            let cells: Vec<&str> = line.split(',').collect();
+            let p: f64 = cells[5].parse().unwrap();
+            for (model, shift) in [(0, -0.01), (1, 0.01)] {
+                let q = p + shift;
+                external.push((cells[0].into(), model, cells[3].into(), vec![1.0 - q, q]));
+            }
+        }
+        let run_e = dir.path().join("external");
+        write_run(&run_e, &["neg", "pos"], Some("pos"), &external);
+        let c = compare_runs(&run_a, &run_e).unwrap();
+        assert_eq!(c.n, 10);
+        assert!((c.auc.auc_b - 0.8).abs() < 1e-12, "{}", c.auc.auc_b);
     }
 
     #[test]
