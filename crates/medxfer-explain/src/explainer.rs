@@ -32,6 +32,8 @@ pub struct Explanation {
     pub class_name: String,
     /// The ensemble's mean probability of `class_name`.
     pub probability: f64,
+    /// The ensemble's mean probability of every class, in the run's class order.
+    pub probabilities: Vec<f64>,
     /// The map at the image's original size, row-major: each fold model's map scaled to a
     /// largest magnitude of 1, then averaged, so no fold dominates by its activation scale.
     pub map: Vec<f32>,
@@ -166,6 +168,7 @@ impl Explainer {
             path: path.to_path_buf(),
             class_name: self.class_names()[class].clone(),
             probability: probabilities[class],
+            probabilities,
             image,
             map,
         })

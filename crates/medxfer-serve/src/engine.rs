@@ -115,7 +115,10 @@ impl Engine {
 
     /// The ensemble's probabilities and the run's decision for an upload.
     pub fn predict(&self, upload: &Upload) -> Prediction {
-        let probabilities = self.explainer.probabilities(&upload.image);
+        self.prediction(self.explainer.probabilities(&upload.image), &upload.info)
+    }
+
+    fn prediction(&self, probabilities: Vec<f64>, input: &UploadInfo) -> Prediction {
         Prediction {
             decision: self.decision(&probabilities),
             probabilities: self
@@ -128,22 +131,29 @@ impl Engine {
                 })
                 .collect(),
             models: self.num_models(),
-            input: upload.info.clone(),
+            input: input.clone(),
         }
     }
 
-    /// The prediction and the Grad-CAM (last stage) overlay of the decided class.
+    /// The prediction and the Grad-CAM (last stage) overlay of the decided class. The map is
+    /// first made for the most probable class, with the probabilities from the same pass; only
+    /// when the run's rule decides otherwise (a binary tie at the threshold) is it made again.
     pub fn explain(&self, upload: Upload) -> Result<ExplainedPrediction, UploadError> {
-        let prediction = self.predict(&upload);
-        let request = ExplainRequest {
-            method: ExplainMethod::Cam(CamKind::GradCam),
-            stage: Stage::Last,
-            class: Some(prediction.decision.class.clone()),
+        let explain = |class: Option<String>| {
+            let request = ExplainRequest {
+                method: ExplainMethod::Cam(CamKind::GradCam),
+                stage: Stage::Last,
+                class,
+            };
+            self.explainer
+                .explain_image(Path::new("upload"), upload.image.clone(), &request)
+                .map_err(|e| UploadError::Model(e.to_string()))
         };
-        let explanation = self
-            .explainer
-            .explain_image(Path::new("upload"), upload.image, &request)
-            .map_err(|e| UploadError::Model(e.to_string()))?;
+        let mut explanation = explain(None)?;
+        let prediction = self.prediction(explanation.probabilities.clone(), &upload.info);
+        if prediction.decision.class != explanation.class_name {
+            explanation = explain(Some(prediction.decision.class.clone()))?;
+        }
         let mut png = std::io::Cursor::new(Vec::new());
         overlay(&explanation, OVERLAY_ALPHA)
             .write_to(&mut png, image::ImageFormat::Png)

@@ -203,8 +203,22 @@ fn predict_matches_the_cli_and_explain_returns_an_overlay() {
 
     let answer = post(server.addr, "/v1/explain", &image);
     assert_eq!(answer.status, 200, "{}", answer.text());
-    let json = answer.json();
-    assert_eq!(json["explanation"]["class"], expected);
+    let explained = answer.json();
+    assert_eq!(explained["explanation"]["class"], expected);
+    // The probabilities come from the explanation's own forward pass: the same numbers.
+    for (a, b) in explained["probabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(json["probabilities"].as_array().unwrap())
+    {
+        let (a, b) = (
+            a["probability"].as_f64().unwrap(),
+            b["probability"].as_f64().unwrap(),
+        );
+        assert!((a - b).abs() < 1e-9, "{a} vs {b}");
+    }
+    let json = explained;
     let png = base64_decode(json["explanation"]["png_base64"].as_str().unwrap());
     let overlay = image::load_from_memory(&png).unwrap();
     assert_eq!((overlay.width(), overlay.height()), (40, 32));
