@@ -19,6 +19,10 @@
 //! [[exclude]]                   # optional: a combination not to run
 //! "model.init" = "scratch"
 //! "train.strategy" = { kind = "linear_probe" }
+//!
+//! [[external]]                  # optional: test every finished cell on another dataset
+//! name = "busbra"
+//! data = "busbra-data.toml"     # a `[data]` table, as `medxfer validate --data` takes it
 //! ```
 
 use std::collections::BTreeSet;
@@ -41,6 +45,24 @@ struct StudyFile {
     axes: Vec<AxisFile>,
     #[serde(default)]
     exclude: Vec<toml::Table>,
+    #[serde(default)]
+    external: Vec<ExternalFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExternalFile {
+    name: String,
+    data: PathBuf,
+}
+
+/// Another dataset every finished cell's fold models are validated on (`medxfer validate`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExternalData {
+    /// Its folder name under `STUDY_DIR/external/CELL/`.
+    pub name: String,
+    /// The file with its `[data]` table.
+    pub data_path: PathBuf,
 }
 
 #[derive(Debug, Deserialize)]
@@ -85,6 +107,7 @@ pub struct StudyDefinition {
     pub axes: Vec<Axis>,
     /// Each table maps axis keys to values; a cell matching all of one table's entries is left out.
     pub exclude: Vec<toml::Table>,
+    pub externals: Vec<ExternalData>,
 }
 
 impl StudyDefinition {
@@ -109,6 +132,8 @@ impl StudyDefinition {
             .into_iter()
             .map(|axis| check_axis(axis).map_err(|m| StudyError::definition(path, m)))
             .collect::<Result<Vec<_>, _>>()?;
+        let externals =
+            check_externals(file.external, folder).map_err(|m| StudyError::definition(path, m))?;
         let definition = StudyDefinition {
             name,
             base_path,
@@ -117,6 +142,7 @@ impl StudyDefinition {
             set: file.set,
             axes,
             exclude: file.exclude,
+            externals,
         };
         definition
             .check_whole()
@@ -154,6 +180,35 @@ impl StudyDefinition {
         }
         Ok(())
     }
+}
+
+/// External datasets: names fit for folders and distinct, data files that exist (relative to
+/// the study file's folder).
+fn check_externals(
+    externals: Vec<ExternalFile>,
+    folder: &Path,
+) -> Result<Vec<ExternalData>, String> {
+    let mut names = BTreeSet::new();
+    let mut checked = Vec::new();
+    for external in externals {
+        check_folder_part(&external.name).map_err(|m| format!("[[external]] name: {m}"))?;
+        if !names.insert(external.name.clone()) {
+            return Err(format!("[[external]] `{}` appears twice", external.name));
+        }
+        let data_path = folder.join(&external.data);
+        if !data_path.is_file() {
+            return Err(format!(
+                "[[external]] `{}`: data file {} does not exist",
+                external.name,
+                data_path.display()
+            ));
+        }
+        checked.push(ExternalData {
+            name: external.name,
+            data_path,
+        });
+    }
+    Ok(checked)
 }
 
 /// An axis as written, checked: a settable key, values, and labels fit for folder names.
@@ -333,6 +388,10 @@ mod tests {
                 "not an axis key",
             ),
             ("[[axis]]\nkey = \"seed\"\nvalus = [1]\n", "valus"),
+            (
+                "[[axis]]\nkey = \"seed\"\nvalues = [1]\n[[external]]\nname = \"x\"\ndata = \"nowhere.toml\"\n",
+                "nowhere.toml does not exist",
+            ),
             (
                 "[[axis]]\nkey = \"a.seed\"\nvalues = [1]\n[[axis]]\nkey = \"b.seed\"\nvalues = [2]\n",
                 "give one a `name`",

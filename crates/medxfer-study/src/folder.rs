@@ -8,13 +8,15 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::StudyError;
-use crate::definition::{Axis, StudyDefinition};
+use crate::definition::{Axis, ExternalData, StudyDefinition};
 use crate::grid::Cell;
 
 /// The study's description file in its folder.
 pub const MANIFEST: &str = "study.json";
 /// The folder holding one run folder per cell.
 pub const CELLS: &str = "cells";
+/// The folder holding each cell's external validations, `external/CELL/NAME/`.
+pub const EXTERNAL: &str = "external";
 /// The SQLite store (with its `-wal` and `-shm` companions while open).
 pub const STORE: &str = "study.sqlite";
 
@@ -27,6 +29,8 @@ pub struct StudyManifest {
     pub set: Vec<String>,
     pub axes: Vec<Axis>,
     pub cells: Vec<Cell>,
+    #[serde(default)]
+    pub externals: Vec<ExternalData>,
 }
 
 impl StudyManifest {
@@ -38,6 +42,7 @@ impl StudyManifest {
             set: definition.set.clone(),
             axes: definition.axes.clone(),
             cells,
+            externals: definition.externals.clone(),
         }
     }
 
@@ -66,6 +71,20 @@ impl StudyFolder {
 
     pub fn cell_dir(&self, cell: &str) -> PathBuf {
         self.path.join(CELLS).join(cell)
+    }
+
+    /// Where cell `cell`'s validation on external dataset `external` goes.
+    pub fn external_dir(&self, cell: &str, external: &str) -> PathBuf {
+        self.path.join(EXTERNAL).join(cell).join(external)
+    }
+
+    /// (external name, its folder) of every external dataset of the study, for `cell`.
+    pub fn external_dirs(&self, manifest: &StudyManifest, cell: &str) -> Vec<(String, PathBuf)> {
+        manifest
+            .externals
+            .iter()
+            .map(|e| (e.name.clone(), self.external_dir(cell, &e.name)))
+            .collect()
     }
 
     pub fn store_path(&self) -> PathBuf {
@@ -129,6 +148,7 @@ impl StudyFolder {
             let entry = entry.map_err(|e| StudyError::io(&self.path, e))?;
             let name = entry.file_name().to_string_lossy().into_owned();
             let ours = name == CELLS
+                || name == EXTERNAL
                 || name == MANIFEST
                 || name.starts_with(STORE)
                 || name.starts_with(".medxfer-tmp-");
@@ -152,6 +172,7 @@ mod tests {
             set: vec![],
             axes: vec![],
             cells: vec![],
+            externals: vec![],
         }
     }
 

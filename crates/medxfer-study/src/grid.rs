@@ -238,6 +238,7 @@ mod tests {
             } else {
                 vec![toml::from_str(exclude).unwrap()]
             },
+            externals: vec![],
         }
     }
 

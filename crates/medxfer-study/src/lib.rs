@@ -6,7 +6,8 @@
 //! - [`runner`]: each cell as a normal run folder, trained in-process (skip finished, resume
 //!   unfinished); [`progress`]: lines across the grid;
 //! - [`folder`]: the study folder; [`store`]: SQLite, rebuilt from the cell folders;
-//! - [`report`]: tables, statistics (all from `medxfer-eval`) and plots in one HTML file.
+//! - [`report`]: tables, statistics (all from `medxfer-eval`) and plots in one HTML file;
+//!   cells can also be validated on external datasets (`[[external]]`, as `medxfer validate`).
 
 pub mod definition;
 mod error;
@@ -29,7 +30,7 @@ pub fn merge(study_dir: &Path) -> Result<(folder::StudyManifest, usize), StudyEr
     let study = folder::StudyFolder::new(study_dir);
     let manifest = study.read_manifest()?;
     let mut store = store::Store::open(&study.store_path())?;
-    store.rebuild(&manifest, |cell| study.cell_dir(cell))?;
+    store.rebuild(&manifest, &study)?;
     let finished = manifest
         .cells
         .iter()

@@ -79,7 +79,15 @@ pub fn write_report(study_dir: &Path, out: &Path) -> Result<ReportSummary, Study
             "no finished cell to report: run the study first",
         ));
     }
-    let html = render(&manifest, task, &cells, &missing)?;
+    let mut html = render(&manifest, task, &cells, &missing)?;
+    if !manifest.externals.is_empty() {
+        let table = cross_dataset_table(&folder, &manifest, task, &cells)?;
+        // Beside the main table, before the statistics.
+        let at = html
+            .find("</table>")
+            .map_or(html.len(), |i| i + "</table>".len());
+        html.insert_str(at, &table);
+    }
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|e| StudyError::io(parent, e))?;
     }
@@ -653,4 +661,72 @@ fn confusion_matrices(cells: &[ReportCell]) -> String {
         return html;
     }
     format!("<h2>Confusion matrices (pooled out-of-fold)</h2>{html}")
+}
+
+fn pooled_text(pooled: Option<&Pooled>) -> String {
+    match pooled {
+        Some(Pooled {
+            value,
+            ci: Some((low, high)),
+        }) => format!("{value:.3} [{low:.3}, {high:.3}]"),
+        Some(Pooled { value, ci: None }) => format!("{value:.3}"),
+        None => "–".into(),
+    }
+}
+
+/// Each cell's first metric in its own data (pooled out of fold) beside each external
+/// dataset (every fold model on every external image), as `medxfer evaluate` computed them.
+fn cross_dataset_table(
+    folder: &StudyFolder,
+    manifest: &StudyManifest,
+    task: TaskKind,
+    cells: &[ReportCell],
+) -> Result<String, StudyError> {
+    let metric = table_metrics(task)[0];
+    let mut html = format!(
+        "<table id=\"external\"><caption>Cross-dataset: {0} in the study's data (pooled out-of-fold test predictions) and on each external dataset (the fold models on every external image), with 95% CIs</caption><tr><th>#</th><th class=\"l\">cell</th><th>{0} own data [95% CI]</th>",
+        metric.label()
+    );
+    for external in &manifest.externals {
+        let _ = write!(
+            html,
+            "<th>{0} on {1} [95% CI]</th><th>{1}: per fold model</th>",
+            metric.label(),
+            escape(&external.name)
+        );
+    }
+    html.push_str("</tr>");
+    for (i, cell) in cells.iter().enumerate() {
+        let _ = write!(
+            html,
+            "<tr data-external-cell=\"{0}\"><td>{1}</td><td class=\"l\">{0}</td><td>{2}</td>",
+            escape(&cell.name),
+            i + 1,
+            pooled_text(cell.pooled.first().and_then(Option::as_ref))
+        );
+        for external in &manifest.externals {
+            let dir = folder.external_dir(&cell.name, &external.name);
+            if !dir.join(METRICS).exists() {
+                html.push_str("<td>not run</td><td>–</td>");
+                continue;
+            }
+            let (pooled, _) = pooled_values(&dir, task)?;
+            let scores = load_arm_scores(&dir, None)?;
+            let per_model: Vec<f64> = scores
+                .folds
+                .iter()
+                .filter_map(|f| f.get(metric))
+                .filter(|v| v.is_finite())
+                .collect();
+            let _ = write!(
+                html,
+                "<td>{}</td><td>{}</td>",
+                pooled_text(pooled.first().and_then(Option::as_ref)),
+                mean_sd(&per_model)
+            );
+        }
+        html.push_str("</tr>");
+    }
+    html.push_str("</table>");
+    Ok(html)
 }

@@ -9,6 +9,7 @@ use std::time::Instant;
 use medxfer_atomic::run_files::{
     CONFIG, METRICS, RELIABILITY_DIAGRAM, RUN_RECORD, SEGMENTATION_GALLERY,
 };
+use medxfer_eval::predictions::TaskKind;
 use medxfer_events::Reporter;
 use medxfer_train::TrainConfig;
 use medxfer_train::run::{RunOptions, RunSummary};
@@ -174,7 +175,10 @@ pub fn run_study(
     let mut progress = GridProgress::new(mine.len());
     for cell in mine {
         events.note(progress.started(&cell.cell.name));
-        let outcome = match run_cell(cell, events) {
+        let outcome = match run_cell(cell, events).and_then(|outcome| {
+            validate_externals(plan, cell, events)?;
+            Ok(outcome)
+        }) {
             Ok(outcome) => outcome,
             Err(e) => CellOutcome::Failed(e.to_string()),
         };
@@ -182,7 +186,8 @@ pub fn run_study(
             .as_mut()
             .filter(|_| !matches!(outcome, CellOutcome::Failed(_)))
         {
-            store.record_cell(&plan.manifest, &cell.cell, &cell.dir)?;
+            let externals = plan.folder.external_dirs(&plan.manifest, &cell.cell.name);
+            store.record_cell(&plan.manifest, &cell.cell, &cell.dir, &externals)?;
         }
         let line = progress.finished(&cell.cell.name, &outcome);
         match &outcome {
@@ -231,6 +236,44 @@ fn run_cell(cell: &PlannedCell, events: &dyn Reporter) -> Result<CellOutcome, St
     Ok(CellOutcome::Trained {
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Validate a finished cell on each external dataset of the study (`medxfer validate`, then
+/// its evaluation) into `STUDY_DIR/external/CELL/NAME/`; one already evaluated is kept.
+fn validate_externals(
+    plan: &Plan,
+    cell: &PlannedCell,
+    events: &dyn Reporter,
+) -> Result<(), StudyError> {
+    for external in &plan.manifest.externals {
+        let out = plan.folder.external_dir(&cell.cell.name, &external.name);
+        if out.join(METRICS).exists() {
+            continue;
+        }
+        if let Some(parent) = out.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| StudyError::io(parent, e))?;
+        }
+        events.note(format!(
+            "study: cell {} on external data {}",
+            cell.cell.name, external.name
+        ));
+        let task = medxfer_train::external::validate_external(
+            &cell.dir,
+            &external.data_path,
+            &out,
+            events,
+        )
+        .map_err(|e| StudyError::Cell {
+            cell: cell.cell.name.clone(),
+            message: format!("external {}: {e}", external.name),
+        })?;
+        let task = match task {
+            TaskKind::Classification => TaskChoice::Classification,
+            TaskKind::Segmentation => TaskChoice::Segmentation,
+        };
+        evaluate_cell(&out, task)?;
+    }
+    Ok(())
 }
 
 /// `metrics.json` (and a binary run's reliability diagram, a segmentation run's gallery), as

@@ -12,13 +12,13 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use medxfer_atomic::run_files::{CONFIG, PREDICTIONS, RUN_RECORD, TASK};
+use medxfer_atomic::run_files::{CONFIG, METRICS, PREDICTIONS, RUN_RECORD, TASK};
 use medxfer_eval::predictions::{Predictions, TaskInfo};
 use medxfer_report::arm_scores::{Metric, load_arm_scores};
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior, params};
 
 use crate::StudyError;
-use crate::folder::StudyManifest;
+use crate::folder::{StudyFolder, StudyManifest};
 use crate::grid::Cell;
 
 const SCHEMA: &str = "
@@ -40,6 +40,10 @@ CREATE TABLE IF NOT EXISTS predictions (
     study TEXT NOT NULL, cell TEXT NOT NULL, image_id TEXT NOT NULL, fold INTEGER NOT NULL,
     split TEXT NOT NULL, label TEXT NOT NULL, class TEXT NOT NULL, score REAL NOT NULL,
     PRIMARY KEY (study, cell, image_id, fold, split, class));
+CREATE TABLE IF NOT EXISTS external_fold_metrics (
+    study TEXT NOT NULL, cell TEXT NOT NULL, external TEXT NOT NULL, fold INTEGER NOT NULL,
+    metric TEXT NOT NULL, value REAL NOT NULL,
+    PRIMARY KEY (study, cell, external, fold, metric));
 CREATE TABLE IF NOT EXISTS fold_metrics (
     study TEXT NOT NULL, cell TEXT NOT NULL, fold INTEGER NOT NULL, metric TEXT NOT NULL,
     value REAL NOT NULL,
@@ -47,12 +51,13 @@ CREATE TABLE IF NOT EXISTS fold_metrics (
 ";
 
 /// Tables a cell's rows live in (`studies` is per study).
-const CELL_TABLES: [&str; 5] = [
+const CELL_TABLES: [&str; 6] = [
     "cells",
     "cell_axes",
     "configs",
     "predictions",
     "fold_metrics",
+    "external_fold_metrics",
 ];
 /// How long one statement waits for another writer before SQLite reports busy.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(20);
@@ -187,13 +192,15 @@ impl Store {
     }
 
     /// Replace every row of `cell` with what its run folder `dir` holds now.
+    /// `externals`: (name, folder) of the cell's external validations, recorded when evaluated.
     pub fn record_cell(
         &mut self,
         manifest: &StudyManifest,
         cell: &Cell,
         dir: &Path,
+        externals: &[(String, PathBuf)],
     ) -> Result<(), StudyError> {
-        let rows = CellRows::read(cell, dir)?;
+        let rows = CellRows::read(dir, externals)?;
         let study = manifest.name.as_str();
         self.retrying(|c| {
             for table in CELL_TABLES {
@@ -211,7 +218,7 @@ impl Store {
     pub fn rebuild(
         &mut self,
         manifest: &StudyManifest,
-        cell_dir: impl Fn(&str) -> PathBuf,
+        folder: &StudyFolder,
     ) -> Result<(), StudyError> {
         self.record_study(manifest)?;
         let names: Vec<String> = manifest.cells.iter().map(|c| c.name.clone()).collect();
@@ -228,7 +235,8 @@ impl Store {
             Ok(())
         })?;
         for cell in &manifest.cells {
-            self.record_cell(manifest, cell, &cell_dir(&cell.name))?;
+            let externals = folder.external_dirs(manifest, &cell.name);
+            self.record_cell(manifest, cell, &folder.cell_dir(&cell.name), &externals)?;
         }
         Ok(())
     }
@@ -301,10 +309,26 @@ struct CellRows {
     predictions: Option<Predictions>,
     /// (fold, metric, value)
     fold_metrics: Vec<(usize, &'static str, f64)>,
+    /// (external, fold model, metric, value)
+    external_metrics: Vec<(String, usize, &'static str, f64)>,
+}
+
+/// Every finite per-fold score of a run (or external validation) folder.
+fn fold_rows(dir: &Path) -> Result<Vec<(usize, &'static str, f64)>, StudyError> {
+    let scores = load_arm_scores(dir, None)?;
+    let mut rows = Vec::new();
+    for fold in &scores.folds {
+        for metric in Metric::ALL {
+            if let Some(value) = fold.get(metric).filter(|v| v.is_finite()) {
+                rows.push((fold.fold, metric.key(), value));
+            }
+        }
+    }
+    Ok(rows)
 }
 
 impl CellRows {
-    fn read(_cell: &Cell, dir: &Path) -> Result<CellRows, StudyError> {
+    fn read(dir: &Path, externals: &[(String, PathBuf)]) -> Result<CellRows, StudyError> {
         let status = CellStatus::of(dir);
         let config_path = dir.join(CONFIG);
         let config = match status {
@@ -321,6 +345,7 @@ impl CellRows {
                 config,
                 predictions: None,
                 fold_metrics: Vec::new(),
+                external_metrics: Vec::new(),
             });
         }
         let task = TaskInfo::read_json(&dir.join(TASK))?;
@@ -329,12 +354,12 @@ impl CellRows {
             .exists()
             .then(|| Predictions::read_csv(&predictions_path))
             .transpose()?;
-        let scores = load_arm_scores(dir, None)?;
-        let mut fold_metrics = Vec::new();
-        for fold in &scores.folds {
-            for metric in Metric::ALL {
-                if let Some(value) = fold.get(metric).filter(|v| v.is_finite()) {
-                    fold_metrics.push((fold.fold, metric.key(), value));
+        let fold_metrics = fold_rows(dir)?;
+        let mut external_metrics = Vec::new();
+        for (name, external) in externals {
+            if external.join(METRICS).exists() {
+                for (fold, metric, value) in fold_rows(external)? {
+                    external_metrics.push((name.clone(), fold, metric, value));
                 }
             }
         }
@@ -344,6 +369,7 @@ impl CellRows {
             config,
             predictions,
             fold_metrics,
+            external_metrics,
         })
     }
 
@@ -398,6 +424,18 @@ impl CellRows {
         let mut insert = c.prepare("INSERT INTO fold_metrics VALUES (?1, ?2, ?3, ?4, ?5)")?;
         for (fold, metric, value) in &self.fold_metrics {
             insert.execute(params![study, cell.name, *fold as i64, metric, value])?;
+        }
+        let mut insert =
+            c.prepare("INSERT INTO external_fold_metrics VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?;
+        for (external, fold, metric, value) in &self.external_metrics {
+            insert.execute(params![
+                study,
+                cell.name,
+                external,
+                *fold as i64,
+                metric,
+                value
+            ])?;
         }
         Ok(())
     }
@@ -467,6 +505,7 @@ mod tests {
             set: vec![],
             axes: vec![],
             cells,
+            externals: vec![],
         }
     }
 
@@ -496,7 +535,9 @@ mod tests {
                             .iter()
                             .filter(|c| c.index % 4 == writer || c.index % 2 == 0)
                         {
-                            store.record_cell(manifest, c, &root.join(&c.name)).unwrap();
+                            store
+                                .record_cell(manifest, c, &root.join(&c.name), &[])
+                                .unwrap();
                         }
                     }
                 });
@@ -531,10 +572,11 @@ mod tests {
     #[test]
     fn rebuild_follows_the_folders_and_queries_cannot_write() {
         let dir = tempfile::tempdir().unwrap();
+        let folder = StudyFolder::new(dir.path());
         let cells: Vec<Cell> = (0..3).map(cell).collect();
-        finished_run(&dir.path().join("seed-0"), 0.0);
-        std::fs::create_dir_all(dir.path().join("seed-1")).unwrap();
-        std::fs::write(dir.path().join("seed-1").join(CONFIG), "seed = 1\n").unwrap();
+        finished_run(&folder.cell_dir("seed-0"), 0.0);
+        std::fs::create_dir_all(folder.cell_dir("seed-1")).unwrap();
+        std::fs::write(folder.cell_dir("seed-1").join(CONFIG), "seed = 1\n").unwrap();
         let db = dir.path().join("study.sqlite");
         let mut store = Store::open(&db).unwrap();
         // A cell the study no longer has disappears on rebuild.
@@ -542,12 +584,11 @@ mod tests {
             .record_cell(
                 &manifest(vec![cell(7)]),
                 &cell(7),
-                &dir.path().join("seed-0"),
+                &folder.cell_dir("seed-0"),
+                &[],
             )
             .unwrap();
-        store
-            .rebuild(&manifest(cells), |name| dir.path().join(name))
-            .unwrap();
+        store.rebuild(&manifest(cells), &folder).unwrap();
         let rows = store
             .query("SELECT cell, status FROM cells ORDER BY cell_index")
             .unwrap();

@@ -16,11 +16,23 @@ fn repo_file(path: &str) -> PathBuf {
         .join(path)
 }
 
-/// The toy study: the toy run config crossed with two seeds and two heads (4 cells).
+/// The toy study: the toy run config crossed with two seeds and two heads (4 cells), each
+/// also validated on a second toy dataset.
 fn write_toy_study(dir: &Path) -> PathBuf {
     let data = dir.join("data");
     write_toy_dataset(&data, 8);
     write_toy_run_config(dir, &data, false);
+    let external = dir.join("external-data");
+    write_toy_dataset(&external, 5);
+    std::fs::write(
+        dir.join("external.toml"),
+        format!(
+            "[data]\nsource = {{ kind = \"folder\", root = \"{}\" }}\ncache_dir = \"{}\"\n",
+            external.display(),
+            dir.join("cache").display()
+        ),
+    )
+    .unwrap();
     let study = dir.join("study.toml");
     std::fs::write(
         &study,
@@ -37,6 +49,10 @@ values = [5, 6]
 [[axis]]
 key = "model.head"
 values = [{{ kind = "linear" }}, {{ kind = "mlp", hidden = 8 }}]
+
+[[external]]
+name = "other"
+data = "external.toml"
 "#,
             dir.join("study").display()
         ),
@@ -180,6 +196,26 @@ fn a_sharded_grid_runs_merges_queries_reports_and_skips_on_rerun() {
     assert_success(&output);
     let html = std::fs::read_to_string(&report).unwrap();
     assert_report_holds_the_cells(&html, &study_dir, &cells);
+    // Cross-dataset: every cell's fold models on the external data, in the store and the report.
+    assert_eq!(
+        query("SELECT COUNT(*) FROM external_fold_metrics WHERE metric = 'auc'"),
+        "COUNT(*)\n8\n"
+    );
+    for cell in cells {
+        let external = study_dir.join("external").join(cell).join("other");
+        let metrics: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(external.join("metrics.json")).unwrap())
+                .unwrap();
+        let auc = metrics["pooled"]["auc"].as_f64().unwrap();
+        let start = html
+            .find(&format!("<tr data-external-cell=\"{cell}\">"))
+            .unwrap();
+        let row = &html[start..start + html[start..].find("</tr>").unwrap()];
+        assert!(
+            row.contains(&format!("{auc:.3}")),
+            "{cell}: {auc} not in {row}"
+        );
+    }
 
     // A re-run of the whole grid finds every cell finished.
     let output = medxfer()
