@@ -72,5 +72,11 @@ mod tests {
                 .out_dir
                 .ends_with("cells/init-imagenet__strategy-full")
         );
+        assert_eq!(definition.externals.len(), 1);
+        assert!(
+            definition.externals[0]
+                .data_path
+                .ends_with("examples/busbra-data.toml")
+        );
     }
 }
