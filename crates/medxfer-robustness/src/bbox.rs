@@ -305,6 +305,71 @@ mod tests {
         assert!(mean_shift(0.1) < mean_shift(0.3) && mean_shift(0.3) < mean_shift(0.5));
     }
 
+    fn sample(dir: &Path, name: &str, masks: &[&[(u32, u32)]], bbox: Option<&str>) -> Sample {
+        let path = dir.join(format!("{name}.png"));
+        image::GrayImage::new(12, 10).save(&path).unwrap();
+        let mut mask_paths = Vec::new();
+        for (k, on) in masks.iter().enumerate() {
+            let mut mask = image::GrayImage::new(12, 10);
+            for &(x, y) in *on {
+                mask.put_pixel(x, y, image::Luma([255]));
+            }
+            let mask_path = dir.join(format!("{name}_mask_{k}.png"));
+            mask.save(&mask_path).unwrap();
+            mask_paths.push(mask_path);
+        }
+        Sample {
+            id: name.to_string(),
+            path: path.clone(),
+            source: ImageSource::File(path),
+            label: 0,
+            patient_id: None,
+            center: None,
+            origin: None,
+            split: None,
+            mask_paths,
+            metadata: bbox
+                .map(|b| [("bbox".to_string(), b.to_string())].into())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// BUS-BRA's BBOX column wins over masks; otherwise the OR-merged masks' box (BUSI);
+    /// no mask, an empty mask or a box outside the image is an error naming the image.
+    #[test]
+    fn a_sample_gets_its_box_from_bbox_metadata_or_its_masks() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let (image, lesion) =
+            image_and_box(&sample(d, "a", &[&[(1, 1)]], Some("[2,3,4,5]"))).unwrap();
+        assert_eq!((image.width, image.height), (12, 10));
+        assert_eq!(
+            (lesion.x0, lesion.y0, lesion.x1, lesion.y1),
+            (2.0, 3.0, 6.0, 8.0)
+        );
+        let (_, lesion) = image_and_box(&sample(d, "b", &[&[(1, 2)], &[(5, 7)]], None)).unwrap();
+        assert_eq!(
+            (lesion.x0, lesion.y0, lesion.x1, lesion.y1),
+            (1.0, 2.0, 6.0, 8.0)
+        );
+        let message = |s: Sample| image_and_box(&s).unwrap_err().to_string();
+        let none = message(sample(d, "c", &[], None));
+        assert!(
+            none.contains("c.png") && none.contains("no lesion mask"),
+            "{none}"
+        );
+        let empty = message(sample(d, "e", &[&[]], None));
+        assert!(
+            empty.contains("e.png") && empty.contains("mask is empty"),
+            "{empty}"
+        );
+        let outside = message(sample(d, "f", &[], Some("[8,3,6,4]")));
+        assert!(
+            outside.contains("f.png") && outside.contains("outside"),
+            "{outside}"
+        );
+    }
+
     #[test]
     fn a_crop_near_the_border_is_clipped_to_the_image() {
         let lesion = LesionBox {
