@@ -40,9 +40,10 @@ fn a_classification_run_is_explained_by_every_method_and_bad_requests_are_refuse
     ];
     let out = dir.path().join("explained");
 
-    let methods: [(&str, &str, &[&str]); 5] = [
+    let methods: [(&str, &str, &[&str]); 6] = [
         ("lime", "lime", &["--samples", "24", "--segments", "10"]),
         ("gradcam", "gradcam", &[]),
+        ("eigencam", "eigencam", &["--stage", "2"]),
         ("gradcam++", "gradcampp", &["--stage", "3"]),
         ("occlusion", "occlusion", &["--patch", "8", "--stride", "8"]),
         (
