@@ -21,7 +21,7 @@ use medxfer_models::UNetConfig;
 use crate::TrainError;
 use crate::atomic_file::write_atomic;
 use crate::config::{DataConfig, TrainConfig, load_toml_file, parse_with_overrides};
-use crate::fold::{FoldIndices, RunContext, predict_images};
+use crate::fold::{FoldIndices, RunContext, TestTimeAugmentation, predict_images_with};
 use crate::model_setup::Architecture;
 use crate::normalisation::Normalisation;
 use crate::predict::{check_finished, fold_models};
@@ -45,6 +45,7 @@ struct ExternalRecord<'a> {
     data: &'a DataConfig,
     images: usize,
     fold_models: Vec<usize>,
+    test_time_augmentation: TestTimeAugmentation,
 }
 
 /// Validate the finished run in `run_dir` on the data `data_file` describes; the results go
@@ -55,6 +56,23 @@ pub fn validate_external(
     out_dir: &Path,
     events: &dyn Reporter,
 ) -> Result<TaskKind, TrainError> {
+    validate_external_with(
+        run_dir,
+        data_file,
+        out_dir,
+        TestTimeAugmentation::None,
+        events,
+    )
+}
+
+/// [`validate_external`] with test-time augmentation (classification runs only).
+pub fn validate_external_with(
+    run_dir: &Path,
+    data_file: &Path,
+    out_dir: &Path,
+    tta: TestTimeAugmentation,
+    events: &dyn Reporter,
+) -> Result<TaskKind, TrainError> {
     check_finished(run_dir)?;
     let run_config = TrainConfig::load(&run_dir.join(CONFIG), &[])?;
     let task = TaskInfo::read_json(&run_dir.join(TASK))?;
@@ -62,6 +80,15 @@ pub fn validate_external(
         .into_iter()
         .filter_map(|path| fold_of(&path).map(|fold| (fold, path)))
         .collect();
+    if tta != TestTimeAugmentation::None && task.task != TaskKind::Classification {
+        return Err(TrainError::Config {
+            path: run_dir.join(TASK),
+            message: format!(
+                "test-time augmentation is for classification runs; this is a {} run",
+                task.task
+            ),
+        });
+    }
     let config = external_config(&run_config, data_file)?;
     refuse_output(out_dir, run_dir)?;
     config.data.apply_decode_limits();
@@ -84,7 +111,7 @@ pub fn validate_external(
         every_image: &every_image,
     };
     match task.task {
-        TaskKind::Classification => classify(&setup, &task, &models, out_dir, events)?,
+        TaskKind::Classification => classify(&setup, &task, &models, tta, out_dir, events)?,
         TaskKind::Segmentation => segment(&setup, &models, out_dir, events)?,
     }
     // Absolute, so `medxfer evaluate` finds the run from any working directory.
@@ -97,6 +124,7 @@ pub fn validate_external(
         data: &config.data,
         images: dataset.len(),
         fold_models: models.iter().map(|(fold, _)| *fold).collect(),
+        test_time_augmentation: tta,
     };
     let text =
         serde_json::to_string_pretty(&record).map_err(|e| TrainError::Other(e.to_string()))?;
@@ -208,6 +236,7 @@ fn classify(
     setup: &ExternalSetup,
     task: &TaskInfo,
     models: &[(usize, PathBuf)],
+    tta: TestTimeAugmentation,
     out_dir: &Path,
     events: &dyn Reporter,
 ) -> Result<(), TrainError> {
@@ -241,7 +270,7 @@ fn classify(
     let progress = events.task("fold models", models.len(), ProgressKind::Work);
     for (fold, path) in models {
         let model = architecture.load(path, &setup.device)?;
-        let probs = predict_images(&ctx, &model, setup.every_image);
+        let probs = predict_images_with(&ctx, &model, setup.every_image, tta);
         for (&i, scores) in setup.every_image.iter().zip(probs.chunks(num_classes)) {
             let sample = &setup.dataset.samples[i];
             predictions.rows.push(PredictionRow {

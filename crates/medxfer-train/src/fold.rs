@@ -302,12 +302,39 @@ fn recompute_statistics(ctx: &RunContext, model: &mut Classifier, train: &[usize
 
 /// Softmax probabilities of `model` on the (unaugmented) images at `indices`.
 pub fn predict_images(ctx: &RunContext, model: &Classifier, indices: &[usize]) -> Vec<f32> {
+    predict_images_with(ctx, model, indices, TestTimeAugmentation::None)
+}
+
+/// Test-time augmentation: what predictions average over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TestTimeAugmentation {
+    /// The image as it is.
+    #[default]
+    None,
+    /// The mean of the class probabilities of the image and its mirror image.
+    Hflip,
+}
+
+/// Class probabilities of `indices` (row-major n x classes), averaged over `tta`'s views.
+pub fn predict_images_with(
+    ctx: &RunContext,
+    model: &Classifier,
+    indices: &[usize],
+    tta: TestTimeAugmentation,
+) -> Vec<f32> {
     let model = model.valid();
     let device = ctx.device.clone().without_autodiff();
     let mut out = Vec::with_capacity(indices.len() * ctx.num_classes);
     for chunk in indices.chunks(ctx.config.train.batch_size.max(1)) {
         let x = image_batch(ctx.cache, chunk, &ctx.input, None, &device);
-        let probs = softmax(model.forward(x), 1);
+        let probs = match tta {
+            TestTimeAugmentation::None => softmax(model.forward(x), 1),
+            TestTimeAugmentation::Hflip => {
+                let mirrored = x.clone().flip([3]);
+                (softmax(model.forward(x), 1) + softmax(model.forward(mirrored), 1)) / 2.0
+            }
+        };
         out.extend(probs.into_data().iter::<f32>());
     }
     out

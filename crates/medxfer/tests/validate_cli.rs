@@ -144,3 +144,72 @@ fn a_classification_run_is_validated_and_a_class_it_never_learnt_is_refused() {
         "{message}"
     );
 }
+
+/// Each predictions.csv row's key (image, fold model) and its last score column.
+fn scores(csv: &Path) -> std::collections::BTreeMap<(String, String), f64> {
+    let text = std::fs::read_to_string(csv).unwrap();
+    text.lines()
+        .skip(1)
+        .map(|line| {
+            let cells: Vec<&str> = line.split(',').collect();
+            let key = (cells[0].to_string(), cells[1].to_string());
+            (key, cells.last().unwrap().parse().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn hflip_test_time_augmentation_averages_each_image_with_its_mirror_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    write_toy_dataset(&data, 6);
+    train_to_the_end(&write_toy_run_config(dir.path(), &data, false));
+    let run = dir.path().join("run");
+    let external = dir.path().join("external");
+    write_toy_dataset(&external, 3);
+    // The same images mirrored, under the same names.
+    let mirrored = dir.path().join("mirrored");
+    for class in ["left", "right"] {
+        std::fs::create_dir_all(mirrored.join(class)).unwrap();
+        for entry in std::fs::read_dir(external.join(class)).unwrap() {
+            let path = entry.unwrap().path();
+            let flipped = image::imageops::flip_horizontal(&image::open(&path).unwrap().to_luma8());
+            flipped
+                .save(mirrored.join(class).join(path.file_name().unwrap()))
+                .unwrap();
+        }
+    }
+    let outputs: Vec<PathBuf> = ["plain", "mirror", "tta"]
+        .iter()
+        .map(|n| dir.path().join(n))
+        .collect();
+    let data_dirs = [&external, &mirrored, &external];
+    for (k, (out, root)) in outputs.iter().zip(data_dirs).enumerate() {
+        let data_dir = dir.path().join(format!("d{k}"));
+        std::fs::create_dir_all(&data_dir).unwrap();
+        let data_file = write_data_file(&data_dir, root);
+        let mut command = medxfer();
+        command
+            .args(["validate", "--no-progress"])
+            .arg(&run)
+            .arg("--data")
+            .arg(&data_file);
+        command.arg("--out").arg(out);
+        if k == 2 {
+            command.args(["--tta", "hflip"]);
+        }
+        assert_success(&command.output().unwrap());
+    }
+    let [plain, mirror, tta] = [0, 1, 2].map(|k| scores(&outputs[k].join("predictions.csv")));
+    assert_eq!(tta.len(), 12);
+    for (key, p) in &tta {
+        let expected = (plain[key] + mirror[key]) / 2.0;
+        // f32 softmax outputs averaged in f32 on one side, in f64 here.
+        assert!((p - expected).abs() < 1e-5, "{key:?}: {p} vs {expected}");
+    }
+    let record = std::fs::read_to_string(outputs[2].join("external.json")).unwrap();
+    assert!(
+        record.contains("\"test_time_augmentation\": \"hflip\""),
+        "{record}"
+    );
+}
