@@ -204,7 +204,7 @@ fn trained_on_fixed_set(permuted: bool, steps: usize) -> Classifier {
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = optimizer.step(1e-3, model, grads);
     }
-    recompute_batch_norm_statistics(&mut model.backbone, [x.clone()].into_iter());
+    recompute_batch_norm_statistics(&mut model.backbone, [x.clone()]);
     model.valid()
 }
 
