@@ -82,7 +82,7 @@ fn regenerated_fixtures_equal_the_committed_ones() {
         );
         compared += 1;
     }
-    assert_eq!(compared, 8, "expected 8 fixture files");
+    assert_eq!(compared, 9, "expected 9 fixture files");
     eprintln!(
         "{compared} fixture files regenerated equal (floats to a relative {RELATIVE_TOLERANCE:e})"
     );
