@@ -17,8 +17,10 @@ pub const SEVERITIES: usize = 5;
 /// Blur sigmas are ImageNet-C's at 224 px, scaled to the run's input size.
 const BLUR_REFERENCE_SIZE: f64 = 224.0;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+/// The names on the command line and in the tables are the same (`gaussian_noise`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
 pub enum Corruption {
     /// Additive Gaussian noise of standard deviation `parameter` (0..1 intensity scale).
     GaussianNoise,

@@ -175,7 +175,7 @@ mod tests {
         let is_positive = vec![true, true, true, true, false, false, false, false];
         let good = vec![0.9, 0.8, 0.7, 0.65, 0.3, 0.2, 0.1, 0.68];
         let reversed: Vec<f64> = good.iter().map(|s| 1.0 - s).collect();
-        let mut conditions = conditions(Suite::Bbox);
+        let mut conditions = conditions(Suite::Bbox, &[]);
         conditions.truncate(3);
         let scores = StudyScores {
             conditions,

@@ -24,15 +24,18 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::RobustnessError;
 use crate::bbox::{crop, crop_region, image_and_box};
+use crate::corruption::Corruption;
 use crate::suite::{Condition, Perturbation, Suite, conditions};
 
 /// Images perturbed and scored together: bounds the memory a condition's copies take.
 const CHUNK: usize = 32;
 
 /// How a study perturbs.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StudySettings {
     pub suite: Suite,
+    /// Corruption suite: the corruptions to apply (empty: all six).
+    pub corruptions: Vec<Corruption>,
     /// Seeds every random shift, scale and noise draw (with the image's id and the condition).
     pub seed: u64,
     /// Bbox suite: context kept around the box on each side, as a fraction of its side.
@@ -149,7 +152,7 @@ impl StudyRun {
         settings: &StudySettings,
         events: &dyn Reporter,
     ) -> Result<StudyScores, RobustnessError> {
-        let conditions = conditions(settings.suite);
+        let conditions = conditions(settings.suite, &settings.corruptions);
         let mut scores = vec![vec![f64::NAN; self.tests.len()]; conditions.len()];
         let chunks: Vec<(usize, Vec<usize>)> = self.fold_chunks();
         let progress = events.task(

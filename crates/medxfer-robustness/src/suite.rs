@@ -63,8 +63,9 @@ pub struct Condition {
     pub parameter: f64,
 }
 
-/// The suite's conditions, the unperturbed images first.
-pub fn conditions(suite: Suite) -> Vec<Condition> {
+/// The suite's conditions, the unperturbed images first; the corruption suite applies the
+/// `corruptions` given (all of them when the list is empty), in [`Corruption::ALL`]'s order.
+pub fn conditions(suite: Suite, corruptions: &[Corruption]) -> Vec<Condition> {
     let mut out = vec![Condition {
         perturbation: Perturbation::None,
         level: 0,
@@ -82,7 +83,10 @@ pub fn conditions(suite: Suite) -> Vec<Condition> {
                 }),
         ),
         Suite::Corruptions => {
-            for corruption in Corruption::ALL {
+            let chosen = Corruption::ALL
+                .into_iter()
+                .filter(|c| corruptions.is_empty() || corruptions.contains(c));
+            for corruption in chosen {
                 out.extend((1..=SEVERITIES).map(|level| Condition {
                     perturbation: Perturbation::Corruption(corruption),
                     level,
@@ -100,11 +104,11 @@ mod tests {
 
     #[test]
     fn suites_list_the_reference_then_every_strength() {
-        let bbox = conditions(Suite::Bbox);
+        let bbox = conditions(Suite::Bbox, &[]);
         assert_eq!(bbox[0].perturbation, Perturbation::None);
         assert_eq!(bbox.len(), 1 + BBOX_STRENGTHS.len());
         assert!(bbox.len() >= 1 + 1 + 5, "at least five strengths plus 0");
-        let corruptions = conditions(Suite::Corruptions);
+        let corruptions = conditions(Suite::Corruptions, &[]);
         assert_eq!(corruptions.len(), 1 + 6 * SEVERITIES);
         let codes: std::collections::HashSet<u64> = corruptions
             .iter()
@@ -112,5 +116,13 @@ mod tests {
             .chain([Perturbation::BboxCrop.seed_code()])
             .collect();
         assert_eq!(codes.len(), 1 + 1 + 6, "seed codes are distinct");
+        // A chosen subset keeps the reference and the fixed order, whatever the request's.
+        let two = conditions(Suite::Corruptions, &[Corruption::Jpeg, Corruption::Gamma]);
+        let names: Vec<&str> = two.iter().map(|c| c.perturbation.name()).collect();
+        assert_eq!(names.len(), 1 + 2 * SEVERITIES);
+        assert_eq!(
+            (names[0], names[1], names[SEVERITIES + 1]),
+            ("none", "gamma", "jpeg")
+        );
     }
 }

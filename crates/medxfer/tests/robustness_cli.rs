@@ -23,6 +23,17 @@ fn robustness(run: &Path, suite: &str, out: &Path, extra: &[&str]) -> Output {
         .unwrap()
 }
 
+/// A CSV's columns by header name (plain comma splitting: the toy ids hold no commas).
+fn columns_by_name(csv: &str) -> std::collections::HashMap<String, Vec<String>> {
+    let rows: Vec<Vec<&str>> = csv.lines().map(|l| l.split(',').collect()).collect();
+    (0..rows[0].len())
+        .map(|c| {
+            let values = rows[1..].iter().map(|r| r[c].to_string()).collect();
+            (rows[0][c].to_string(), values)
+        })
+        .collect()
+}
+
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
@@ -112,6 +123,33 @@ fn both_suites_score_every_condition_reproducibly_and_bad_inputs_are_refused() {
         );
     }
     assert!(out.join("robustness_corruptions.png").is_file());
+    // A subset of corruptions scores exactly as in the full suite (each draw is seeded by the
+    // image and condition, not by what else runs).
+    let subset = dir.path().join("subset");
+    let args = [
+        "--seed",
+        "3",
+        "--corruption",
+        "jpeg",
+        "--corruption",
+        "gaussian_noise",
+    ];
+    assert_success(&robustness(&run, "corruptions", &subset, &args));
+    let table = read(&subset.join("robustness_corruptions.csv"));
+    assert_eq!(table.lines().count(), 1 + 1 + 2 * 5, "{table}");
+    let full = columns_by_name(&read(&out.join("robustness_corruptions_scores.csv")));
+    let part = columns_by_name(&read(&subset.join("robustness_corruptions_scores.csv")));
+    assert_eq!(part.len(), 2 + 1 + 10);
+    for (name, values) in &part {
+        assert_eq!(Some(values), full.get(name), "{name}");
+    }
+    let error = one_line_error(&robustness(
+        &run,
+        "bbox",
+        &subset,
+        &["--corruption", "jpeg"],
+    ));
+    assert!(error.contains("--corruption"), "{error}");
 
     // --out may not be the run's own folder or a file.
     let error = one_line_error(&robustness(&run, "corruptions", &run, &[]));

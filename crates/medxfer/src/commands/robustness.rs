@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use medxfer_robustness::corruption::Corruption;
 use medxfer_robustness::plot::write_plot;
 use medxfer_robustness::{RobustnessReport, StudyRun, StudySettings, Suite};
 
@@ -19,6 +20,9 @@ pub struct RobustnessArgs {
     /// the run's).
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
+    /// Corruption suite: only this corruption (repeat for several; default all six).
+    #[arg(long = "corruption", value_enum, value_name = "NAME")]
+    corruptions: Vec<Corruption>,
     /// Seed of every random shift, scale and noise draw.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -34,10 +38,16 @@ pub fn run(args: RobustnessArgs) -> anyhow::Result<()> {
     if !(args.margin >= 0.0 && args.margin <= 2.0) {
         anyhow::bail!("--margin {} must be between 0 and 2", args.margin);
     }
+    if args.suite == Suite::Bbox && !args.corruptions.is_empty() {
+        anyhow::bail!(
+            "--corruption chooses corruptions of --suite corruptions, not of the bbox suite"
+        );
+    }
     check_out(&args.out, &args.run_dir)?;
     let study = StudyRun::open(&args.run_dir)?;
     let settings = StudySettings {
         suite: args.suite,
+        corruptions: args.corruptions.clone(),
         seed: args.seed,
         margin: args.margin,
     };
