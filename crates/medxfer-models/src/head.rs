@@ -5,6 +5,8 @@ use burn::prelude::*;
 use burn::tensor::activation::relu;
 use serde::{Deserialize, Serialize};
 
+pub use crate::head_conv1d::Conv1dHead;
+
 fn default_hidden() -> usize {
     256
 }
@@ -13,7 +15,16 @@ fn default_dropout() -> f64 {
     0.3
 }
 
-/// `{ kind = "linear" }` or `{ kind = "mlp", hidden = 256, dropout = 0.3 }`.
+fn default_conv1d_channels() -> usize {
+    16
+}
+
+fn default_conv1d_blocks() -> usize {
+    2
+}
+
+/// `{ kind = "linear" }`, `{ kind = "mlp", hidden = 256, dropout = 0.3 }` or
+/// `{ kind = "conv1d", channels = 16, blocks = 2, dropout = 0.3 }` (see [`Conv1dHead`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum HeadConfig {
@@ -21,6 +32,15 @@ pub enum HeadConfig {
     Mlp {
         #[serde(default = "default_hidden")]
         hidden: usize,
+        #[serde(default = "default_dropout")]
+        dropout: f64,
+    },
+    /// 1-D convolutions with residual skip connections over the pooled features (paper 000).
+    Conv1d {
+        #[serde(default = "default_conv1d_channels")]
+        channels: usize,
+        #[serde(default = "default_conv1d_blocks")]
+        blocks: usize,
         #[serde(default = "default_dropout")]
         dropout: f64,
     },
@@ -44,6 +64,7 @@ pub struct MlpHead {
 pub enum Head {
     Linear(Linear),
     Mlp(MlpHead),
+    Conv1d(Conv1dHead),
 }
 
 impl Head {
@@ -62,6 +83,18 @@ impl Head {
                 dropout: DropoutConfig::new(*dropout).init(),
                 output: LinearConfig::new(*hidden, num_classes).init(device),
             }),
+            HeadConfig::Conv1d {
+                channels,
+                blocks,
+                dropout,
+            } => Head::Conv1d(Conv1dHead::new(
+                in_features,
+                *channels,
+                *blocks,
+                *dropout,
+                num_classes,
+                device,
+            )),
         }
     }
 
@@ -73,6 +106,7 @@ impl Head {
                 let hidden = relu(mlp.hidden.forward(features));
                 mlp.output.forward(mlp.dropout.forward(hidden))
             }
+            Head::Conv1d(head) => head.forward(features),
         }
     }
 
@@ -84,6 +118,11 @@ impl Head {
                 hidden: mlp.hidden.weight.lazy_shape().as_slice()[1],
                 dropout: mlp.dropout.prob,
             },
+            Head::Conv1d(head) => HeadConfig::Conv1d {
+                channels: head.channels(),
+                blocks: head.blocks.len(),
+                dropout: head.dropout.prob,
+            },
         }
     }
 
@@ -91,6 +130,7 @@ impl Head {
         match self {
             Head::Linear(linear) => linear.weight.lazy_shape().as_slice()[0],
             Head::Mlp(mlp) => mlp.hidden.weight.lazy_shape().as_slice()[0],
+            Head::Conv1d(head) => head.in_features(),
         }
     }
 
@@ -98,6 +138,7 @@ impl Head {
         match self {
             Head::Linear(linear) => linear.weight.lazy_shape().as_slice()[1],
             Head::Mlp(mlp) => mlp.output.weight.lazy_shape().as_slice()[1],
+            Head::Conv1d(head) => head.num_classes(),
         }
     }
 
@@ -137,6 +178,11 @@ mod tests {
             HeadConfig::Mlp {
                 hidden: 8,
                 dropout: 0.5,
+            },
+            HeadConfig::Conv1d {
+                channels: 4,
+                blocks: 2,
+                dropout: 0.1,
             },
         ] {
             let head = Head::new(&config, 16, 3, &device);

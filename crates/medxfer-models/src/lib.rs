@@ -9,6 +9,7 @@ pub mod efficientnet;
 mod error;
 pub mod fast_cpu;
 mod head;
+mod head_conv1d;
 mod init;
 mod kind;
 pub mod resnet;
@@ -20,7 +21,7 @@ pub use backbone::Backbone;
 pub use batch_norm_stats::recompute_batch_norm_statistics;
 pub use classifier::Classifier;
 pub use error::ModelError;
-pub use head::{Head, HeadConfig, MlpHead};
+pub use head::{Conv1dHead, Head, HeadConfig, MlpHead};
 pub use init::Init;
 pub use kind::BackboneKind;
 pub use spec::{
