@@ -117,16 +117,32 @@ pub fn image_and_box(sample: &Sample) -> Result<(LumaImage, LesionBox), Robustne
     Ok((image, lesion))
 }
 
+fn missing_box(path: &Path) -> RobustnessError {
+    RobustnessError::no_box(
+        path,
+        "no lesion mask (NAME_mask*.png) or BBOX column: the bbox suite needs a lesion box for every test image",
+    )
+}
+
+/// Fail before any work when a sample has neither a `bbox` column nor a mask file (checked
+/// without decoding; an empty mask is found when the image is cropped).
+pub fn require_box_source(sample: &Sample) -> Result<(), RobustnessError> {
+    let is_file = matches!(sample.source, ImageSource::File(_));
+    let has_box = sample.metadata.contains_key("bbox") || !sample.mask_paths.is_empty();
+    if is_file && has_box {
+        Ok(())
+    } else {
+        Err(missing_box(&sample.path))
+    }
+}
+
 fn mask_box(
     path: &Path,
     mask_paths: &[std::path::PathBuf],
     image: &LumaImage,
 ) -> Result<LesionBox, RobustnessError> {
     if mask_paths.is_empty() {
-        return Err(RobustnessError::no_box(
-            path,
-            "no lesion mask (NAME_mask*.png) or BBOX column: the bbox suite needs a lesion box for every test image",
-        ));
+        return Err(missing_box(path));
     }
     let mut masks = Vec::with_capacity(mask_paths.len());
     for mask_path in mask_paths {
@@ -358,6 +374,10 @@ mod tests {
             none.contains("c.png") && none.contains("no lesion mask"),
             "{none}"
         );
+        let early = require_box_source(&sample(d, "c", &[], None)).unwrap_err();
+        assert_eq!(early.to_string(), none);
+        assert!(require_box_source(&sample(d, "a", &[], Some("[2,3,4,5]"))).is_ok());
+        assert!(require_box_source(&sample(d, "b", &[&[(1, 2)]], None)).is_ok());
         let empty = message(sample(d, "e", &[&[]], None));
         assert!(
             empty.contains("e.png") && empty.contains("mask is empty"),

@@ -23,7 +23,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::RobustnessError;
-use crate::bbox::{crop, crop_region, image_and_box};
+use crate::bbox::{crop, crop_region, image_and_box, require_box_source};
 use crate::corruption::Corruption;
 use crate::suite::{Condition, Perturbation, Suite, conditions};
 
@@ -152,6 +152,11 @@ impl StudyRun {
         settings: &StudySettings,
         events: &dyn Reporter,
     ) -> Result<StudyScores, RobustnessError> {
+        if settings.suite == Suite::Bbox {
+            for t in &self.tests {
+                require_box_source(&self.dataset.samples[t.sample])?;
+            }
+        }
         let conditions = conditions(settings.suite, &settings.corruptions);
         let mut scores = vec![vec![f64::NAN; self.tests.len()]; conditions.len()];
         let chunks: Vec<(usize, Vec<usize>)> = self.fold_chunks();
