@@ -23,6 +23,18 @@ fn row(id: usize, fold: usize, split: Split, label: &str, p_malignant: f64) -> P
     }
 }
 
+/// The test rows of `predictions`, with their malignant flags and malignant scores.
+fn malignant_test_rows(predictions: &Predictions) -> (Vec<&PredictionRow>, Vec<bool>, Vec<f64>) {
+    let test: Vec<&PredictionRow> = predictions
+        .rows
+        .iter()
+        .filter(|r| r.split == Split::Test)
+        .collect();
+    let flags = test.iter().map(|r| r.label == "malignant").collect();
+    let scores = test.iter().map(|r| r.scores[1]).collect();
+    (test, flags, scores)
+}
+
 fn binary_run() -> (Predictions, TaskInfo) {
     let mut rows = Vec::new();
     for i in 0..40 {
@@ -61,13 +73,7 @@ fn binary_run_metrics_agree_with_the_metric_functions() {
     task.write_json(&dir.path().join(TASK_FILE)).unwrap();
     let metrics = evaluate_run(dir.path()).unwrap();
     assert_eq!(metrics.folds.len(), 2);
-    let test: Vec<&PredictionRow> = predictions
-        .rows
-        .iter()
-        .filter(|r| r.split == Split::Test)
-        .collect();
-    let flags: Vec<bool> = test.iter().map(|r| r.label == "malignant").collect();
-    let scores: Vec<f64> = test.iter().map(|r| r.scores[1]).collect();
+    let (test, flags, scores) = malignant_test_rows(&predictions);
     let ci = delong_ci(&flags, &scores, 0.95).unwrap();
     assert_eq!(metrics.pooled.auc, Some(ci.auc));
     assert_eq!(metrics.pooled.auc_ci.as_ref().unwrap().low, ci.ci_low);
@@ -234,13 +240,7 @@ fn binary_runs_report_brier_ece_and_reliability_of_the_positive_class() {
     let (predictions, task) = binary_run();
     let m = compute_run_metrics(&predictions, &task).unwrap();
     assert_eq!(m.pooled.over, PooledOver::OutOfFold);
-    let test: Vec<&PredictionRow> = predictions
-        .rows
-        .iter()
-        .filter(|r| r.split == Split::Test)
-        .collect();
-    let flags: Vec<bool> = test.iter().map(|r| r.label == "malignant").collect();
-    let scores: Vec<f64> = test.iter().map(|r| r.scores[1]).collect();
+    let (_, flags, scores) = malignant_test_rows(&predictions);
     let cal = m.pooled.calibration.as_ref().unwrap();
     assert_eq!(cal.brier, brier_score(&flags, &scores).unwrap());
     assert_eq!(
@@ -272,12 +272,7 @@ fn temperatures_are_fitted_on_each_folds_validation_rows_and_applied_to_its_test
             .iter()
             .all(|t| t.temperature > 1.0 && t.n_fit == 30)
     );
-    let test: Vec<&PredictionRow> = predictions
-        .rows
-        .iter()
-        .filter(|r| r.split == Split::Test)
-        .collect();
-    let flags: Vec<bool> = test.iter().map(|r| r.label == "malignant").collect();
+    let (test, flags, _) = malignant_test_rows(&predictions);
     let t_of = |fold: usize| {
         scaled
             .temperatures
