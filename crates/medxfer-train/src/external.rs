@@ -27,7 +27,7 @@ use crate::normalisation::Normalisation;
 use crate::predict::{check_finished, fold_models};
 use crate::run::{decode_images, input_spec, load_dataset, resolve_device};
 use crate::segmentation::task::{Segmentation, SegmentationContext};
-use crate::segmentation::write_fold_masks;
+use crate::segmentation::{WrittenInputs, write_fold_masks};
 
 /// The file `--data` names: a `[data]` table as in a run configuration. The image size,
 /// channels and input normalisation are the run's, whatever the table says.
@@ -322,6 +322,7 @@ fn segment(
         device: setup.device.clone(),
     };
     let mut rows = Vec::new();
+    let mut written = WrittenInputs::new();
     let progress = events.task("fold models", models.len(), ProgressKind::Work);
     for (fold, path) in models {
         let model = Segmentation { ctx: &ctx }.load_model(path)?;
@@ -331,6 +332,7 @@ fn segment(
             &model,
             &setup.fold(*fold),
             out_dir,
+            &mut written,
         )?);
         progress.step(Some(format!("fold {fold}")));
     }

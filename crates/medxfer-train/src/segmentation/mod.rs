@@ -57,6 +57,7 @@ pub fn run(
     let task = Segmentation { ctx: &ctx };
     let mut rows = Vec::new();
     let mut records = Vec::new();
+    let mut written = WrittenInputs::new();
     for fold in prepared
         .folds
         .iter()
@@ -74,6 +75,7 @@ pub fn run(
             &trained.output,
             fold,
             &out_dir,
+            &mut written,
         )?);
         records.push(FoldRecord::of(fold, trained.seconds));
     }
@@ -117,6 +119,11 @@ fn checked_masks(
         .collect())
 }
 
+/// Which images' input and truth PNGs this process has written: they depend on the image
+/// alone, so the folds (or, in an external validation, the fold models) that score an image
+/// again reuse them and write only their prediction.
+pub(crate) type WrittenInputs = std::collections::HashSet<usize>;
+
 /// Write the fold's validation and test images, truths and predictions as PNGs; their rows.
 pub(crate) fn write_fold_masks(
     ctx: &SegmentationContext,
@@ -124,6 +131,7 @@ pub(crate) fn write_fold_masks(
     model: &medxfer_models::UNet,
     fold: &FoldIndices,
     out_dir: &Path,
+    written: &mut WrittenInputs,
 ) -> Result<Vec<SegmentationRow>, TrainError> {
     let mut rows = Vec::new();
     let predicted_dir = PathBuf::from(PREDICTED_DIR).join(fold_dir_name(fold.fold));
@@ -141,13 +149,15 @@ pub(crate) fn write_fold_masks(
             let prediction = predicted_dir.join(&name);
             let input = ctx.cache.get(i);
             let size = input.size;
-            let gray: Vec<u8> = input
-                .pixels
-                .iter()
-                .map(|&v| (v.clamp(0.0, 1.0) * 255.0).round() as u8)
-                .collect();
-            write_png(&out_dir.join(&image), size, &gray)?;
-            write_png(&out_dir.join(&truth), size, &scaled(&ctx.masks[i].pixels))?;
+            if written.insert(i) {
+                let gray: Vec<u8> = input
+                    .pixels
+                    .iter()
+                    .map(|&v| (v.clamp(0.0, 1.0) * 255.0).round() as u8)
+                    .collect();
+                write_png(&out_dir.join(&image), size, &gray)?;
+                write_png(&out_dir.join(&truth), size, &scaled(&ctx.masks[i].pixels))?;
+            }
             write_png(&out_dir.join(&prediction), size, &scaled(predicted))?;
             rows.push(SegmentationRow {
                 image_id: sample.id.clone(),
