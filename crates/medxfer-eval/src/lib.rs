@@ -24,6 +24,8 @@ pub mod paired_t;
 pub mod predictions;
 mod ranking;
 pub mod report;
+mod report_breakdown;
+mod report_calibration;
 pub mod run_comparison;
 pub mod score_reports;
 pub mod score_table;

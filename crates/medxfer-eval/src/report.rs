@@ -21,20 +21,22 @@ use crate::EvalError;
 use crate::atomic_write::write_json_atomic;
 use crate::auc::{roc_auc, roc_auc_ovr_macro};
 use crate::bootstrap::{BootstrapConfig, CiMethod, stratified_bootstrap_ci};
-use crate::calibration::{
-    ReliabilityBin, apply_temperature, brier_score, expected_calibration_error, fit_temperature,
-    reliability_curve,
-};
 use crate::classification::ClassificationMetrics;
 use crate::confusion::ConfusionMatrix;
 use crate::delong::delong_ci;
 use crate::predictions::{PredictionRow, Predictions, Split, TaskInfo, TaskKind};
+pub use crate::report_breakdown::{Breakdown, GroupBy, GroupMetrics};
+use crate::report_breakdown::{group_metrics, write_groups};
+pub use crate::report_calibration::{
+    CALIBRATION_BINS, Calibration, FoldTemperature, TemperatureScaled,
+};
+use crate::report_calibration::{calibration, temperature_scaled};
 
 // The run folder's file names, defined once in medxfer-atomic.
 pub const PREDICTIONS_FILE: &str = medxfer_atomic::run_files::PREDICTIONS;
 pub const TASK_FILE: &str = medxfer_atomic::run_files::TASK;
 pub const METRICS_FILE: &str = medxfer_atomic::run_files::METRICS;
-const CI_LEVEL: f64 = 0.95;
+pub(crate) const CI_LEVEL: f64 = 0.95;
 const BOOTSTRAP: BootstrapConfig = BootstrapConfig {
     n_resamples: 2000,
     level: CI_LEVEL,
@@ -106,35 +108,6 @@ pub enum PooledOver {
     FoldEnsemble { models: usize },
 }
 
-/// Calibration of the positive class's probability (binary runs).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Calibration {
-    pub brier: f64,
-    /// Expected calibration error over [`CALIBRATION_BINS`] equal-width bins.
-    pub ece: f64,
-    pub reliability: Vec<ReliabilityBin>,
-}
-
-/// One fold model's temperature, fitted on that fold's validation rows of the training run.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct FoldTemperature {
-    pub fold: usize,
-    pub temperature: f64,
-    /// Validation rows the temperature was fitted on.
-    pub n_fit: usize,
-}
-
-/// Calibration after temperature scaling, fitted on the training run's validation rows only
-/// (never on the rows it is measured on).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct TemperatureScaled {
-    pub temperatures: Vec<FoldTemperature>,
-    pub calibration: Calibration,
-}
-
-/// Bins of the reliability diagram and the ECE (scikit-learn's `calibration_curve` default).
-pub const CALIBRATION_BINS: usize = 10;
-
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PooledMetrics {
     #[serde(default)]
@@ -152,37 +125,6 @@ pub struct PooledMetrics {
     #[serde(default)]
     pub temperature_scaled: Option<TemperatureScaled>,
     pub classification: ClassificationMetrics,
-}
-
-/// Which column of the predictions file a breakdown groups by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum GroupBy {
-    /// The dataset of a multi-source run.
-    Source,
-    /// Hospital or scanner.
-    Center,
-}
-
-/// The pooled rows of one source or centre: discrimination with its DeLong CI (binary) and
-/// the decisions' balanced accuracy, sensitivity and specificity.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct GroupMetrics {
-    pub group: String,
-    pub n: usize,
-    pub auc: Option<f64>,
-    pub auc_ci: Option<Interval>,
-    pub balanced_accuracy: f64,
-    pub mcc: f64,
-    /// Calibration of the positive class's probability in this group (binary runs).
-    pub ece: Option<f64>,
-}
-
-/// Metrics per value of a grouping column; empty when no row has one.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct Breakdown {
-    pub per_source: Vec<GroupMetrics>,
-    pub per_center: Vec<GroupMetrics>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -340,7 +282,7 @@ impl Cases {
     }
 }
 
-fn interval(low: f64, high: f64, method: &str) -> Interval {
+pub(crate) fn interval(low: f64, high: f64, method: &str) -> Interval {
     Interval {
         low,
         high,
@@ -449,57 +391,6 @@ pub fn compute_run_metrics_fitted_on(
     })
 }
 
-/// Metrics of `rows` per value of the `by` column (rows without one are left out).
-fn group_metrics(
-    rows: &[PredictionRow],
-    by: GroupBy,
-    class_names: &[String],
-    positive: Option<usize>,
-) -> Result<Vec<GroupMetrics>, EvalError> {
-    let key = |row: &PredictionRow| match by {
-        GroupBy::Source => row.source.clone(),
-        GroupBy::Center => row.center.clone(),
-    };
-    let mut groups: BTreeMap<String, Vec<&PredictionRow>> = BTreeMap::new();
-    for row in rows {
-        if let Some(group) = key(row) {
-            groups.entry(group).or_default().push(row);
-        }
-    }
-    let k = class_names.len();
-    groups
-        .into_iter()
-        .map(|(group, rows)| {
-            let cases = Cases::new(&rows, class_names, positive);
-            let cm = ConfusionMatrix::new(&cases.labels, &cases.predicted, k)?;
-            let (auc, auc_ci) = match positive {
-                Some(p) => {
-                    let (flags, scores) = cases.positive_flags_and_scores(p, k);
-                    match delong_ci(&flags, &scores, CI_LEVEL) {
-                        Ok(ci) => (
-                            Some(ci.auc),
-                            Some(interval(ci.ci_low, ci.ci_high, "DeLong")),
-                        ),
-                        Err(_) => (None, None),
-                    }
-                }
-                None => (cases.auc(None, k), None),
-            };
-            Ok(GroupMetrics {
-                group,
-                n: rows.len(),
-                auc,
-                auc_ci,
-                balanced_accuracy: cm.balanced_accuracy(),
-                mcc: cm.mcc(),
-                ece: positive
-                    .and_then(|p| calibration(&cases, p, k))
-                    .map(|c| c.ece),
-            })
-        })
-        .collect()
-}
-
 /// The rows the pooled metrics are computed from (see the module doc), and which kind they are.
 pub(crate) fn rows_to_pool(
     test_rows: &[&PredictionRow],
@@ -554,75 +445,6 @@ pub(crate) fn rows_to_pool(
             models: models.len(),
         },
     ))
-}
-
-/// Calibration of the pooled test rows after each fold model's probabilities are scaled by
-/// the temperature fitted on its validation rows in `fit`; None when a fold has none there.
-fn temperature_scaled(
-    test_rows: &[&PredictionRow],
-    fit: &Predictions,
-    positive: usize,
-    k: usize,
-) -> Result<Option<TemperatureScaled>, EvalError> {
-    if fit.class_names.len() != k {
-        return Ok(None);
-    }
-    let folds: std::collections::BTreeSet<usize> = test_rows.iter().map(|r| r.fold).collect();
-    let mut temperatures = Vec::with_capacity(folds.len());
-    for &fold in &folds {
-        let val: Vec<&PredictionRow> = fit
-            .rows
-            .iter()
-            .filter(|r| r.fold == fold && r.split == Split::Val)
-            .collect();
-        let Some(labels) = val
-            .iter()
-            .map(|r| fit.class_index(&r.label))
-            .collect::<Option<Vec<usize>>>()
-            .filter(|l| !l.is_empty())
-        else {
-            return Ok(None);
-        };
-        let probs: Vec<f64> = val.iter().flat_map(|r| r.scores.iter().copied()).collect();
-        temperatures.push(FoldTemperature {
-            fold,
-            temperature: fit_temperature(&labels, &probs, k)?,
-            n_fit: val.len(),
-        });
-    }
-    let temperature_of = |fold: usize| {
-        temperatures
-            .iter()
-            .find(|t| t.fold == fold)
-            .map_or(1.0, |t| t.temperature)
-    };
-    let scaled: Vec<PredictionRow> = test_rows
-        .iter()
-        .map(|r| PredictionRow {
-            scores: apply_temperature(&r.scores, temperature_of(r.fold)),
-            ..(*r).clone()
-        })
-        .collect();
-    let scaled_refs: Vec<&PredictionRow> = scaled.iter().collect();
-    let (pooled, _) = rows_to_pool(&scaled_refs)?;
-    let pooled_refs: Vec<&PredictionRow> = pooled.iter().collect();
-    let cases = Cases::new(&pooled_refs, &fit.class_names, Some(positive));
-    Ok(
-        calibration(&cases, positive, k).map(|calibration| TemperatureScaled {
-            temperatures,
-            calibration,
-        }),
-    )
-}
-
-/// Brier score, ECE and reliability bins of the positive class's probability.
-fn calibration(cases: &Cases, positive: usize, k: usize) -> Option<Calibration> {
-    let (flags, scores) = cases.positive_flags_and_scores(positive, k);
-    Some(Calibration {
-        brier: brier_score(&flags, &scores).ok()?,
-        ece: expected_calibration_error(&flags, &scores, CALIBRATION_BINS).ok()?,
-        reliability: reliability_curve(&flags, &scores, CALIBRATION_BINS).ok()?,
-    })
 }
 
 fn pooled_metrics(
@@ -687,7 +509,7 @@ fn pooled_metrics(
     })
 }
 
-fn opt(v: Option<f64>) -> String {
+pub(crate) fn opt(v: Option<f64>) -> String {
     v.map_or_else(|| "-".to_string(), |x| format!("{x:.3}"))
 }
 
@@ -701,35 +523,11 @@ fn mean_sd(m: &Option<MeanSd>) -> String {
     }
 }
 
-fn with_ci(value: Option<f64>, ci: &Option<Interval>) -> String {
+pub(crate) fn with_ci(value: Option<f64>, ci: &Option<Interval>) -> String {
     match ci {
         Some(i) => format!("{} [{:.3}, {:.3}]", opt(value), i.low, i.high),
         None => opt(value),
     }
-}
-
-fn write_groups(f: &mut fmt::Formatter<'_>, heading: &str, groups: &[GroupMetrics]) -> fmt::Result {
-    if groups.is_empty() {
-        return Ok(());
-    }
-    writeln!(
-        f,
-        "  per {heading}: {:<18} {:>6} {:>24} {:>9} {:>7} {:>7}",
-        "", "n", "AUC (95% CI)", "bal.acc", "MCC", "ECE"
-    )?;
-    for g in groups {
-        writeln!(
-            f,
-            "  {:<30} {:>6} {:>24} {:>9.3} {:>7.3} {:>7}",
-            g.group,
-            g.n,
-            with_ci(g.auc, &g.auc_ci),
-            g.balanced_accuracy,
-            g.mcc,
-            opt(g.ece)
-        )?;
-    }
-    Ok(())
 }
 
 impl fmt::Display for RunMetrics {
