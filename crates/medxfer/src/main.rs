@@ -60,6 +60,8 @@ enum Command {
     Deid(commands::deid::DeidArgs),
     /// Serve a classification run: JSON API, Grad-CAM overlays and a web page for clinicians.
     Serve(commands::serve::ServeArgs),
+    /// Export a classification run's fold models for deployment elsewhere (ONNX).
+    Export(commands::export::ExportArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -83,6 +85,7 @@ fn main() -> std::process::ExitCode {
         Command::Convert(args) => commands::convert::run(args),
         Command::Deid(args) => commands::deid::run(args),
         Command::Serve(args) => commands::serve::run(args),
+        Command::Export(args) => commands::export::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -8,6 +8,7 @@ pub mod convert;
 pub mod deid;
 pub mod evaluate;
 pub mod explain;
+pub mod export;
 pub mod predict;
 pub mod pretrain;
 pub mod robustness;

@@ -1,0 +1,176 @@
+//! A medxfer `Classifier` (any backbone, linear or MLP head) as an ONNX graph: `image`
+//! [N, C, S, S] (normalised as the run's `input.json` says) -> `probabilities` [N, classes],
+//! following the backbones' forward passes layer by layer, batch norm folded into the
+//! convolutions and dropout left out (it is the identity at inference).
+
+use medxfer_models::efficientnet::{EfficientNetLite0, MbConvBlock};
+use medxfer_models::resnet::{BasicBlock, Bottleneck, Downsample, ResNet};
+use medxfer_models::{Backbone, Classifier, Head};
+
+use crate::graph_builder::GraphBuilder;
+use crate::onnx::{Dim, Graph, ValueInfo};
+
+pub const INPUT_NAME: &str = "image";
+pub const OUTPUT_NAME: &str = "probabilities";
+
+/// The heads an export can write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnsupportedHead {
+    Conv1d,
+}
+
+impl std::fmt::Display for UnsupportedHead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UnsupportedHead::Conv1d => f.write_str("conv1d"),
+        }
+    }
+}
+
+/// The graph of `model` for square inputs of `image_size` pixels.
+pub fn classifier_graph(
+    model: &Classifier,
+    name: &str,
+    image_size: usize,
+) -> Result<Graph, UnsupportedHead> {
+    let mut builder = GraphBuilder::new(name);
+    let features = match &model.backbone {
+        Backbone::Resnet18(net) => resnet(&mut builder, net, basic_block),
+        Backbone::Resnet50(net) => resnet(&mut builder, net, bottleneck),
+        Backbone::EfficientnetLite0(net) => efficientnet_lite0(&mut builder, net),
+    };
+    let logits = head(&mut builder, &model.head, &features)?;
+    let probabilities = builder.softmax(OUTPUT_NAME, &logits);
+    let in_channels = model.backbone.in_channels();
+    let num_classes = model.head.num_classes();
+    let graph = builder.graph_mut();
+    graph.inputs.push(ValueInfo {
+        name: INPUT_NAME.into(),
+        shape: vec![
+            Dim::Named("N"),
+            Dim::Fixed(in_channels),
+            Dim::Fixed(image_size),
+            Dim::Fixed(image_size),
+        ],
+    });
+    graph.outputs.push(ValueInfo {
+        name: probabilities,
+        shape: vec![Dim::Named("N"), Dim::Fixed(num_classes)],
+    });
+    Ok(builder.into_graph())
+}
+
+fn head(
+    builder: &mut GraphBuilder,
+    head: &Head,
+    features: &str,
+) -> Result<String, UnsupportedHead> {
+    match head {
+        Head::Linear(linear) => Ok(builder.linear("head", linear, features)),
+        Head::Mlp(mlp) => {
+            let hidden = builder.linear("head.hidden", &mlp.hidden, features);
+            let hidden = builder.relu("head.hidden.relu", &hidden);
+            Ok(builder.linear("head.output", &mlp.output, &hidden))
+        }
+        Head::Conv1d(_) => Err(UnsupportedHead::Conv1d),
+    }
+}
+
+/// Stem (conv, BN, ReLU, max pool), the four residual layers, global average pooling.
+fn resnet<B>(
+    builder: &mut GraphBuilder,
+    net: &ResNet<B>,
+    block: fn(&mut GraphBuilder, &str, &B, &str) -> String,
+) -> String
+where
+    B: medxfer_models::resnet::ResidualUnit,
+{
+    let x = builder.conv_bn("conv1", &net.conv1, &net.bn1, INPUT_NAME);
+    let x = builder.relu("conv1.relu", &x);
+    let mut x = builder.max_pool("maxpool", &net.maxpool, &x);
+    let layers = [&net.layer1, &net.layer2, &net.layer3, &net.layer4];
+    for (layer_index, layer) in layers.into_iter().enumerate() {
+        for (block_index, unit) in layer.iter().enumerate() {
+            let name = format!("layer{}.{block_index}", layer_index + 1);
+            x = block(builder, &name, unit, &x);
+        }
+    }
+    builder.global_average_pool("avgpool", &x)
+}
+
+/// The shortcut of a residual block: the input, or its strided 1x1 conv + BN.
+fn shortcut(
+    builder: &mut GraphBuilder,
+    name: &str,
+    downsample: &Option<Downsample>,
+    x: &str,
+) -> String {
+    match downsample {
+        Some(downsample) => builder.conv_bn(
+            &format!("{name}.downsample"),
+            &downsample.conv,
+            &downsample.bn,
+            x,
+        ),
+        None => x.to_string(),
+    }
+}
+
+fn basic_block(builder: &mut GraphBuilder, name: &str, block: &BasicBlock, x: &str) -> String {
+    let identity = shortcut(builder, name, &block.downsample, x);
+    let out = builder.conv_bn(&format!("{name}.conv1"), &block.conv1, &block.bn1, x);
+    let out = builder.relu(&format!("{name}.relu1"), &out);
+    let out = builder.conv_bn(&format!("{name}.conv2"), &block.conv2, &block.bn2, &out);
+    let sum = builder.add(&format!("{name}.add"), &out, &identity);
+    builder.relu(&format!("{name}.relu2"), &sum)
+}
+
+fn bottleneck(builder: &mut GraphBuilder, name: &str, block: &Bottleneck, x: &str) -> String {
+    let identity = shortcut(builder, name, &block.downsample, x);
+    let out = builder.conv_bn(&format!("{name}.conv1"), &block.conv1, &block.bn1, x);
+    let out = builder.relu(&format!("{name}.relu1"), &out);
+    let out = builder.conv_bn(&format!("{name}.conv2"), &block.conv2, &block.bn2, &out);
+    let out = builder.relu(&format!("{name}.relu2"), &out);
+    let out = builder.conv_bn(&format!("{name}.conv3"), &block.conv3, &block.bn3, &out);
+    let sum = builder.add(&format!("{name}.add"), &out, &identity);
+    builder.relu(&format!("{name}.relu3"), &sum)
+}
+
+/// Stem, the MBConv blocks, the 1x1 head convolution (each with ReLU6), global average pooling.
+fn efficientnet_lite0(builder: &mut GraphBuilder, net: &EfficientNetLite0) -> String {
+    let x = builder.conv_bn("conv_stem", &net.conv_stem, &net.bn0, INPUT_NAME);
+    let mut x = builder.relu6("conv_stem.relu6", &x);
+    for (index, block) in net.blocks.iter().enumerate() {
+        x = mbconv(builder, &format!("blocks.{index}"), block, &x);
+    }
+    let x = builder.conv_bn("conv_head", &net.conv_head, &net.bn1, &x);
+    let x = builder.relu6("conv_head.relu6", &x);
+    builder.global_average_pool("avgpool", &x)
+}
+
+/// Optional 1x1 expansion, depthwise convolution (group = channels), 1x1 projection, and the
+/// residual add when the block keeps its shape.
+fn mbconv(builder: &mut GraphBuilder, name: &str, block: &MbConvBlock, input: &str) -> String {
+    let mut x = input.to_string();
+    if let (Some(expand), Some(bn)) = (&block.expand_conv, &block.bn0) {
+        x = builder.conv_bn(&format!("{name}.expand"), expand, bn, &x);
+        x = builder.relu6(&format!("{name}.expand.relu6"), &x);
+    }
+    x = builder.conv_bn(
+        &format!("{name}.depthwise"),
+        &block.depthwise_conv,
+        &block.bn1,
+        &x,
+    );
+    x = builder.relu6(&format!("{name}.depthwise.relu6"), &x);
+    x = builder.conv_bn(
+        &format!("{name}.project"),
+        &block.project_conv,
+        &block.bn2,
+        &x,
+    );
+    if block.skip {
+        x = builder.add(&format!("{name}.add"), &x, input);
+    }
+    x
+}

@@ -1,0 +1,161 @@
+//! Builds an ONNX graph one layer at a time: every method appends the nodes and weights of one
+//! layer and returns the name of the tensor it produces.
+
+use burn::nn::conv::Conv2d;
+use burn::nn::pool::MaxPool2d;
+use burn::nn::{BatchNorm, Linear, PaddingConfig2d};
+
+use crate::fold_batch_norm::{fold_batch_norm, values};
+use crate::onnx::{Attribute, FloatTensor, Graph, Node};
+
+/// Names of the two scalar bounds every ReLU6 (`Clip`) node shares.
+const RELU6_MIN: &str = "relu6_min";
+const RELU6_MAX: &str = "relu6_max";
+
+#[derive(Debug, Default)]
+pub struct GraphBuilder {
+    graph: Graph,
+    relu6_bounds_added: bool,
+}
+
+impl GraphBuilder {
+    pub fn new(name: &str) -> Self {
+        Self {
+            graph: Graph {
+                name: name.to_string(),
+                ..Graph::default()
+            },
+            relu6_bounds_added: false,
+        }
+    }
+
+    pub fn into_graph(self) -> Graph {
+        self.graph
+    }
+
+    pub fn graph_mut(&mut self) -> &mut Graph {
+        &mut self.graph
+    }
+
+    fn weight(&mut self, name: String, dims: Vec<usize>, values: Vec<f32>) -> String {
+        self.graph.initializers.push(FloatTensor {
+            name: name.clone(),
+            dims,
+            values,
+        });
+        name
+    }
+
+    /// Append one node named `name` whose single output is called `name` too.
+    fn node(
+        &mut self,
+        op_type: &'static str,
+        name: &str,
+        inputs: Vec<String>,
+        attributes: Vec<Attribute>,
+    ) -> String {
+        self.graph.nodes.push(Node {
+            op_type,
+            name: name.to_string(),
+            inputs,
+            outputs: vec![name.to_string()],
+            attributes,
+        });
+        name.to_string()
+    }
+
+    /// `conv` followed by `bn`, folded into one `Conv` node with a bias.
+    pub fn conv_bn(&mut self, name: &str, conv: &Conv2d, bn: &BatchNorm, x: &str) -> String {
+        let folded = fold_batch_norm(conv, bn);
+        let weight = self.weight(
+            format!("{name}.weight"),
+            folded.weight_dims.to_vec(),
+            folded.weight,
+        );
+        let out_channels = folded.weight_dims[0];
+        let bias = self.weight(format!("{name}.bias"), vec![out_channels], folded.bias);
+        let mut attributes = vec![
+            Attribute::ints("kernel_shape", &conv.kernel_size),
+            Attribute::ints("strides", &conv.stride),
+            Attribute::ints("dilations", &conv.dilation),
+            Attribute::int("group", conv.groups as i64),
+        ];
+        attributes.push(padding_attribute(&conv.padding));
+        self.node("Conv", name, vec![x.to_string(), weight, bias], attributes)
+    }
+
+    pub fn relu(&mut self, name: &str, x: &str) -> String {
+        self.node("Relu", name, vec![x.to_string()], vec![])
+    }
+
+    /// min(max(x, 0), 6), as `Clip` with its bounds as inputs (opset 11 and later).
+    pub fn relu6(&mut self, name: &str, x: &str) -> String {
+        if !self.relu6_bounds_added {
+            self.weight(RELU6_MIN.to_string(), vec![], vec![0.0]);
+            self.weight(RELU6_MAX.to_string(), vec![], vec![6.0]);
+            self.relu6_bounds_added = true;
+        }
+        let inputs = vec![x.to_string(), RELU6_MIN.into(), RELU6_MAX.into()];
+        self.node("Clip", name, inputs, vec![])
+    }
+
+    pub fn add(&mut self, name: &str, a: &str, b: &str) -> String {
+        self.node("Add", name, vec![a.to_string(), b.to_string()], vec![])
+    }
+
+    pub fn max_pool(&mut self, name: &str, pool: &MaxPool2d, x: &str) -> String {
+        let attributes = vec![
+            Attribute::ints("kernel_shape", &pool.kernel_size),
+            Attribute::ints("strides", &pool.stride),
+            Attribute::ints("dilations", &pool.dilation),
+            Attribute::int("ceil_mode", i64::from(pool.ceil_mode)),
+            padding_attribute(&pool.padding),
+        ];
+        self.node("MaxPool", name, vec![x.to_string()], attributes)
+    }
+
+    /// Mean over the spatial axes: N x C x H x W -> N x C.
+    pub fn global_average_pool(&mut self, name: &str, x: &str) -> String {
+        let pooled = self.node("GlobalAveragePool", name, vec![x.to_string()], vec![]);
+        let flat = format!("{name}.flatten");
+        self.node(
+            "Flatten",
+            &flat,
+            vec![pooled],
+            vec![Attribute::int("axis", 1)],
+        )
+    }
+
+    /// x W + b with burn's [in, out] weight layout (Gemm without transposition).
+    pub fn linear(&mut self, name: &str, linear: &Linear, x: &str) -> String {
+        let [inputs, outputs] = linear.weight.val().dims();
+        let weight = self.weight(
+            format!("{name}.weight"),
+            vec![inputs, outputs],
+            values(linear.weight.val()),
+        );
+        let bias_values = match &linear.bias {
+            Some(bias) => values(bias.val()),
+            None => vec![0.0; outputs],
+        };
+        let bias = self.weight(format!("{name}.bias"), vec![outputs], bias_values);
+        self.node("Gemm", name, vec![x.to_string(), weight, bias], vec![])
+    }
+
+    pub fn softmax(&mut self, name: &str, x: &str) -> String {
+        let attributes = vec![Attribute::int("axis", 1)];
+        self.node("Softmax", name, vec![x.to_string()], attributes)
+    }
+}
+
+/// burn's padding as ONNX attributes: explicit pads (begin, begin, end, end), or TensorFlow
+/// "SAME" with the odd pixel at the end, which is ONNX's `SAME_UPPER`.
+fn padding_attribute(padding: &PaddingConfig2d) -> Attribute {
+    match *padding {
+        PaddingConfig2d::Same => Attribute::text("auto_pad", "SAME_UPPER"),
+        PaddingConfig2d::Valid => Attribute::ints("pads", &[0, 0, 0, 0]),
+        PaddingConfig2d::Explicit(top, left, bottom, right) => {
+            Attribute::ints("pads", &[top, left, bottom, right])
+        }
+    }
+}
