@@ -9,18 +9,10 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use support::{medxfer, train_to_the_end, write_toy_dataset, write_toy_run_config};
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn venv_python() -> PathBuf {
-    std::env::var_os("MEDXFER_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join(".cache"))
-        .join("venv/bin/python")
-}
+use support::{
+    medxfer, missing_browser, repo_root, train_to_the_end, venv_python, write_toy_dataset,
+    write_toy_run_config,
+};
 
 /// The shared data folder beside the repository (`../shared/data`), or MEDXFER_SHARED_DATA.
 fn busi_image() -> PathBuf {
@@ -30,32 +22,10 @@ fn busi_image() -> PathBuf {
         .join("busi/malignant/malignant (1).png")
 }
 
-fn on_path(program: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {program}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 /// What is missing for this test, if anything.
 fn missing_tool() -> Option<String> {
-    for program in ["chromium", "chromedriver"] {
-        if !on_path(program) {
-            return Some(format!(
-                "{program} not on PATH (run .ci/setup.d/50-browser.sh)"
-            ));
-        }
-    }
-    let python = venv_python();
-    let selenium = Command::new(&python)
-        .args(["-c", "import selenium"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !selenium {
-        return Some(format!(
-            "no selenium in the venv at {} (run .ci/setup.d/50-browser.sh)",
-            python.display()
-        ));
+    if let Some(why) = missing_browser() {
+        return Some(why);
     }
     let image = busi_image();
     if !image.exists() {

@@ -1,14 +1,18 @@
 //! `medxfer study`: a toy grid (2 seeds x 2 heads, two folds, one epoch at 32 px) run as two
 //! shards in two processes at once, through the shipped Kubernetes Job's command line
 //! (JOB_COMPLETION_INDEX) and the Slurm array script (SLURM_ARRAY_TASK_ID), then merged,
-//! queried and reported; a re-run skips every cell.
+//! queried and reported (and the report opened in headless Chromium); a re-run skips every
+//! cell.
 
 mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use support::{assert_success, medxfer, one_line_error, write_toy_dataset, write_toy_run_config};
+use support::{
+    assert_success, medxfer, missing_browser, one_line_error, venv_python, write_toy_dataset,
+    write_toy_run_config,
+};
 
 fn repo_file(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -196,6 +200,7 @@ fn a_sharded_grid_runs_merges_queries_reports_and_skips_on_rerun() {
     assert_success(&output);
     let html = std::fs::read_to_string(&report).unwrap();
     assert_report_holds_the_cells(&html, &study_dir, &cells);
+    assert_report_reads_in_a_browser(&report, &study_dir, &cells);
     // Cross-dataset: every cell's fold models on the external data, in the store and the report.
     assert_eq!(
         query("SELECT COUNT(*) FROM external_fold_metrics WHERE metric = 'auc'"),
@@ -465,4 +470,41 @@ fn a_segmentation_study_reports_dice_iou_and_hd95() {
     // Two cells: the Friedman test needs three, and says so.
     assert!(html.contains("at least 3 treatments"));
     assert!(!html.contains("id=\"delong\""));
+}
+
+/// The report in a real headless Chromium (`study_report_browser.py`): every image decodes,
+/// every plot has a box, nothing is fetched from outside, and each cell's visible row shows
+/// the pooled AUC of its metrics.json. Prints SKIP when the browser tools are absent.
+fn assert_report_reads_in_a_browser(report: &Path, study_dir: &Path, cells: &[&str]) {
+    if let Some(why) = missing_browser() {
+        eprintln!("SKIP (browser check of the report): {why}");
+        return;
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/study_report_browser.py");
+    let output = Command::new(venv_python())
+        .arg(script)
+        .arg(report)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "browser check failed:\nstdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let seen: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert!(seen["svgs"].as_u64().unwrap() >= 4, "{seen}");
+    for cell in cells {
+        let metrics: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(study_dir.join("cells").join(cell).join("metrics.json"))
+                .unwrap(),
+        )
+        .unwrap();
+        let auc = metrics["pooled"]["auc"].as_f64().unwrap();
+        let row = seen["rows"][*cell].as_str().unwrap_or_default();
+        assert!(
+            row.contains(&format!("{auc:.3}")),
+            "{cell}: {auc} not in {row:?}"
+        );
+    }
 }

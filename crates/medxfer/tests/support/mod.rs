@@ -241,3 +241,50 @@ pub fn train_to_the_end(config: &Path) {
         .unwrap();
     assert_success(&output);
 }
+
+/// The repository's root folder.
+#[allow(dead_code)]
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The Python of the CI venv (`$MEDXFER_CACHE/venv`, else `.cache/venv`).
+#[allow(dead_code)]
+pub fn venv_python() -> PathBuf {
+    std::env::var_os("MEDXFER_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".cache"))
+        .join("venv/bin/python")
+}
+
+fn on_path(program: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// What a headless-Chromium test lacks (chromium, chromedriver, selenium in the venv; all
+/// installed by `.ci/setup.d/50-browser.sh`), if anything: the test then prints SKIP.
+#[allow(dead_code)]
+pub fn missing_browser() -> Option<String> {
+    for program in ["chromium", "chromedriver"] {
+        if !on_path(program) {
+            return Some(format!(
+                "{program} not on PATH (run .ci/setup.d/50-browser.sh)"
+            ));
+        }
+    }
+    let python = venv_python();
+    let selenium = Command::new(&python)
+        .args(["-c", "import selenium"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !selenium {
+        return Some(format!(
+            "no selenium in the venv at {} (run .ci/setup.d/50-browser.sh)",
+            python.display()
+        ));
+    }
+    None
+}
