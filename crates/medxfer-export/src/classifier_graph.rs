@@ -174,3 +174,99 @@ fn mbconv(builder: &mut GraphBuilder, name: &str, block: &MbConvBlock, input: &s
     }
     x
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use burn::prelude::*;
+    use medxfer_models::{BackboneKind, HeadConfig};
+
+    use super::*;
+
+    /// Every node reads only the graph input, weights, or outputs of earlier nodes; no name is
+    /// produced twice; the last node is the softmax named as the graph output.
+    fn assert_well_formed(graph: &Graph, label: &str) {
+        let mut known: HashSet<&str> = graph.initializers.iter().map(|t| t.name.as_str()).collect();
+        known.insert(INPUT_NAME);
+        for node in &graph.nodes {
+            for input in &node.inputs {
+                assert!(
+                    known.contains(input.as_str()),
+                    "{label}: {} reads undefined {input}",
+                    node.name
+                );
+            }
+            for output in &node.outputs {
+                assert!(known.insert(output), "{label}: {output} produced twice");
+            }
+        }
+        let last = graph.nodes.last().unwrap();
+        assert_eq!(
+            (last.op_type, last.name.as_str()),
+            ("Softmax", OUTPUT_NAME),
+            "{label}"
+        );
+        assert_eq!(graph.outputs[0].name, OUTPUT_NAME, "{label}");
+    }
+
+    fn count(graph: &Graph, op_type: &str) -> usize {
+        graph.nodes.iter().filter(|n| n.op_type == op_type).count()
+    }
+
+    /// Each backbone's graph has one folded `Conv` per convolution of the model (ResNet-18:
+    /// 1 + 16 + 3 downsamples = 20; ResNet-50: 1 + 48 + 4 = 53; Lite0: stem, head, and 16
+    /// blocks of which the first has no expansion = 2 + 47 = 49), no BatchNormalization node, a
+    /// residual `Add` per block that keeps its shape or has a shortcut, and Lite0's ReLU6 as `Clip`.
+    #[test]
+    fn every_backbone_gives_a_well_formed_graph_of_its_layers() {
+        let device = Device::flex();
+        let expected = [
+            (BackboneKind::Resnet18, 20, 8, 0),
+            (BackboneKind::Resnet50, 53, 16, 0),
+            (BackboneKind::EfficientnetLite0, 49, 9, 33),
+        ];
+        for (kind, convs, adds, clips) in expected {
+            let model = Classifier::new(kind, 3, &HeadConfig::default(), 4, &device).valid();
+            let graph = classifier_graph(&model, "test", 64).unwrap();
+            let label = kind.to_string();
+            assert_well_formed(&graph, &label);
+            assert_eq!(count(&graph, "Conv"), convs, "{label}");
+            assert_eq!(count(&graph, "Add"), adds, "{label}");
+            assert_eq!(count(&graph, "Clip"), clips, "{label}");
+            assert_eq!(count(&graph, "BatchNormalization"), 0, "{label}");
+            assert_eq!(count(&graph, "Gemm"), 1, "{label}");
+        }
+    }
+
+    #[test]
+    fn an_mlp_head_is_two_gemms_around_a_relu_and_a_conv1d_head_is_refused() {
+        let device = Device::flex();
+        let mlp = HeadConfig::Mlp {
+            hidden: 8,
+            dropout: 0.5,
+        };
+        let model = Classifier::new(BackboneKind::Resnet18, 1, &mlp, 2, &device).valid();
+        let graph = classifier_graph(&model, "mlp", 32).unwrap();
+        assert_well_formed(&graph, "mlp");
+        let tail: Vec<&str> = graph
+            .nodes
+            .iter()
+            .rev()
+            .take(4)
+            .map(|n| n.op_type)
+            .collect();
+        assert_eq!(tail, ["Softmax", "Gemm", "Relu", "Gemm"]);
+
+        let conv1d = HeadConfig::Conv1d {
+            channels: 4,
+            blocks: 1,
+            dropout: 0.1,
+        };
+        let model = Classifier::new(BackboneKind::Resnet18, 1, &conv1d, 2, &device).valid();
+        assert_eq!(
+            classifier_graph(&model, "conv1d", 32).unwrap_err(),
+            UnsupportedHead::Conv1d
+        );
+    }
+}

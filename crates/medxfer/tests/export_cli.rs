@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use support::{
     assert_success, medxfer, one_line_error, train_to_the_end, write_toy_dataset,
-    write_toy_run_config,
+    write_toy_run_config, write_toy_segmentation_dataset,
 };
 
 /// Max abs difference allowed between ONNX Runtime's and medxfer's probabilities (f32
@@ -192,6 +192,29 @@ fn an_efficientnet_lite0_run_with_an_mlp_head_exports_to_onnx_matching_predict()
         ],
     );
     export_and_cross_check(dir.path(), &run, "lite0_mlp");
+}
+
+/// ResNet-50's bottleneck blocks.
+#[test]
+fn a_resnet50_run_exports_to_onnx_matching_predict() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = train_toy(dir.path(), &[r#"model.backbone="resnet50""#]);
+    export_and_cross_check(dir.path(), &run, "resnet50");
+}
+
+#[test]
+fn a_segmentation_run_is_a_one_line_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    write_toy_segmentation_dataset(&data, 4);
+    train_to_the_end(&write_toy_run_config(dir.path(), &data, true));
+    let out = dir.path().join("onnx");
+    let message = one_line_error(&export(&dir.path().join("run"), &out));
+    assert!(
+        message.contains("a segmentation run cannot be exported"),
+        "{message}"
+    );
+    assert!(!out.exists());
 }
 
 #[test]
