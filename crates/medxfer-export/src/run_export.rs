@@ -92,34 +92,8 @@ pub fn export_run(
     }
     let run_abs = std::fs::canonicalize(run_dir).map_err(|e| ExportError::io(run_dir, e))?;
     prepare_output_folder(&run_abs, out_dir)?;
-    let fold_names = fold_names(run_dir)?;
-    let models = predictor.classifiers();
-    if fold_names.len() != models.len() {
-        return Err(ExportError::OutputFolder {
-            path: run_dir.to_path_buf(),
-            message: "the fold folders changed while the export read them".into(),
-        });
-    }
     let image_size = config.data.image_size as usize;
-    let mut folds = Vec::with_capacity(models.len());
-    for (fold, model) in fold_names.iter().zip(models) {
-        let graph = classifier_graph(model, fold, image_size).map_err(|head| {
-            ExportError::UnsupportedHead {
-                path: run_dir.join(CONFIG),
-                head,
-            }
-        })?;
-        let doc = format!("medxfer {fold} of {}", run_abs.display());
-        let bytes = graph.to_model_bytes(env!("CARGO_PKG_VERSION"), &doc);
-        let file = format!("{fold}.{ONNX_EXTENSION}");
-        write_file(&out_dir.join(&file), &bytes)?;
-        folds.push(ExportedFold {
-            fold: fold.clone(),
-            file,
-            bytes: bytes.len(),
-        });
-    }
-    remove_stale_models(out_dir, &folds)?;
+    let folds = write_fold_models(&predictor, run_dir, &run_abs, out_dir, image_size)?;
     let manifest = ExportManifest {
         run: run_abs,
         format,
@@ -147,7 +121,46 @@ pub fn export_run(
         message: e.to_string(),
     })?;
     write_file(&out_dir.join(EXPORT_JSON), text.as_bytes())?;
+    // After export.json names the new files, so it never lists a file that is gone.
+    remove_stale_models(out_dir, &manifest.folds)?;
     Ok(manifest)
+}
+
+/// Each fold classifier of the run as `out_dir/fold_K.onnx`.
+fn write_fold_models(
+    predictor: &RunPredictor,
+    run_dir: &Path,
+    run_abs: &Path,
+    out_dir: &Path,
+    image_size: usize,
+) -> Result<Vec<ExportedFold>, ExportError> {
+    let fold_names = fold_names(run_dir)?;
+    let models = predictor.classifiers();
+    if fold_names.len() != models.len() {
+        return Err(ExportError::OutputFolder {
+            path: run_dir.to_path_buf(),
+            message: "the fold folders changed while the export read them".into(),
+        });
+    }
+    let mut folds = Vec::with_capacity(models.len());
+    for (fold, model) in fold_names.iter().zip(models) {
+        let graph = classifier_graph(model, fold, image_size).map_err(|head| {
+            ExportError::UnsupportedHead {
+                path: run_dir.join(CONFIG),
+                head,
+            }
+        })?;
+        let doc = format!("medxfer {fold} of {}", run_abs.display());
+        let bytes = graph.to_model_bytes(env!("CARGO_PKG_VERSION"), &doc);
+        let file = format!("{fold}.{ONNX_EXTENSION}");
+        write_file(&out_dir.join(&file), &bytes)?;
+        folds.push(ExportedFold {
+            fold: fold.clone(),
+            file,
+            bytes: bytes.len(),
+        });
+    }
+    Ok(folds)
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {

@@ -156,8 +156,13 @@ fn a_resnet18_run_exports_to_onnx_matching_predict_and_bad_outputs_are_refused()
     let run = train_toy(dir.path(), &[]);
     export_and_cross_check(dir.path(), &run, "resnet18");
 
-    // Exporting again over the earlier export is allowed; any other file is not ours.
-    assert_success(&export(&run, &dir.path().join("onnx_resnet18")));
+    // Exporting again over the earlier export is allowed (a model file of a fold the run
+    // does not have is removed); any other file is not ours.
+    let earlier = dir.path().join("onnx_resnet18");
+    std::fs::write(earlier.join("fold_7.onnx"), "stale").unwrap();
+    assert_success(&export(&run, &earlier));
+    assert!(!earlier.join("fold_7.onnx").exists());
+    assert!(earlier.join("fold_1.onnx").exists());
     let busy = dir.path().join("busy");
     std::fs::create_dir_all(&busy).unwrap();
     std::fs::write(busy.join("notes.txt"), "keep").unwrap();
