@@ -117,16 +117,8 @@ pub fn write_tsne(
     write_atomic(&dir.join("tsne.csv"), csv.as_bytes())
 }
 
-/// t-SNE of the final encoder's embeddings of (a seeded sample of) the whole pool.
-pub fn plot_tsne(
-    encoder: &Backbone,
-    pool: &Pool,
-    input: &EncoderInput,
-    config: &PretrainConfig,
-    out_dir: &Path,
-    plain: &Device,
-    events: &dyn Reporter,
-) -> Result<(), SslError> {
+/// The pool keys t-SNE embeds: all of them, or a seeded sample of `tsne_max_points`.
+fn tsne_keys(pool: &Pool, config: &PretrainConfig) -> Vec<u64> {
     use rand::SeedableRng;
     use rand::seq::SliceRandom;
     let mut keys: Vec<u64> = pool
@@ -142,29 +134,18 @@ pub fn plot_tsne(
         keys.truncate(config.monitor.tsne_max_points);
         keys.sort_unstable();
     }
-    let images: Vec<_> = keys.iter().map(|&k| pool.image(k)).collect();
-    let features = embed_images(encoder, &images, input, 64, plain);
-    let dim = encoder.feature_dim();
-    let Some(coords) = tsne_2d(
-        &features,
-        dim,
-        config.monitor.tsne_perplexity,
-        config.monitor.tsne_iterations,
-        config.seed,
-    ) else {
-        events.note(format!(
-            "t-SNE skipped: {} images are too few for a perplexity of 2",
-            keys.len()
-        ));
-        return Ok(());
-    };
-    // Classes are named `source/class` when sources differ, so equal names never merge.
+    keys
+}
+
+/// Each point's id, class index, class names and source index. Classes are named
+/// `source/class` when sources differ, so equal names never merge.
+fn point_labels(pool: &Pool, keys: &[u64]) -> (Vec<String>, Vec<usize>, Vec<String>, Vec<usize>) {
     let multi = pool.sources.len() > 1;
     let mut class_names: Vec<String> = Vec::new();
     let mut classes = Vec::with_capacity(keys.len());
     let mut sources = Vec::with_capacity(keys.len());
     let mut ids = Vec::with_capacity(keys.len());
-    for &key in &keys {
+    for &key in keys {
         let (s, i) = split_key(key);
         let source = &pool.sources[s];
         let sample = &source.dataset.samples[i];
@@ -185,6 +166,37 @@ pub fn plot_tsne(
         sources.push(s);
         ids.push(sample.id.clone());
     }
+    (ids, classes, class_names, sources)
+}
+
+/// t-SNE of the final encoder's embeddings of (a seeded sample of) the whole pool.
+pub fn plot_tsne(
+    encoder: &Backbone,
+    pool: &Pool,
+    input: &EncoderInput,
+    config: &PretrainConfig,
+    out_dir: &Path,
+    plain: &Device,
+    events: &dyn Reporter,
+) -> Result<(), SslError> {
+    let keys = tsne_keys(pool, config);
+    let images: Vec<_> = keys.iter().map(|&k| pool.image(k)).collect();
+    let features = embed_images(encoder, &images, input, 64, plain);
+    let dim = encoder.feature_dim();
+    let Some(coords) = tsne_2d(
+        &features,
+        dim,
+        config.monitor.tsne_perplexity,
+        config.monitor.tsne_iterations,
+        config.seed,
+    ) else {
+        events.note(format!(
+            "t-SNE skipped: {} images are too few for a perplexity of 2",
+            keys.len()
+        ));
+        return Ok(());
+    };
+    let (ids, classes, class_names, sources) = point_labels(pool, &keys);
     let source_names: Vec<String> = pool.sources.iter().map(|s| s.name.clone()).collect();
     let labels = PointLabels {
         ids: &ids,
