@@ -34,13 +34,53 @@ pub fn classifier_graph(
     image_size: usize,
 ) -> Result<Graph, UnsupportedHead> {
     let mut builder = GraphBuilder::new(name);
+    let probabilities = add_classifier(&mut builder, model)?;
+    declare_input_and_output(&mut builder, model, image_size, probabilities);
+    Ok(builder.into_graph())
+}
+
+/// One graph running every `(name, model)` on the same input and returning the mean of their
+/// probabilities (the fold ensemble `medxfer predict` computes); each model's nodes and weights
+/// are prefixed `{name}/`. The models must share input and class count.
+pub fn ensemble_graph(
+    models: &[(String, &Classifier)],
+    name: &str,
+    image_size: usize,
+) -> Result<Graph, UnsupportedHead> {
+    let mut builder = GraphBuilder::new(name);
+    let mut each = Vec::with_capacity(models.len());
+    for (model_name, model) in models {
+        builder.set_prefix(&format!("{model_name}/"));
+        each.push(add_classifier(&mut builder, model)?);
+    }
+    builder.set_prefix("");
+    let probabilities = builder.mean(OUTPUT_NAME, &each);
+    if let Some((_, first)) = models.first() {
+        declare_input_and_output(&mut builder, first, image_size, probabilities);
+    }
+    Ok(builder.into_graph())
+}
+
+/// The nodes of `model` from the graph input to its softmax; returns the softmax's name.
+fn add_classifier(
+    builder: &mut GraphBuilder,
+    model: &Classifier,
+) -> Result<String, UnsupportedHead> {
     let features = match &model.backbone {
-        Backbone::Resnet18(net) => resnet(&mut builder, net, basic_block),
-        Backbone::Resnet50(net) => resnet(&mut builder, net, bottleneck),
-        Backbone::EfficientnetLite0(net) => efficientnet_lite0(&mut builder, net),
+        Backbone::Resnet18(net) => resnet(builder, net, basic_block),
+        Backbone::Resnet50(net) => resnet(builder, net, bottleneck),
+        Backbone::EfficientnetLite0(net) => efficientnet_lite0(builder, net),
     };
-    let logits = head(&mut builder, &model.head, &features)?;
-    let probabilities = builder.softmax(OUTPUT_NAME, &logits);
+    let logits = head(builder, &model.head, &features)?;
+    Ok(builder.softmax(OUTPUT_NAME, &logits))
+}
+
+fn declare_input_and_output(
+    builder: &mut GraphBuilder,
+    model: &Classifier,
+    image_size: usize,
+    probabilities: String,
+) {
     let in_channels = model.backbone.in_channels();
     let num_classes = model.head.num_classes();
     let graph = builder.graph_mut();
@@ -57,7 +97,6 @@ pub fn classifier_graph(
         name: probabilities,
         shape: vec![Dim::Named("N"), Dim::Fixed(num_classes)],
     });
-    Ok(builder.into_graph())
 }
 
 fn head(
@@ -185,7 +224,7 @@ mod tests {
     use super::*;
 
     /// Every node reads only the graph input, weights, or outputs of earlier nodes; no name is
-    /// produced twice; the last node is the softmax named as the graph output.
+    /// produced twice; the last node is named as the graph output.
     fn assert_well_formed(graph: &Graph, label: &str) {
         let mut known: HashSet<&str> = graph.initializers.iter().map(|t| t.name.as_str()).collect();
         known.insert(INPUT_NAME);
@@ -202,11 +241,7 @@ mod tests {
             }
         }
         let last = graph.nodes.last().unwrap();
-        assert_eq!(
-            (last.op_type, last.name.as_str()),
-            ("Softmax", OUTPUT_NAME),
-            "{label}"
-        );
+        assert_eq!(last.name, OUTPUT_NAME, "{label}");
         assert_eq!(graph.outputs[0].name, OUTPUT_NAME, "{label}");
     }
 
@@ -236,7 +271,43 @@ mod tests {
             assert_eq!(count(&graph, "Clip"), clips, "{label}");
             assert_eq!(count(&graph, "BatchNormalization"), 0, "{label}");
             assert_eq!(count(&graph, "Gemm"), 1, "{label}");
+            assert_eq!(graph.nodes.last().unwrap().op_type, "Softmax", "{label}");
         }
+    }
+
+    /// Two folds in one graph: each model's layers once under its own prefix (names stay
+    /// unique), one shared input, the mean of the two softmax outputs as the graph's output.
+    #[test]
+    fn an_ensemble_graph_averages_the_folds_softmax_outputs() {
+        let device = Device::flex();
+        let models: Vec<Classifier> = (0..2)
+            .map(|_| {
+                Classifier::new(
+                    BackboneKind::EfficientnetLite0,
+                    1,
+                    &HeadConfig::default(),
+                    2,
+                    &device,
+                )
+                .valid()
+            })
+            .collect();
+        let named: Vec<(String, &Classifier)> = models
+            .iter()
+            .enumerate()
+            .map(|(k, m)| (format!("fold_{k}"), m))
+            .collect();
+        let graph = ensemble_graph(&named, "ensemble", 32).unwrap();
+        assert_well_formed(&graph, "ensemble");
+        assert_eq!(count(&graph, "Conv"), 2 * 49);
+        assert_eq!(count(&graph, "Softmax"), 2);
+        let last = graph.nodes.last().unwrap();
+        assert_eq!(last.op_type, "Mean");
+        assert_eq!(
+            last.inputs,
+            ["fold_0/probabilities", "fold_1/probabilities"]
+        );
+        assert_eq!(graph.inputs.len(), 1);
     }
 
     #[test]

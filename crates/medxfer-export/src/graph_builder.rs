@@ -16,6 +16,8 @@ const RELU6_MAX: &str = "relu6_max";
 pub struct GraphBuilder {
     graph: Graph,
     relu6_bounds_added: bool,
+    /// Put before every node and weight name, so several models can share one graph.
+    prefix: String,
 }
 
 impl GraphBuilder {
@@ -26,7 +28,13 @@ impl GraphBuilder {
                 ..Graph::default()
             },
             relu6_bounds_added: false,
+            prefix: String::new(),
         }
+    }
+
+    /// Name the nodes and weights added from now on `{prefix}{name}`.
+    pub fn set_prefix(&mut self, prefix: &str) {
+        self.prefix = prefix.to_string();
     }
 
     pub fn into_graph(self) -> Graph {
@@ -38,6 +46,7 @@ impl GraphBuilder {
     }
 
     fn weight(&mut self, name: String, dims: Vec<usize>, values: Vec<f32>) -> String {
+        let name = format!("{}{name}", self.prefix);
         self.graph.initializers.push(FloatTensor {
             name: name.clone(),
             dims,
@@ -54,14 +63,15 @@ impl GraphBuilder {
         inputs: Vec<String>,
         attributes: Vec<Attribute>,
     ) -> String {
+        let name = format!("{}{name}", self.prefix);
         self.graph.nodes.push(Node {
             op_type,
-            name: name.to_string(),
+            name: name.clone(),
             inputs,
-            outputs: vec![name.to_string()],
+            outputs: vec![name.clone()],
             attributes,
         });
-        name.to_string()
+        name
     }
 
     /// `conv` followed by `bn`, folded into one `Conv` node with a bias.
@@ -91,8 +101,14 @@ impl GraphBuilder {
     /// min(max(x, 0), 6), as `Clip` with its bounds as inputs (opset 11 and later).
     pub fn relu6(&mut self, name: &str, x: &str) -> String {
         if !self.relu6_bounds_added {
-            self.weight(RELU6_MIN.to_string(), vec![], vec![0.0]);
-            self.weight(RELU6_MAX.to_string(), vec![], vec![6.0]);
+            // Shared by every model of the graph, hence not prefixed.
+            for (name, bound) in [(RELU6_MIN, 0.0), (RELU6_MAX, 6.0)] {
+                self.graph.initializers.push(FloatTensor {
+                    name: name.to_string(),
+                    dims: vec![],
+                    values: vec![bound],
+                });
+            }
             self.relu6_bounds_added = true;
         }
         let inputs = vec![x.to_string(), RELU6_MIN.into(), RELU6_MAX.into()];
@@ -140,6 +156,11 @@ impl GraphBuilder {
         };
         let bias = self.weight(format!("{name}.bias"), vec![outputs], bias_values);
         self.node("Gemm", name, vec![x.to_string(), weight, bias], vec![])
+    }
+
+    /// The element-wise mean of `inputs` (all of one shape).
+    pub fn mean(&mut self, name: &str, inputs: &[String]) -> String {
+        self.node("Mean", name, inputs.to_vec(), vec![])
     }
 
     pub fn softmax(&mut self, name: &str, x: &str) -> String {

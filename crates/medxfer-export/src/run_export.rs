@@ -5,20 +5,32 @@ use std::path::{Path, PathBuf};
 
 use medxfer_atomic::run_files::{CONFIG, FOLD_PREFIX, MODEL};
 use medxfer_eval::predictions::TaskKind;
-use medxfer_models::{BackboneKind, HeadConfig};
+use medxfer_models::{BackboneKind, Classifier, HeadConfig};
 use medxfer_train::TrainConfig;
 use medxfer_train::normalisation::Normalisation;
 use medxfer_train::predict::RunPredictor;
 use serde::Serialize;
 
 use crate::ExportError;
-use crate::classifier_graph::{INPUT_NAME, OUTPUT_NAME, UnsupportedHead, classifier_graph};
-use crate::onnx::{IR_VERSION, OPSET_VERSION};
+use crate::classifier_graph::{
+    INPUT_NAME, OUTPUT_NAME, UnsupportedHead, classifier_graph, ensemble_graph,
+};
+use crate::onnx::{Graph, IR_VERSION, OPSET_VERSION};
 
 /// The description of an export, written last so that its presence means the export is whole.
 pub const EXPORT_JSON: &str = "export.json";
 /// Exported model files are `fold_K.onnx`, one per `fold_K` of the run.
 const ONNX_EXTENSION: &str = "onnx";
+/// The fold ensemble as one graph, when asked for.
+pub const ENSEMBLE_FILE: &str = "ensemble.onnx";
+
+/// Whether to write, beside the fold models, the ensemble as one graph (`ensemble.onnx`:
+/// every fold on the same input, the mean of their probabilities as its output).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnsembleGraph {
+    Skip,
+    Write,
+}
 
 /// The formats `medxfer export` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -69,6 +81,8 @@ pub struct ExportManifest {
     /// How `medxfer predict` combines the folds: the mean of their probabilities.
     pub ensemble: &'static str,
     pub folds: Vec<ExportedFold>,
+    /// `ensemble.onnx` when written: the folds' mean in one graph.
+    pub ensemble_file: Option<String>,
 }
 
 /// Export every fold model of the finished classification run in `run_dir` into `out_dir`.
@@ -76,6 +90,7 @@ pub fn export_run(
     run_dir: &Path,
     out_dir: &Path,
     format: ExportFormat,
+    ensemble_graph: EnsembleGraph,
 ) -> Result<ExportManifest, ExportError> {
     let predictor = RunPredictor::open(run_dir)?;
     if predictor.task() == TaskKind::Segmentation {
@@ -93,7 +108,28 @@ pub fn export_run(
     let run_abs = std::fs::canonicalize(run_dir).map_err(|e| ExportError::io(run_dir, e))?;
     prepare_output_folder(&run_abs, out_dir)?;
     let image_size = config.data.image_size as usize;
-    let folds = write_fold_models(&predictor, run_dir, &run_abs, out_dir, image_size)?;
+    let fold_names = fold_names(run_dir)?;
+    if fold_names.len() != predictor.classifiers().len() {
+        return Err(ExportError::OutputFolder {
+            path: run_dir.to_path_buf(),
+            message: "the fold folders changed while the export read them".into(),
+        });
+    }
+    let models: Vec<(String, &Classifier)> = fold_names
+        .into_iter()
+        .zip(predictor.classifiers())
+        .collect();
+    let context = ModelContext {
+        run_config: run_dir.join(CONFIG),
+        run_abs: &run_abs,
+        out_dir,
+        image_size,
+    };
+    let folds = write_fold_models(&models, &context)?;
+    let ensemble_file = match ensemble_graph {
+        EnsembleGraph::Skip => None,
+        EnsembleGraph::Write => Some(write_ensemble_model(&models, &context)?),
+    };
     let manifest = ExportManifest {
         run: run_abs,
         format,
@@ -115,6 +151,7 @@ pub fn export_run(
         class_names: predictor.class_names.clone(),
         ensemble: "mean of the fold models' probabilities",
         folds,
+        ensemble_file,
     };
     let text = serde_json::to_string_pretty(&manifest).map_err(|e| ExportError::OutputFolder {
         path: out_dir.join(EXPORT_JSON),
@@ -122,45 +159,64 @@ pub fn export_run(
     })?;
     write_file(&out_dir.join(EXPORT_JSON), text.as_bytes())?;
     // After export.json names the new files, so it never lists a file that is gone.
-    remove_stale_models(out_dir, &manifest.folds)?;
+    remove_stale_models(out_dir, &manifest)?;
     Ok(manifest)
+}
+
+/// Where and how the model files are written.
+struct ModelContext<'a> {
+    run_config: PathBuf,
+    run_abs: &'a Path,
+    out_dir: &'a Path,
+    image_size: usize,
+}
+
+impl ModelContext<'_> {
+    fn unsupported(&self, head: UnsupportedHead) -> ExportError {
+        ExportError::UnsupportedHead {
+            path: self.run_config.clone(),
+            head,
+        }
+    }
+
+    /// `graph` serialised into `out_dir/file`; returns the byte count.
+    fn write_graph(&self, graph: &Graph, file: &str) -> Result<usize, ExportError> {
+        let doc = format!("medxfer {} of {}", graph.name, self.run_abs.display());
+        let bytes = graph.to_model_bytes(env!("CARGO_PKG_VERSION"), &doc);
+        write_file(&self.out_dir.join(file), &bytes)?;
+        Ok(bytes.len())
+    }
 }
 
 /// Each fold classifier of the run as `out_dir/fold_K.onnx`.
 fn write_fold_models(
-    predictor: &RunPredictor,
-    run_dir: &Path,
-    run_abs: &Path,
-    out_dir: &Path,
-    image_size: usize,
+    models: &[(String, &Classifier)],
+    context: &ModelContext<'_>,
 ) -> Result<Vec<ExportedFold>, ExportError> {
-    let fold_names = fold_names(run_dir)?;
-    let models = predictor.classifiers();
-    if fold_names.len() != models.len() {
-        return Err(ExportError::OutputFolder {
-            path: run_dir.to_path_buf(),
-            message: "the fold folders changed while the export read them".into(),
-        });
-    }
     let mut folds = Vec::with_capacity(models.len());
-    for (fold, model) in fold_names.iter().zip(models) {
-        let graph = classifier_graph(model, fold, image_size).map_err(|head| {
-            ExportError::UnsupportedHead {
-                path: run_dir.join(CONFIG),
-                head,
-            }
-        })?;
-        let doc = format!("medxfer {fold} of {}", run_abs.display());
-        let bytes = graph.to_model_bytes(env!("CARGO_PKG_VERSION"), &doc);
+    for (fold, model) in models {
+        let graph = classifier_graph(model, fold, context.image_size)
+            .map_err(|head| context.unsupported(head))?;
         let file = format!("{fold}.{ONNX_EXTENSION}");
-        write_file(&out_dir.join(&file), &bytes)?;
+        let bytes = context.write_graph(&graph, &file)?;
         folds.push(ExportedFold {
             fold: fold.clone(),
             file,
-            bytes: bytes.len(),
+            bytes,
         });
     }
     Ok(folds)
+}
+
+/// The fold ensemble as one graph in `out_dir/ensemble.onnx`; returns the file name.
+fn write_ensemble_model(
+    models: &[(String, &Classifier)],
+    context: &ModelContext<'_>,
+) -> Result<String, ExportError> {
+    let graph = ensemble_graph(models, "ensemble", context.image_size)
+        .map_err(|head| context.unsupported(head))?;
+    context.write_graph(&graph, ENSEMBLE_FILE)?;
+    Ok(ENSEMBLE_FILE.to_string())
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
@@ -192,6 +248,7 @@ fn is_fold_name(path: &Path) -> bool {
 /// Whether `name` is a file an export writes (so a previous export may be replaced).
 fn is_export_file(name: &str) -> bool {
     name == EXPORT_JSON
+        || name == ENSEMBLE_FILE
         || (name.starts_with(FOLD_PREFIX) && name.ends_with(&format!(".{ONNX_EXTENSION}")))
 }
 
@@ -242,15 +299,15 @@ fn absolute_path(path: &Path) -> Result<PathBuf, ExportError> {
     Ok(resolved)
 }
 
-/// Model files of an earlier export of more folds, which `export.json` would not list.
-fn remove_stale_models(out_dir: &Path, written: &[ExportedFold]) -> Result<(), ExportError> {
+/// Model files of an earlier export (of more folds, or with the ensemble graph) that
+/// `export.json` does not list.
+fn remove_stale_models(out_dir: &Path, manifest: &ExportManifest) -> Result<(), ExportError> {
     let entries = std::fs::read_dir(out_dir).map_err(|e| ExportError::io(out_dir, e))?;
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let stale = name != EXPORT_JSON
-            && is_export_file(&name)
-            && !written.iter().any(|fold| fold.file == name);
-        if stale {
+        let listed = manifest.folds.iter().any(|fold| fold.file == name)
+            || manifest.ensemble_file.as_deref() == Some(name.as_str());
+        if name != EXPORT_JSON && is_export_file(&name) && !listed {
             std::fs::remove_file(entry.path()).map_err(|e| ExportError::io(&entry.path(), e))?;
         }
     }

@@ -73,19 +73,25 @@ fn write_cases(run: &Path, images: &[(PathBuf, Vec<u8>)], cases: &Path) {
 }
 
 fn export(run: &Path, out: &Path) -> std::process::Output {
+    export_with(run, out, &[])
+}
+
+fn export_with(run: &Path, out: &Path, flags: &[&str]) -> std::process::Output {
     medxfer()
         .arg("export")
         .arg(run)
         .args(["--to", "onnx", "--out"])
         .arg(out)
+        .args(flags)
         .output()
         .unwrap()
 }
 
-/// Export the run, check export.json, and compare with ONNX Runtime (when installed).
-fn export_and_cross_check(dir: &Path, run: &Path, label: &str) {
+/// Export the run (with the one-graph ensemble when `flags` has `--ensemble`), check
+/// export.json, and compare with ONNX Runtime (when installed).
+fn export_and_cross_check(dir: &Path, run: &Path, label: &str, flags: &[&str]) {
     let out = dir.join(format!("onnx_{label}"));
-    let output = export(run, &out);
+    let output = export_with(run, &out, flags);
     assert_success(&output);
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("export.json")).unwrap()).unwrap();
@@ -105,6 +111,13 @@ fn export_and_cross_check(dir: &Path, run: &Path, label: &str) {
         let file = out.join(fold["file"].as_str().unwrap());
         assert!(std::fs::metadata(&file).unwrap().len() > 10_000, "{file:?}");
     }
+    let with_ensemble = flags.contains(&"--ensemble");
+    assert_eq!(out.join("ensemble.onnx").exists(), with_ensemble);
+    assert_eq!(
+        manifest["ensemble_file"].is_string(),
+        with_ensemble,
+        "{manifest}"
+    );
 
     let Some(python) = venv_python() else {
         eprintln!("SKIP: .cache/venv with onnxruntime not found; ONNX export not run ({label})");
@@ -129,6 +142,13 @@ fn export_and_cross_check(dir: &Path, run: &Path, label: &str) {
         diff < TOLERANCE,
         "{label}: max abs difference {diff} >= {TOLERANCE}"
     );
+    if with_ensemble {
+        let one_graph = report["ensemble_max_abs_diff"].as_f64().unwrap();
+        assert!(
+            one_graph < TOLERANCE,
+            "{label}: ensemble.onnx max abs difference {one_graph} >= {TOLERANCE}"
+        );
+    }
 }
 
 fn train_toy(dir: &Path, settings: &[&str]) -> PathBuf {
@@ -154,14 +174,16 @@ fn train_toy(dir: &Path, settings: &[&str]) -> PathBuf {
 fn a_resnet18_run_exports_to_onnx_matching_predict_and_bad_outputs_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let run = train_toy(dir.path(), &[]);
-    export_and_cross_check(dir.path(), &run, "resnet18");
+    export_and_cross_check(dir.path(), &run, "resnet18", &["--ensemble"]);
 
-    // Exporting again over the earlier export is allowed (a model file of a fold the run
-    // does not have is removed); any other file is not ours.
+    // Exporting again over the earlier export is allowed (model files export.json no longer
+    // lists, of a fold the run does not have or the ensemble not asked for, are removed); any
+    // other file is not ours.
     let earlier = dir.path().join("onnx_resnet18");
     std::fs::write(earlier.join("fold_7.onnx"), "stale").unwrap();
     assert_success(&export(&run, &earlier));
     assert!(!earlier.join("fold_7.onnx").exists());
+    assert!(!earlier.join("ensemble.onnx").exists());
     assert!(earlier.join("fold_1.onnx").exists());
     let busy = dir.path().join("busy");
     std::fs::create_dir_all(&busy).unwrap();
@@ -196,7 +218,7 @@ fn an_efficientnet_lite0_run_with_an_mlp_head_exports_to_onnx_matching_predict()
             r#"model.head={ kind = "mlp", hidden = 16 }"#,
         ],
     );
-    export_and_cross_check(dir.path(), &run, "lite0_mlp");
+    export_and_cross_check(dir.path(), &run, "lite0_mlp", &["--ensemble"]);
 }
 
 /// ResNet-50's bottleneck blocks.
@@ -204,7 +226,7 @@ fn an_efficientnet_lite0_run_with_an_mlp_head_exports_to_onnx_matching_predict()
 fn a_resnet50_run_exports_to_onnx_matching_predict() {
     let dir = tempfile::tempdir().unwrap();
     let run = train_toy(dir.path(), &[r#"model.backbone="resnet50""#]);
-    export_and_cross_check(dir.path(), &run, "resnet50");
+    export_and_cross_check(dir.path(), &run, "resnet50", &[]);
 }
 
 #[test]

@@ -6,9 +6,10 @@ CASES_JSON holds, per image, its 8-bit grey pixels (already the run's image size
 medxfer's pad-and-resize leaves them as they are) and the probabilities `medxfer predict
 --json` gave. Each pixel becomes v / 255, then (x - mean[c]) * (1 / std[c]) per channel, as
 medxfer normalises. Every fold_K.onnx listed in export.json is run with ONNX Runtime; the mean
-of their probabilities (medxfer's fold ensemble) is compared with medxfer's. Prints one JSON
-line: {"max_abs_diff": ..., "folds": ..., "images": ...}. Exit status 3 when a fold model's
-output is not a probability vector of the exported shape.
+of their probabilities (medxfer's fold ensemble) is compared with medxfer's, and so is the
+output of ensemble.onnx when export.json lists it. Prints one JSON line: {"max_abs_diff": ...,
+"ensemble_max_abs_diff": ... or null, "folds": ..., "images": ...}. Exit status 3 when a
+model's output is not a probability vector of the exported shape.
 """
 
 import json
@@ -42,25 +43,32 @@ def main():
     classes = len(manifest["class_names"])
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
-    total = np.zeros((len(cases), classes), dtype=np.float64)
-    for fold in manifest["folds"]:
+    def run(file):
         session = ort.InferenceSession(
-            str(export_dir / fold["file"]), options, providers=["CPUExecutionProvider"]
+            str(export_dir / file), options, providers=["CPUExecutionProvider"]
         )
         (probabilities,) = session.run([manifest["output"]["name"]], {manifest["input"]["name"]: batch})
         sums = probabilities.sum(axis=1)
         if probabilities.shape != (len(cases), classes) or np.abs(sums - 1.0).max() > 1e-5:
-            print(f"{fold['file']}: output of shape {probabilities.shape}, row sums {sums}")
+            print(f"{file}: output of shape {probabilities.shape}, row sums {sums}")
             sys.exit(3)
-        total += probabilities
+        return probabilities
+
+    total = np.zeros((len(cases), classes), dtype=np.float64)
+    for fold in manifest["folds"]:
+        total += run(fold["file"])
     ensemble = total / len(manifest["folds"])
     expected = np.asarray(
         [[case["probabilities"][name] for name in manifest["class_names"]] for case in cases]
     )
+    one_graph = None
+    if manifest.get("ensemble_file"):
+        one_graph = float(np.abs(run(manifest["ensemble_file"]) - expected).max())
     print(
         json.dumps(
             {
                 "max_abs_diff": float(np.abs(ensemble - expected).max()),
+                "ensemble_max_abs_diff": one_graph,
                 "folds": len(manifest["folds"]),
                 "images": len(cases),
                 "onnxruntime": ort.__version__,

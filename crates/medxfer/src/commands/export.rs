@@ -1,6 +1,6 @@
 use std::path::PathBuf;
 
-use medxfer_export::{ExportFormat, export_run};
+use medxfer_export::{EnsembleGraph, ExportFormat, export_run};
 
 /// The formats `--to` accepts.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,18 +20,33 @@ pub struct ExportArgs {
     /// export); never inside the run folder.
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
+    /// Also write `ensemble.onnx`: every fold on the same input and the mean of their
+    /// probabilities (what `medxfer predict` answers) as one graph.
+    #[arg(long)]
+    ensemble: bool,
 }
 
 pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     let format = match args.to {
         ExportTarget::Onnx => ExportFormat::Onnx,
     };
-    let manifest = export_run(&args.run_dir, &args.out, format)?;
+    let ensemble = if args.ensemble {
+        EnsembleGraph::Write
+    } else {
+        EnsembleGraph::Skip
+    };
+    let manifest = export_run(&args.run_dir, &args.out, format, ensemble)?;
     for fold in &manifest.folds {
         println!(
             "{}\t{} bytes",
             args.out.join(&fold.file).display(),
             fold.bytes
+        );
+    }
+    if let Some(file) = &manifest.ensemble_file {
+        println!(
+            "{}\tthe fold ensemble in one graph",
+            args.out.join(file).display()
         );
     }
     println!(
