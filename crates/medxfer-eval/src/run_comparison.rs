@@ -26,7 +26,7 @@ use crate::delong::delong_paired;
 use crate::mcnemar::{McNemarResult, mcnemar_from_correctness};
 use crate::paired_t::paired_t_test;
 use crate::predictions::{PredictionRow, Predictions, Split, TaskInfo};
-use crate::report::{Cases, PREDICTIONS_FILE, TASK_FILE, rows_to_pool};
+use crate::report::{Cases, PREDICTIONS_FILE, PooledOver, TASK_FILE, rows_to_pool};
 
 const LEVEL: f64 = 0.95;
 
@@ -82,6 +82,8 @@ struct RunTest {
     class_names: Vec<String>,
     /// Test rows by image id.
     rows: BTreeMap<String, PredictionRow>,
+    /// The rows are an external validation's fold ensemble: no folds to compare.
+    ensemble: bool,
 }
 
 fn read_run(dir: &Path) -> Result<RunTest, EvalError> {
@@ -98,7 +100,8 @@ fn read_run(dir: &Path) -> Result<RunTest, EvalError> {
         .collect();
     // An external validation's folder scores each image with every fold model: pair the fold
     // ensembles' predictions, as `evaluate` pools them.
-    let (pooled, _) = rows_to_pool(&test).map_err(|e| EvalError::bad_file(&path, e.to_string()))?;
+    let (pooled, over) =
+        rows_to_pool(&test).map_err(|e| EvalError::bad_file(&path, e.to_string()))?;
     let mut rows = BTreeMap::new();
     for row in pooled {
         let id = row.image_id.clone();
@@ -116,6 +119,7 @@ fn read_run(dir: &Path) -> Result<RunTest, EvalError> {
         task,
         class_names: predictions.class_names,
         rows,
+        ensemble: over != PooledOver::OutOfFold,
     })
 }
 
@@ -262,7 +266,11 @@ pub fn compare_runs(dir_a: &Path, dir_b: &Path) -> Result<RunComparison, EvalErr
         mcc_a: metrics_a.mcc,
         mcc_b: metrics_b.mcc,
         mcnemar,
-        per_fold: per_fold(&a, &b, &ids, positive),
+        per_fold: if a.ensemble || b.ensemble {
+            None
+        } else {
+            per_fold(&a, &b, &ids, positive)
+        },
     })
 }
 
@@ -502,6 +510,7 @@ mod tests {
         let c = compare_runs(&run_a, &run_e).unwrap();
         assert_eq!(c.n, 10);
         assert!((c.auc.auc_b - 0.8).abs() < 1e-12, "{}", c.auc.auc_b);
+        assert!(c.per_fold.is_none(), "an ensemble has no folds to pair");
     }
 
     #[test]
