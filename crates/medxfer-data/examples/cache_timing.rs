@@ -88,7 +88,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         rotation_degrees: 10.0,
         brightness: 0.1,
         contrast: 0.1,
-        gaussian_blur: None,
+        ..AugmentConfig::default()
     })?;
     let mean = [0.485, 0.456, 0.406];
     let std = [0.229, 0.224, 0.225];
