@@ -30,6 +30,7 @@ pub mod run_comparison;
 pub mod score_reports;
 pub mod score_table;
 pub mod segmentation;
+mod segmentation_aggregate;
 mod segmentation_display;
 pub mod segmentation_run;
 pub mod segmentations;
