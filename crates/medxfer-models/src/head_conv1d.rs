@@ -125,8 +125,8 @@ mod tests {
             [[[1.0, -2.0, 3.0], [0.5, 0.0, -0.5], [-1.0, 2.0, 4.0]]],
             &device,
         );
-        let out: Vec<f32> = block.forward(x.clone()).into_data().to_vec().unwrap();
-        let expected: Vec<f32> = relu(x).into_data().to_vec().unwrap();
+        let out: Vec<f32> = block.forward(x.clone()).into_data().iter::<f32>().collect();
+        let expected: Vec<f32> = relu(x).into_data().iter::<f32>().collect();
         assert_eq!(out, expected);
     }
 
