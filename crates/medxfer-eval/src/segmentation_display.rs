@@ -93,11 +93,23 @@ impl fmt::Display for SegmentationRunMetrics {
             )?;
         }
         let p = &self.pooled;
-        writeln!(
-            f,
-            "pooled over {} test images (mean [95% bootstrap percentile CI, 2000 resamples]):",
-            p.means.n_images
-        )?;
+        let images: std::collections::HashSet<&str> =
+            self.per_image.iter().map(|i| i.image_id.as_str()).collect();
+        if images.is_empty() || images.len() == p.means.n_images {
+            writeln!(
+                f,
+                "pooled over {} test images (mean [95% bootstrap percentile CI, 2000 resamples]):",
+                p.means.n_images
+            )?;
+        } else {
+            // An external validation: every fold model scored every image.
+            writeln!(
+                f,
+                "pooled over {} rows of {} images, each scored by every fold model (mean [95% bootstrap percentile CI over images, 2000 resamples]):",
+                p.means.n_images,
+                images.len()
+            )?;
+        }
         for metric in SHOWN {
             writeln!(
                 f,

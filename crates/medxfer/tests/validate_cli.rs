@@ -71,7 +71,10 @@ fn a_segmentation_run_is_validated_on_another_folder_and_evaluated() {
     let report = medxfer_output(&[Path::new("evaluate"), &out]);
     assert_success(&report);
     let text = String::from_utf8_lossy(&report.stdout);
-    assert!(text.contains("Dice"), "{text}");
+    assert!(
+        text.contains("Dice") && text.contains("pooled over 20 rows of 10 images"),
+        "{text}"
+    );
     assert!(out.join("gallery.png").exists());
     // A second validation into the same folder replaces the first.
     assert_success(&validate(&run, &data_file, &out));
