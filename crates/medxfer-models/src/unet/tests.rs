@@ -244,24 +244,29 @@ fn dice(logits: Tensor<4>, mask: Tensor<4>) -> f32 {
 }
 
 /// A scratch ResNet-18 U-Net overfits one 64 px disc: Dice (train-mode forward, as the model
-/// was fitted) from near chance to above 0.8 within 30 Adam steps.
+/// was fitted) from near chance to above 0.8 within 30 Adam steps. A random initialisation
+/// can by chance already cover the disc (Dice 0.70 was seen), which would prove nothing: the
+/// first of a few seeded initialisations starting below 0.6 is trained.
 #[test]
 fn overfits_one_disc_mask() {
     let device = Device::flex().autodiff();
     let (image, mask) = disc_image(64, &device);
-    let mut model = unet(BackboneKind::Resnet18, 1, 1, &device);
+    let (mut model, start) = (0..8u64)
+        .map(|seed| {
+            device.seed(seed);
+            let model = unet(BackboneKind::Resnet18, 1, 1, &device);
+            let start = dice(model.forward(image.clone()), mask.clone());
+            (model, start)
+        })
+        .find(|(_, start)| *start < 0.6)
+        .expect("one of 8 initialisations starts below Dice 0.6");
     let mut optimizer = AdamConfig::new().init();
-    let start = dice(model.forward(image.clone()), mask.clone());
     for _ in 0..30 {
         let loss = bce_with_logits(model.forward(image.clone()), mask.clone());
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = optimizer.step(3e-3, model, grads);
     }
     let end = dice(model.forward(image), mask);
-    assert!(
-        start < 0.6,
-        "Dice {start} before training: the test would prove nothing"
-    );
     assert!(end > 0.8, "Dice {start} -> {end}");
 }
 
