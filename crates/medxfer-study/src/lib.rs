@@ -15,6 +15,7 @@ pub mod folder;
 pub mod grid;
 pub mod progress;
 pub mod report;
+mod report_pairwise;
 pub mod runner;
 pub mod store;
 mod svg;
