@@ -114,8 +114,9 @@ impl StudyDefinition {
     /// Read and check `path`; the base configuration is read relative to its folder.
     pub fn load(path: &Path) -> Result<Self, StudyError> {
         let text = std::fs::read_to_string(path).map_err(|e| StudyError::io(path, e))?;
-        let file: StudyFile = toml::from_str(&text)
-            .map_err(|e| StudyError::definition(path, one_line(&e.to_string())))?;
+        let file: StudyFile = toml::from_str(&text).map_err(|e| {
+            StudyError::definition(path, medxfer_train::config::one_line(&e.to_string()))
+        })?;
         let folder = path.parent().unwrap_or(Path::new(""));
         let base_path = folder.join(&file.base);
         let base_text =
@@ -308,15 +309,6 @@ fn check_folder_part(part: &str) -> Result<(), String> {
         ));
     }
     Ok(())
-}
-
-fn one_line(message: &str) -> String {
-    message
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.chars().all(|c| c == '|' || c == '^' || c == ' '))
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 #[cfg(test)]

@@ -565,7 +565,8 @@ pub(crate) fn apply_override(table: &mut toml::Table, item: &str) -> Result<(), 
     Ok(())
 }
 
-pub(crate) fn one_line(message: &str) -> String {
+/// A multi-line parser message (TOML errors draw the offending line and a caret) as one line.
+pub fn one_line(message: &str) -> String {
     message
         .lines()
         .map(str::trim)
