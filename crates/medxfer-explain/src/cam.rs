@@ -2,6 +2,7 @@
 //! them, combined per method.
 
 use burn::prelude::*;
+use medxfer_data::preprocess::resize_bilinear;
 use medxfer_models::Classifier;
 
 use crate::method::CamKind;
@@ -26,7 +27,19 @@ pub fn stage_gradients(
     stage: usize,
     class: usize,
 ) -> (StageGradients, Vec<f32>) {
-    let activations = model.forward_to_stage(x, stage).autodiff().require_grad();
+    stage_gradients_from(model, model.forward_to_stage(x, stage), stage, class)
+}
+
+/// [`stage_gradients`] from the stage's output, already computed (`forward_to_stage`): a
+/// caller that needs the logits first (to choose the class) runs the layers before the stage
+/// once, not twice.
+pub fn stage_gradients_from(
+    model: &Classifier,
+    activations: Tensor<4>,
+    stage: usize,
+    class: usize,
+) -> (StageGradients, Vec<f32>) {
+    let activations = activations.autodiff().require_grad();
     let logits = model.forward_from_stage(stage, activations.clone());
     let [_, k] = logits.dims();
     let grads = logits
@@ -48,6 +61,22 @@ pub fn stage_gradients(
         gradients: to_vec(gradient),
     };
     (stage, logits)
+}
+
+/// The method's map at the network input's resolution (`size` x `size`) from a stage's
+/// output: the map at the stage's resolution, resized bilinearly.
+pub fn cam_map_at_input(
+    kind: CamKind,
+    model: &Classifier,
+    activations: Tensor<4>,
+    stage: usize,
+    class: usize,
+    size: usize,
+) -> Vec<f32> {
+    let (gradients, _) = stage_gradients_from(model, activations, stage, class);
+    let map = cam_map(kind, &gradients);
+    let (h, w) = (gradients.height as u32, gradients.width as u32);
+    resize_bilinear(&map, w, h, size as u32, size as u32)
 }
 
 /// The method's map (height x width, row-major, non-negative) from a stage's gradients.

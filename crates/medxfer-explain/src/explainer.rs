@@ -46,7 +46,12 @@ pub struct Explainer {
 impl Explainer {
     /// Load every fold model of a finished classification run.
     pub fn open(run_dir: &Path) -> Result<Self, ExplainError> {
-        let predictor = RunPredictor::open(run_dir)?;
+        Self::open_folds(run_dir, None)
+    }
+
+    /// Load the models of `folds` only (all for `None`); see [`RunPredictor::open_folds`].
+    pub fn open_folds(run_dir: &Path, folds: Option<&[usize]>) -> Result<Self, ExplainError> {
+        let predictor = RunPredictor::open_folds(run_dir, folds)?;
         if predictor.classifiers().is_empty() {
             return Err(ExplainError::Segmentation {
                 run: run_dir.to_path_buf(),
@@ -152,17 +157,49 @@ impl Explainer {
         stage: usize,
         class: Option<usize>,
     ) -> Result<Explanation, ExplainError> {
-        let probabilities = self.ensemble_probabilities(&x);
-        let class = class.unwrap_or_else(|| argmax(&probabilities));
         let [_, _, size, _] = x.dims();
+        let weight = 1.0 / self.num_models() as f32;
         let mut mean = vec![0f32; size * size];
-        for model in self.models() {
-            let map = scaled_to_unit(model_map(model, x.clone(), method, stage, class)?);
-            let weight = 1.0 / self.num_models() as f32;
+        let mut add = |map: Vec<f32>| {
             mean.iter_mut()
-                .zip(&map)
+                .zip(&scaled_to_unit(map))
                 .for_each(|(m, v)| *m += weight * v);
-        }
+        };
+        let probabilities;
+        let class = match method {
+            // A class-activation map needs only the stage's output: each model runs the layers
+            // before the stage once, for its probabilities and then for its map.
+            ExplainMethod::Cam(kind) => {
+                let staged: Vec<Tensor<4>> = self
+                    .models()
+                    .iter()
+                    .map(|model| model.forward_to_stage(x.clone(), stage))
+                    .collect();
+                probabilities = self.mean_probabilities(|model, i| {
+                    model.forward_from_stage(stage, staged[i].clone())
+                });
+                let class = class.unwrap_or_else(|| argmax(&probabilities));
+                for (model, activations) in self.models().iter().zip(staged) {
+                    add(cam::cam_map_at_input(
+                        kind,
+                        model,
+                        activations,
+                        stage,
+                        class,
+                        size,
+                    ));
+                }
+                class
+            }
+            _ => {
+                probabilities = self.ensemble_probabilities(&x);
+                let class = class.unwrap_or_else(|| argmax(&probabilities));
+                for model in self.models() {
+                    add(model_map(model, x.clone(), method, stage, class)?);
+                }
+                class
+            }
+        };
         let map = restore_map(&mean, size as u32, image.width, image.height);
         Ok(Explanation {
             path: path.to_path_buf(),
@@ -175,9 +212,14 @@ impl Explainer {
     }
 
     fn ensemble_probabilities(&self, x: &Tensor<4>) -> Vec<f64> {
+        self.mean_probabilities(|model, _| model.forward(x.clone()))
+    }
+
+    /// The mean over the fold models of the softmax of `logits(model, model's index)`.
+    fn mean_probabilities(&self, logits: impl Fn(&Classifier, usize) -> Tensor<2>) -> Vec<f64> {
         let mut mean = vec![0f64; self.class_names().len()];
-        for model in self.models() {
-            let p = softmax(model.forward(x.clone()), 1).into_data();
+        for (i, model) in self.models().iter().enumerate() {
+            let p = softmax(logits(model, i), 1).into_data();
             for (m, p) in mean.iter_mut().zip(p.iter::<f32>()) {
                 *m += f64::from(p) / self.num_models() as f64;
             }
@@ -197,10 +239,8 @@ pub fn model_map(
     let [_, _, size, _] = x.dims();
     Ok(match method {
         ExplainMethod::Cam(kind) => {
-            let (gradients, _) = cam::stage_gradients(model, x, stage, class);
-            let map = cam::cam_map(kind, &gradients);
-            let (h, w) = (gradients.height as u32, gradients.width as u32);
-            resize_bilinear(&map, w, h, size as u32, size as u32)
+            let activations = model.forward_to_stage(x, stage);
+            cam::cam_map_at_input(kind, model, activations, stage, class, size)
         }
         ExplainMethod::Occlusion { patch, stride } => {
             occlusion::occlusion(model, x, class, patch, stride)?

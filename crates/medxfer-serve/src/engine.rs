@@ -66,9 +66,10 @@ pub struct ExplainedPrediction {
 }
 
 impl Engine {
-    /// Loads the fold models of a finished classification run.
-    pub fn open(run_dir: &Path) -> Result<Self, ServeError> {
-        let explainer = Explainer::open(run_dir)?;
+    /// Loads the fold models of a finished classification run (those of `folds` only, when
+    /// given).
+    pub fn open(run_dir: &Path, folds: Option<&[usize]>) -> Result<Self, ServeError> {
+        let explainer = Explainer::open_folds(run_dir, folds)?;
         let task_path = run_dir.join(medxfer_atomic::run_files::TASK);
         let task = TaskInfo::read_json(&task_path).map_err(|e| ServeError::RunFolder {
             path: task_path.clone(),
@@ -154,17 +155,31 @@ impl Engine {
         if prediction.decision.class != explanation.class_name {
             explanation = explain(Some(prediction.decision.class.clone()))?;
         }
-        let mut png = std::io::Cursor::new(Vec::new());
-        overlay(&explanation, OVERLAY_ALPHA)
-            .write_to(&mut png, image::ImageFormat::Png)
+        let png = encode_png(&overlay(&explanation, OVERLAY_ALPHA))
             .map_err(|e| UploadError::Internal(format!("encoding the overlay: {e}")))?;
         Ok(ExplainedPrediction {
             explanation: Overlay {
                 method: "gradcam",
                 class: explanation.class_name,
-                png_base64: base64::engine::general_purpose::STANDARD.encode(png.into_inner()),
+                png_base64: base64::engine::general_purpose::STANDARD.encode(png),
             },
             prediction,
         })
     }
+}
+
+/// PNG at the fast compression level: an answer's overlay is read once by the page, and the
+/// default level spends more time than the Grad-CAM itself on a 600 px image.
+fn encode_png(picture: &image::RgbImage) -> Result<Vec<u8>, image::ImageError> {
+    use image::ImageEncoder as _;
+    use image::codecs::png::{CompressionType, FilterType, PngEncoder};
+    let mut png = Vec::new();
+    PngEncoder::new_with_quality(&mut png, CompressionType::Fast, FilterType::Adaptive)
+        .write_image(
+            picture.as_raw(),
+            picture.width(),
+            picture.height(),
+            image::ExtendedColorType::Rgb8,
+        )?;
+    Ok(png)
 }
