@@ -40,6 +40,9 @@ pub struct ModelCard {
     pub decision_rule: String,
     /// Fold models averaged for each answer.
     pub models: usize,
+    /// The folds whose models answer, when the server was told to use only some.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub folds: Option<Vec<usize>>,
     pub model: serde_json::Value,
     pub training: Training,
     pub metrics: Option<CardMetrics>,
@@ -84,7 +87,11 @@ pub struct ClassRates {
 }
 
 impl ModelCard {
-    pub fn build(run_dir: &Path, engine: &Engine) -> Result<Self, ServeError> {
+    pub fn build(
+        run_dir: &Path,
+        engine: &Engine,
+        folds: Option<&[usize]>,
+    ) -> Result<Self, ServeError> {
         let config_path = run_dir.join(CONFIG);
         let config = TrainConfig::load(&config_path, &[]).map_err(|e| ServeError::RunFolder {
             path: config_path.clone(),
@@ -104,6 +111,7 @@ impl ModelCard {
             classes: engine.class_names().to_vec(),
             decision_rule: engine.decision_rule(),
             models: engine.num_models(),
+            folds: folds.map(<[usize]>::to_vec),
             model: to_json(&config.model),
             training: Training {
                 data_source: without_folders(to_json(&config.data.source)),
@@ -114,7 +122,7 @@ impl ModelCard {
                 seed: config.seed,
                 provenance: read_provenance(run_dir),
             },
-            limits: limits(metrics.as_ref()),
+            limits: limits(metrics.as_ref(), folds),
             metrics,
             metrics_note,
             intended_use: INTENDED_USE,
@@ -192,8 +200,16 @@ fn read_provenance(run_dir: &Path) -> Option<serde_json::Value> {
     )
 }
 
-fn limits(metrics: Option<&CardMetrics>) -> Vec<String> {
+fn limits(metrics: Option<&CardMetrics>, folds: Option<&[usize]>) -> Vec<String> {
     let mut limits: Vec<String> = GENERAL_LIMITS.iter().map(|s| s.to_string()).collect();
+    if let Some(folds) = folds {
+        let names: Vec<String> = folds.iter().map(usize::to_string).collect();
+        limits.push(format!(
+            "Answers come from the model(s) of fold(s) {} only, not the run's whole ensemble; \
+             the metrics are the run's cross-validated estimate for a model trained this way.",
+            names.join(", ")
+        ));
+    }
     match metrics {
         Some(m) if m.test_images < 100 => limits.push(format!(
             "Only {} test images: the confidence intervals are wide.",

@@ -69,6 +69,8 @@ pub struct ServeOptions {
     pub request_timeout: Duration,
     /// One line per request (route, status, milliseconds; never the body or the raw path).
     pub log_requests: bool,
+    /// The fold models that answer; `None` for all of them (the run's ensemble).
+    pub folds: Option<Vec<usize>>,
 }
 
 impl ServeOptions {
@@ -99,6 +101,7 @@ mod tests {
             queue_depth: 1,
             request_timeout: Duration::from_secs(1),
             log_requests: false,
+            folds: None,
         }
     }
 

@@ -53,8 +53,8 @@ impl AppState {
         events: Arc<dyn Reporter>,
     ) -> Result<Self, ServeError> {
         options.check()?;
-        let engine = Engine::open(run_dir)?;
-        let card = ModelCard::build(run_dir, &engine)?;
+        let engine = Engine::open(run_dir, options.folds.as_deref())?;
+        let card = ModelCard::build(run_dir, &engine, options.folds.as_deref())?;
         Ok(AppState {
             card: serde_json::to_value(&card).map_err(|e| ServeError::Runtime(e.to_string()))?,
             openapi: openapi(&engine, options),

@@ -22,7 +22,9 @@ use crate::batches::{InputSpec, image_batch};
 use crate::config::TrainConfig;
 use crate::model_setup::Architecture;
 use crate::run::{input_spec, resolve_device};
-use medxfer_atomic::run_files::{CONFIG, FOLD_PREFIX, MODEL, PREDICTIONS, SEGMENTATIONS, TASK};
+use medxfer_atomic::run_files::{
+    CONFIG, FOLD_PREFIX, MODEL, PREDICTIONS, SEGMENTATIONS, TASK, fold_dir_name,
+};
 
 /// The ensemble's class probabilities for one image.
 #[derive(Debug, Clone)]
@@ -140,15 +142,54 @@ fn load_segmenters(
     })
 }
 
+/// The models of `folds` among a run's fold models (all of them for `None`), in the order
+/// asked; a fold the run has no finished model for is an error naming the ones it has.
+fn chosen_fold_models(run_dir: &Path, folds: Option<&[usize]>) -> Result<Vec<PathBuf>, TrainError> {
+    let models = fold_models(run_dir)?;
+    let Some(folds) = folds else {
+        return Ok(models);
+    };
+    folds
+        .iter()
+        .map(|&fold| {
+            let wanted = run_dir.join(fold_dir_name(fold)).join(MODEL);
+            models
+                .iter()
+                .find(|m| **m == wanted)
+                .cloned()
+                .ok_or_else(|| {
+                    let have: Vec<String> = models
+                        .iter()
+                        .filter_map(|m| m.parent()?.file_name())
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .collect();
+                    TrainError::Checkpoint {
+                        path: run_dir.to_path_buf(),
+                        message: format!(
+                            "fold {fold} has no finished model (the run has: {})",
+                            have.join(", ")
+                        ),
+                    }
+                })
+        })
+        .collect()
+}
+
 impl RunPredictor {
     /// Load every finished fold model of the run in `run_dir`.
     pub fn open(run_dir: &Path) -> Result<Self, TrainError> {
+        Self::open_folds(run_dir, None)
+    }
+
+    /// Load the models of `folds` only (every fold's for `None`): a smaller ensemble, or one
+    /// model, answers faster (as nnU-Net's `-f`).
+    pub fn open_folds(run_dir: &Path, folds: Option<&[usize]>) -> Result<Self, TrainError> {
         check_finished(run_dir)?;
         let config = TrainConfig::load(&run_dir.join(CONFIG), &[])?;
         config.data.apply_decode_limits();
         let task = TaskInfo::read_json(&run_dir.join(TASK))?;
         let device = resolve_device(config.device()?)?;
-        let models = fold_models(run_dir)?;
+        let models = chosen_fold_models(run_dir, folds)?;
         let ensemble = match task.task {
             TaskKind::Classification => {
                 let architecture = Architecture {

@@ -224,6 +224,51 @@ fn predict_matches_the_cli_and_explain_returns_an_overlay() {
     assert_eq!((overlay.width(), overlay.height()), (40, 32));
 }
 
+/// `--fold K` serves fold K's model alone: the card says so, and the two single-fold
+/// servers' probabilities average to the ensemble's. A fold the run lacks is refused.
+#[test]
+fn one_fold_serves_alone_and_the_folds_average_to_the_ensemble() {
+    let image = std::fs::read(toy_image()).unwrap();
+    let probabilities = |extra: &[&str]| {
+        let server = serve(extra);
+        let answer = post(server.addr, "/v1/predict", &image).json();
+        let card = get(server.addr, "/v1/model").json();
+        let p: Vec<f64> = answer["probabilities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["probability"].as_f64().unwrap())
+            .collect();
+        (p, answer["models"].clone(), card)
+    };
+    let (ensemble, models, card) = probabilities(&[]);
+    assert_eq!(models, 2);
+    assert!(card.get("folds").is_none(), "{card}");
+    let (fold0, models, card) = probabilities(&["--fold", "0"]);
+    assert_eq!(models, 1);
+    assert_eq!(card["folds"], serde_json::json!([0]));
+    let limits = card["limits"].to_string();
+    assert!(limits.contains("fold(s) 0 only"), "{limits}");
+    let (fold1, _, _) = probabilities(&["--fold", "1"]);
+    for c in 0..ensemble.len() {
+        let mean = (fold0[c] + fold1[c]) / 2.0;
+        assert!(
+            (mean - ensemble[c]).abs() < 1e-6,
+            "{mean} vs {}",
+            ensemble[c]
+        );
+    }
+    let output = medxfer()
+        .arg("serve")
+        .arg(&toy_run().1)
+        .args(["--addr", "127.0.0.1:0", "--fold", "5"])
+        .output()
+        .unwrap();
+    let line = one_line_error(&output);
+    assert!(line.contains("fold 5 has no finished model"), "{line}");
+    assert!(line.contains("fold_0, fold_1"), "{line}");
+}
+
 #[test]
 fn dicom_is_deidentified_and_answered() {
     let server = serve(&[]);
