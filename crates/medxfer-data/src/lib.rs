@@ -31,4 +31,4 @@ pub use manifest::manifest_hash;
 pub use masks::{MaskReport, MissingMask, validate_masks};
 pub use preprocess::{PreparedImage, PreparedMask, PreprocessSpec};
 pub use sources::NamedSource;
-pub use split::{Fold, predefined_kfold};
+pub use split::{Fold, HeldOutGroup, leave_one_group_out, predefined_kfold};

@@ -372,6 +372,94 @@ pub fn predefined_kfold(dataset: &Dataset) -> Result<Vec<Fold>, DataError> {
         .collect())
 }
 
+/// What a leave-one-out split holds out, one group per fold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HeldOutGroup {
+    /// The acquisition centre or scanner (a CSV `center` column, BUS-BRA's `Device`).
+    Center,
+    /// The dataset of a multi-source run (`kind = "sources"`): leave-one-dataset-out.
+    Source,
+}
+
+impl HeldOutGroup {
+    fn of(self, sample: &crate::Sample) -> Option<&str> {
+        match self {
+            HeldOutGroup::Center => sample.center.as_deref(),
+            HeldOutGroup::Source => sample.origin.as_deref(),
+        }
+    }
+}
+
+impl std::fmt::Display for HeldOutGroup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            HeldOutGroup::Center => "center",
+            HeldOutGroup::Source => "source",
+        })
+    }
+}
+
+/// Leave-one-group-out: fold `f` tests on every sample of the `f`-th group (groups in sorted
+/// order, returned beside the folds) and trains on all the others. Needs every sample's group
+/// and at least two groups. A patient seen in two groups is refused: their images would then be
+/// both trained and tested on.
+pub fn leave_one_group_out(
+    dataset: &Dataset,
+    by: HeldOutGroup,
+) -> Result<(Vec<Fold>, Vec<String>), DataError> {
+    let names = dataset
+        .samples
+        .iter()
+        .map(|sample| {
+            by.of(sample).ok_or_else(|| {
+                DataError::Split(format!(
+                    "leave-one-{by}-out: sample {} has no {by} ({})",
+                    sample.id,
+                    match by {
+                        HeldOutGroup::Center =>
+                            "a CSV `center` column or BUS-BRA's Device gives one",
+                        HeldOutGroup::Source =>
+                            "only multi-source datasets (kind = \"sources\") have one",
+                    }
+                ))
+            })
+        })
+        .collect::<Result<Vec<&str>, _>>()?;
+    let groups: Vec<String> = names
+        .iter()
+        .map(|n| n.to_string())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if groups.len() < 2 {
+        return Err(DataError::Split(format!(
+            "leave-one-{by}-out needs at least two {by}s; the data has {groups:?}"
+        )));
+    }
+    let mut patient_group: HashMap<&str, &str> = HashMap::new();
+    for (sample, &name) in dataset.samples.iter().zip(&names) {
+        let Some(patient) = sample.patient_id.as_deref() else {
+            continue;
+        };
+        if let Some(&other) = patient_group.get(patient).filter(|&&g| g != name) {
+            return Err(DataError::Split(format!(
+                "patient {patient} has images in {by}s {other} and {name}: leave-one-{by}-out \
+                 would train and test on them"
+            )));
+        }
+        patient_group.insert(patient, name);
+    }
+    let folds = groups
+        .iter()
+        .map(|group| {
+            let (test, train) = (0..names.len()).partition(|&i| names[i] == group);
+            Fold { train, test }
+        })
+        .collect();
+    Ok((folds, groups))
+}
+
 fn sample_fold_numbers(dataset: &Dataset) -> Result<Vec<u32>, DataError> {
     if dataset.is_empty() {
         return Err(DataError::Split(
@@ -413,4 +501,84 @@ fn check_patients_within_folds(dataset: &Dataset, numbers: &[u32]) -> Result<(),
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod leave_one_group_out_tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::{ImageSource, Sample};
+
+    fn sample(i: usize, center: Option<&str>, patient: &str) -> Sample {
+        let path = PathBuf::from(format!("{i}.png"));
+        Sample {
+            id: format!("{i}.png"),
+            source: ImageSource::File(path.clone()),
+            path,
+            label: i % 2,
+            patient_id: Some(patient.into()),
+            center: center.map(str::to_string),
+            origin: None,
+            split: None,
+            mask_paths: Vec::new(),
+            metadata: Default::default(),
+        }
+    }
+
+    fn dataset(samples: Vec<Sample>) -> Dataset {
+        Dataset {
+            class_names: vec!["a".into(), "b".into()],
+            samples,
+        }
+    }
+
+    /// Each fold tests exactly one centre (sorted by name) and trains on all the others.
+    #[test]
+    fn each_fold_holds_out_one_center() {
+        let centers = ["toshiba", "ge", "toshiba", "ge", "u-sys", "ge"];
+        let data = dataset(
+            centers
+                .iter()
+                .enumerate()
+                .map(|(i, c)| sample(i, Some(c), &format!("p{i}")))
+                .collect(),
+        );
+        let (folds, names) = leave_one_group_out(&data, HeldOutGroup::Center).unwrap();
+        assert_eq!(names, ["ge", "toshiba", "u-sys"]);
+        assert_eq!(folds[0].test, [1, 3, 5]);
+        assert_eq!(folds[0].train, [0, 2, 4]);
+        assert_eq!(folds[1].test, [0, 2]);
+        assert_eq!(folds[2].test, [4]);
+        for fold in &folds {
+            assert_eq!(fold.train.len() + fold.test.len(), centers.len());
+        }
+    }
+
+    #[test]
+    fn missing_groups_single_groups_and_straddling_patients_are_refused() {
+        let data = dataset(vec![sample(0, Some("ge"), "p0"), sample(1, None, "p1")]);
+        let err = leave_one_group_out(&data, HeldOutGroup::Center).unwrap_err();
+        assert!(
+            err.to_string().contains("sample 1.png has no center"),
+            "{err}"
+        );
+        let err = leave_one_group_out(&data, HeldOutGroup::Source).unwrap_err();
+        assert!(err.to_string().contains("has no source"), "{err}");
+        let data = dataset(vec![
+            sample(0, Some("ge"), "p0"),
+            sample(1, Some("ge"), "p1"),
+        ]);
+        let err = leave_one_group_out(&data, HeldOutGroup::Center).unwrap_err();
+        assert!(err.to_string().contains("at least two centers"), "{err}");
+        let data = dataset(vec![
+            sample(0, Some("ge"), "p0"),
+            sample(1, Some("toshiba"), "p0"),
+        ]);
+        let err = leave_one_group_out(&data, HeldOutGroup::Center).unwrap_err();
+        assert!(
+            err.to_string().contains("patient p0 has images in centers"),
+            "{err}"
+        );
+    }
 }

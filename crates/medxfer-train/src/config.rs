@@ -140,6 +140,15 @@ pub enum SplitConfig {
         #[serde(default = "default_val_fraction")]
         val_fraction: f64,
     },
+    /// Leave-one-group-out: a fold per centre (`by = "center"`: a CSV `center` column,
+    /// BUS-BRA's `Device`) or per dataset of a multi-source run (`by = "source"`), tested on
+    /// that group and trained on the others; `val_fraction` of the training part
+    /// (patient-grouped) validates. Folds follow the groups' sorted names.
+    LeaveOneGroupOut {
+        by: medxfer_data::HeldOutGroup,
+        #[serde(default = "default_val_fraction")]
+        val_fraction: f64,
+    },
 }
 
 impl Default for SplitConfig {
@@ -496,7 +505,8 @@ fn validate_split(split: &SplitConfig) -> Result<(), TrainError> {
             }
         }
         SplitConfig::Predefined => {}
-        SplitConfig::DatasetFolds { val_fraction } => {
+        SplitConfig::DatasetFolds { val_fraction }
+        | SplitConfig::LeaveOneGroupOut { val_fraction, .. } => {
             check_fraction("split.val_fraction", *val_fraction)?;
         }
     }

@@ -352,8 +352,8 @@ fn selected_folds(folds: &[FoldIndices], only: &[usize]) -> Result<Vec<usize>, T
         return Err(TrainError::invalid(
             "--fold",
             format!(
-                "fold {missing} does not exist: this split has folds 0..{}",
-                folds.len()
+                "fold {missing} does not exist: this split has folds 0 to {}",
+                folds.len().saturating_sub(1)
             ),
         ));
     }
@@ -551,6 +551,10 @@ pub fn make_folds(
         }
         SplitConfig::DatasetFolds { val_fraction } => {
             let folds = medxfer_data::predefined_kfold(dataset)?;
+            Ok(with_validation(folds, labels, groups, *val_fraction, seed))
+        }
+        SplitConfig::LeaveOneGroupOut { by, val_fraction } => {
+            let (folds, _) = medxfer_data::leave_one_group_out(dataset, *by)?;
             Ok(with_validation(folds, labels, groups, *val_fraction, seed))
         }
         SplitConfig::Holdout {

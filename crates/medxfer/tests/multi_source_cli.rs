@@ -83,3 +83,57 @@ fn two_sources_train_as_one_run_and_are_evaluated_per_source() {
         .collect();
     assert_eq!(counts, [("a".to_string(), 12), ("b".to_string(), 8)]);
 }
+
+/// Leave-one-dataset-out (`kind = "leave_one_group_out"`, `by = "source"`): fold 0 tests every
+/// image of source `a` and trains on `b` alone, fold 1 the reverse. A single-source run asked
+/// to leave a source out is a one-line error.
+#[test]
+fn leave_one_source_out_tests_each_dataset_on_a_model_trained_on_the_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_two_source_config(dir.path());
+    let kfold = "kind = \"kfold\"\nfolds = 2\n";
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains(kfold));
+    let by_source = "kind = \"leave_one_group_out\"\nby = \"source\"\n";
+    std::fs::write(&config, text.replace(kfold, by_source)).unwrap();
+    train_to_the_end(&config);
+    let predictions = std::fs::read_to_string(dir.path().join("run/predictions.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = predictions
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    for (fold, held_out, other) in [("0", "a", "b"), ("1", "b", "a")] {
+        let of_fold = |split: &str| -> Vec<&str> {
+            rows.iter()
+                .filter(|c| c[1] == fold && c[2] == split)
+                .map(|c| c[4])
+                .collect()
+        };
+        let test = of_fold("test");
+        assert_eq!(
+            test.len(),
+            if held_out == "a" { 12 } else { 8 },
+            "fold {fold}"
+        );
+        assert!(test.iter().all(|&s| s == held_out), "fold {fold}: {test:?}");
+        let val = of_fold("val");
+        assert!(
+            !val.is_empty() && val.iter().all(|&s| s == other),
+            "fold {fold}: {val:?}"
+        );
+    }
+
+    let (single_dir, data) = (dir.path().join("single"), dir.path().join("a"));
+    std::fs::create_dir_all(&single_dir).unwrap();
+    let single = write_toy_run_config(&single_dir, &data, false);
+    let text = std::fs::read_to_string(&single).unwrap();
+    std::fs::write(&single, text.replace(kfold, by_source)).unwrap();
+    let output = medxfer()
+        .args(["train", "--no-progress", "--config"])
+        .arg(&single)
+        .output()
+        .unwrap();
+    let line = support::one_line_error(&output);
+    assert!(line.contains("has no source"), "{line}");
+}
