@@ -35,6 +35,11 @@ pub const RELIABILITY_DIAGRAM: &str = "reliability.png";
 pub const RUN_RECORD: &str = "run.json";
 /// In an external validation's folder (`medxfer validate`): which run, which data.
 pub const EXTERNAL: &str = "external.json";
+/// A run folder's subfolder for `medxfer explain RUN ... --out RUN/explanations`: the study
+/// report shows the contact sheets it finds there.
+pub const EXPLANATIONS: &str = "explanations";
+/// `medxfer explain`'s contact sheet of a batch is `contact_sheet_<method>.png`.
+pub const CONTACT_SHEET_PREFIX: &str = "contact_sheet_";
 /// The input normalisation the models were trained with.
 pub const NORMALISATION: &str = "input.json";
 /// A fold's folder is `fold_K`.

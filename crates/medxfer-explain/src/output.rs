@@ -9,6 +9,7 @@ use crate::method::ExplainMethod;
 use crate::npy::npy_f32;
 use crate::render::{caption, captioned, contact_sheet, overlay};
 use crate::{ExplainError, Explanation};
+use medxfer_atomic::run_files::CONTACT_SHEET_PREFIX;
 
 /// Longest side of a contact-sheet thumbnail.
 const THUMBNAIL: u32 = 160;
@@ -58,7 +59,7 @@ impl OutputPlan {
             overlays.push(out_dir.join(format!("{stem}_{tag}.png")));
             maps.push(out_dir.join(format!("{stem}_{tag}.npy")));
         }
-        let contact_sheet = out_dir.join(format!("contact_sheet_{tag}.png"));
+        let contact_sheet = out_dir.join(format!("{CONTACT_SHEET_PREFIX}{tag}.png"));
         let plan = OutputPlan {
             out_dir: out_dir.to_path_buf(),
             overlays,

@@ -6,13 +6,15 @@
 //! - [`runner`]: each cell as a normal run folder, trained in-process (skip finished, resume
 //!   unfinished); [`progress`]: lines across the grid;
 //! - [`folder`]: the study folder; [`store`]: SQLite, rebuilt from the cell folders;
-//! - [`report`]: tables, statistics (all from `medxfer-eval`) and plots in one HTML file;
+//! - [`report`]: tables, statistics (all from `medxfer-eval`), plots and learning curves in
+//!   one HTML file;
 //!   cells can also be validated on external datasets (`[[external]]`, as `medxfer validate`).
 
 pub mod definition;
 mod error;
 pub mod folder;
 pub mod grid;
+mod learning_curves;
 pub mod progress;
 pub mod report;
 mod report_pairwise;

@@ -217,6 +217,8 @@ fn render(
     html.push_str(&fold_tests(task, cells));
     html.push_str(&calibration_table(cells));
     html.push_str(&plots(task, cells)?);
+    html.push_str(&crate::learning_curves::learning_curves(cells)?);
+    html.push_str(&crate::learning_curves::explanation_gallery(cells)?);
     html.push_str(&confusion_matrices(cells));
     html.push_str("</body></html>\n");
     Ok(html)

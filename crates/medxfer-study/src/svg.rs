@@ -14,7 +14,7 @@ pub fn colour(index: usize) -> String {
     format!("#{r:02x}{g:02x}{b:02x}")
 }
 
-/// One named series of (x, y) points in [0, 1] x [0, 1].
+/// One named series of (x, y) points (in [0, 1] x [0, 1] for [`unit_square_plot`]).
 pub struct Series {
     pub name: String,
     pub points: Vec<(f64, f64)>,
@@ -29,49 +29,106 @@ pub fn unit_square_plot(
     series: &[Series],
     diagonal: bool,
 ) -> String {
+    let axes = Axes {
+        title,
+        x_title,
+        y_title,
+        x_range: (0.0, 1.0),
+        y_range: (0.0, 1.0),
+    };
+    line_plot(&axes, series, diagonal)
+}
+
+/// A plot's titles and the data ranges its square maps.
+pub struct Axes<'a> {
+    pub title: &'a str,
+    pub x_title: &'a str,
+    pub y_title: &'a str,
+    pub x_range: (f64, f64),
+    pub y_range: (f64, f64),
+}
+
+impl Axes<'_> {
+    /// The range of `values` with 5% room on each side (a flat series gets a unit of room).
+    pub fn fitted(values: impl Iterator<Item = f64>) -> (f64, f64) {
+        let (low, high) = values
+            .filter(|v| v.is_finite())
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
+                (l.min(v), h.max(v))
+            });
+        if !low.is_finite() {
+            return (0.0, 1.0);
+        }
+        let pad = if high > low { (high - low) * 0.05 } else { 0.5 };
+        (low - pad, high + pad)
+    }
+}
+
+/// A tick label: whole numbers plainly, others with the digits the range needs.
+fn tick_label(value: f64, span: f64) -> String {
+    if value.fract() == 0.0 && value.abs() < 1e6 {
+        format!("{value}")
+    } else if span >= 10.0 {
+        format!("{value:.0}")
+    } else if span >= 1.0 {
+        format!("{value:.1}")
+    } else {
+        format!("{value:.2}")
+    }
+}
+
+/// Series as lines over `axes`' ranges, with axis titles, three ticks per axis, the diagonal
+/// from the lower left to the upper right corner when asked, and a legend under the plot.
+pub fn line_plot(axes: &Axes, series: &[Series], diagonal: bool) -> String {
     let legend_height = 16.0 * series.len() as f64;
     let (width, height) = (SIZE + 2.0 * MARGIN, SIZE + 2.0 * MARGIN + legend_height);
-    let to_x = |x: f64| MARGIN + x * SIZE;
-    let to_y = |y: f64| MARGIN + (1.0 - y) * SIZE;
+    let ((x0, x1), (y0, y1)) = (axes.x_range, axes.y_range);
+    let to_x = |x: f64| MARGIN + (x - x0) / (x1 - x0) * SIZE;
+    let to_y = |y: f64| MARGIN + (y1 - y) / (y1 - y0) * SIZE;
     let mut svg = format!(
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" aria-label="{title}">"#
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" aria-label="{}">"#,
+        crate::report::escape(axes.title)
     );
     let _ = write!(
         svg,
         r##"<rect x="{MARGIN}" y="{MARGIN}" width="{SIZE}" height="{SIZE}" fill="none" stroke="#333"/><text x="{}" y="20" text-anchor="middle" font-weight="bold">{}</text><text x="{}" y="{}" text-anchor="middle">{}</text><text x="14" y="{}" text-anchor="middle" transform="rotate(-90 14 {})">{}</text>"##,
         width / 2.0,
-        crate::report::escape(title),
+        crate::report::escape(axes.title),
         MARGIN + SIZE / 2.0,
         MARGIN + SIZE + 32.0,
-        crate::report::escape(x_title),
+        crate::report::escape(axes.x_title),
         MARGIN + SIZE / 2.0,
         MARGIN + SIZE / 2.0,
-        crate::report::escape(y_title),
+        crate::report::escape(axes.y_title),
     );
-    for tick in [0.0, 0.5, 1.0] {
+    for fraction in [0.0, 0.5, 1.0] {
+        let (x, y) = (x0 + fraction * (x1 - x0), y0 + fraction * (y1 - y0));
         let _ = write!(
             svg,
-            r#"<text x="{}" y="{}" text-anchor="middle" font-size="11">{tick}</text><text x="{}" y="{}" text-anchor="end" font-size="11">{tick}</text>"#,
-            to_x(tick),
+            r#"<text x="{}" y="{}" text-anchor="middle" font-size="11">{}</text><text x="{}" y="{}" text-anchor="end" font-size="11">{}</text>"#,
+            to_x(x),
             MARGIN + SIZE + 14.0,
+            tick_label(x, x1 - x0),
             MARGIN - 4.0,
-            to_y(tick) + 4.0
+            to_y(y) + 4.0,
+            tick_label(y, y1 - y0)
         );
     }
     if diagonal {
         let _ = write!(
             svg,
             r##"<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#aaa" stroke-dasharray="4 4"/>"##,
-            to_x(0.0),
-            to_y(0.0),
-            to_x(1.0),
-            to_y(1.0)
+            to_x(x0),
+            to_y(y0),
+            to_x(x1),
+            to_y(y1)
         );
     }
     for (i, s) in series.iter().enumerate() {
         let points: Vec<String> = s
             .points
             .iter()
+            .filter(|(x, y)| x.is_finite() && y.is_finite())
             .map(|&(x, y)| format!("{:.1},{:.1}", to_x(x), to_y(y)))
             .collect();
         let _ = write!(

@@ -222,6 +222,31 @@ fn a_sharded_grid_runs_merges_queries_reports_and_skips_on_rerun() {
         );
     }
 
+    // Explanations written into a cell's explanations/ folder join the report as a gallery.
+    let cell_dir = study_dir.join("cells").join(cells[0]);
+    let output = medxfer()
+        .arg("explain")
+        .arg(&cell_dir)
+        .arg(dir.path().join("data/left/left (0).png"))
+        .arg(dir.path().join("data/right/right (0).png"))
+        .arg("--out")
+        .arg(cell_dir.join("explanations"))
+        .output()
+        .unwrap();
+    assert_success(&output);
+    let output = medxfer()
+        .args(["study", "report"])
+        .arg(&study_dir)
+        .arg("--out")
+        .arg(&report)
+        .output()
+        .unwrap();
+    assert_success(&output);
+    let html = std::fs::read_to_string(&report).unwrap();
+    let gallery = &html[html.find("<h2>Explanations</h2>").expect("a gallery")..];
+    assert_eq!(gallery.matches("<img src=\"data:image/png;base64,").count(), 1);
+    assert!(gallery.contains(&format!("{}: gradcam", cells[0])), "{gallery}");
+
     // A re-run of the whole grid finds every cell finished.
     let output = medxfer()
         .args(["study", "run", "--no-progress"])
@@ -266,6 +291,10 @@ fn assert_report_holds_the_cells(html: &str, study_dir: &Path, cells: &[&str]) {
         assert!(html.contains(id), "missing {id}");
     }
     assert!(html.matches("<svg").count() >= 4);
+    // Learning curves: a loss plot per cell and one validation-AUC plot over the cells.
+    let curves = &html[html.find("Learning curves").expect("learning curves")..];
+    assert!(curves.contains("aria-label=\"Validation auc\""), "{curves}");
+    assert!(curves.contains("validation loss"));
     for outside in ["<script", "<link", "src=\"http", "url(http", "@import"] {
         assert!(!html.contains(outside), "the page loads {outside}");
     }
