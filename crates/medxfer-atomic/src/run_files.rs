@@ -40,6 +40,9 @@ pub const EXTERNAL: &str = "external.json";
 pub const EXPLANATIONS: &str = "explanations";
 /// `medxfer explain`'s contact sheet of a batch is `contact_sheet_<method>.png`.
 pub const CONTACT_SHEET_PREFIX: &str = "contact_sheet_";
+/// In a `medxfer baseline` folder: the model, features, and per fold the hyperparameters
+/// nested CV chose with every grid point's inner-CV scores.
+pub const BASELINE: &str = "baseline.json";
 /// The input normalisation the models were trained with.
 pub const NORMALISATION: &str = "input.json";
 /// A fold's folder is `fold_K`.

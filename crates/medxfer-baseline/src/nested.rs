@@ -64,6 +64,8 @@ pub struct FoldResult {
     /// SVMs: the Platt calibrations (one per machine) from inner-CV decision values.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub platt: Option<Vec<Platt>>,
+    /// Dataset rows of the test images (the predictions file names them).
+    #[serde(skip)]
     pub test: Vec<usize>,
     /// Row-major `test.len() x n_classes` probabilities.
     #[serde(skip)]

@@ -10,6 +10,7 @@ pub mod engine;
 mod error;
 pub mod external;
 pub mod fold;
+pub mod frozen_features;
 mod json_float;
 pub mod model_setup;
 pub mod normalisation;

@@ -40,6 +40,9 @@ enum Command {
     Pretrain(commands::pretrain::PretrainArgs),
     /// k-NN and linear-probe quality of a pretrained encoder's frozen embeddings.
     SslEval(commands::ssl_eval::SslEvalArgs),
+    /// Classical baseline (k-NN, logistic, elastic net, SVM) on pixels or frozen backbone
+    /// features, nested CV on the folds of a train config; writes a run folder.
+    Baseline(commands::baseline::BaselineArgs),
     /// A paper-style table (mean ± sd over folds) of finished runs and SSL evaluations.
     Table(commands::table::TableArgs),
     /// Study grids: run (sharded), merge into the SQLite store, query, HTML report.
@@ -77,6 +80,7 @@ fn main() -> std::process::ExitCode {
         Command::Robustness(args) => commands::robustness::run(args),
         Command::Pretrain(args) => commands::pretrain::run(args),
         Command::SslEval(args) => commands::ssl_eval::run(args),
+        Command::Baseline(args) => commands::baseline::run(args),
         Command::Table(args) => commands::table::run(args),
         Command::Study(cmd) => commands::study::run(cmd),
         Command::Weights(cmd) => commands::weights::run(cmd),

@@ -1,5 +1,6 @@
 //! One module per subcommand: each defines its clap arguments and a `run` function.
 
+pub mod baseline;
 pub mod bench;
 pub mod bench_explain;
 pub mod bench_serve;

@@ -1,0 +1,360 @@
+//! `medxfer baseline`: a classical model (k-NN, logistic regression, elastic net, linear or
+//! RBF SVM) on downsampled pixels or frozen backbone features, with hyperparameters chosen by
+//! nested cross-validation, on exactly the folds `medxfer train` makes for the same config. The
+//! output folder holds the same `predictions.csv` and `task.json` as a training run, so
+//! `medxfer evaluate` and `medxfer compare` work on it.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+use medxfer_atomic::lock::FolderLock;
+use medxfer_atomic::run_files::{
+    BASELINE, CONFIG, LOCK, METRICS, PREDICTIONS, RELIABILITY_DIAGRAM, TASK,
+};
+use medxfer_baseline::nested::Labelled;
+use medxfer_baseline::params::grid;
+use medxfer_baseline::{FoldResult, Hyperparams, Matrix, ModelKind, NestedCvOptions, OuterFold};
+use medxfer_data::cache::ImageCache;
+use medxfer_data::dataset::Dataset;
+use medxfer_data::preprocess::PreprocessSpec;
+use medxfer_eval::predictions::{PredictionRow, Predictions, Split, TaskInfo, TaskKind};
+use medxfer_events::Reporter;
+use medxfer_train::TrainConfig;
+use medxfer_train::fold::FoldIndices;
+use medxfer_train::frozen_features::frozen_backbone_features;
+use medxfer_train::run::{decode_images, load_dataset, make_folds};
+use medxfer_train::segmentation::config::TaskChoice;
+use serde::Serialize;
+
+/// What the classical model sees of each image.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeatureSource {
+    /// The grey image, preprocessed as training does, resized to --pixel-size, flattened.
+    Pixels,
+    /// The config's backbone with its `model.init` (e.g. ImageNet), frozen:
+    /// global-average-pooled features at the config's image size, no augmentation.
+    Backbone,
+}
+
+/// The classical model (hyperparameter grids in `medxfer_baseline::params`).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModelChoice {
+    /// k nearest neighbours (k from 1, 3, 5, 11, 21, 41).
+    Knn,
+    /// L2 logistic regression (C from 0.01 to 100).
+    Logistic,
+    /// Elastic-net logistic regression (C from 0.01 to 100, l1_ratio 0.1, 0.5, 0.9).
+    ElasticNet,
+    /// Linear SVM (C from 0.01 to 100), Platt-scaled probabilities.
+    SvmLinear,
+    /// RBF SVM (C from 0.01 to 100, gamma 0.1, 1, 10 over the feature count).
+    SvmRbf,
+}
+
+impl From<ModelChoice> for ModelKind {
+    fn from(choice: ModelChoice) -> ModelKind {
+        match choice {
+            ModelChoice::Knn => ModelKind::Knn,
+            ModelChoice::Logistic => ModelKind::Logistic,
+            ModelChoice::ElasticNet => ModelKind::ElasticNet,
+            ModelChoice::SvmLinear => ModelKind::SvmLinear,
+            ModelChoice::SvmRbf => ModelKind::SvmRbf,
+        }
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct BaselineArgs {
+    /// The `medxfer train` config giving the data, classes, folds (and backbone).
+    #[arg(long)]
+    config: PathBuf,
+    /// Override a setting of that config (dotted keys), as `medxfer train --set`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    overrides: Vec<String>,
+    #[arg(long, value_enum)]
+    features: FeatureSource,
+    #[arg(long, value_enum)]
+    model: ModelChoice,
+    /// Output run folder (new, empty, or an earlier `medxfer baseline` folder).
+    #[arg(long)]
+    out: PathBuf,
+    /// Side of the downsampled image for `--features pixels`.
+    #[arg(long, default_value_t = 32)]
+    pixel_size: u32,
+    /// Folds of the inner cross-validation that chooses the hyperparameters.
+    #[arg(long, default_value_t = 3)]
+    inner_folds: usize,
+    /// Do not draw progress bars (progress lines are still printed).
+    #[arg(long)]
+    no_progress: bool,
+}
+
+/// `baseline.json`: what was run and what nested CV chose in each fold.
+#[derive(Serialize)]
+struct BaselineRecord<'a> {
+    model: ModelKind,
+    features: FeatureSource,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pixel_size: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    backbone: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    image_size: Option<u32>,
+    n_features: usize,
+    inner_folds: usize,
+    selection: &'static str,
+    grid: Vec<Hyperparams>,
+    folds: &'a [FoldResult],
+    /// Wall time of the whole command (features, nested CV, writing).
+    seconds: f64,
+    code_version: &'static str,
+}
+
+const SELECTION: &str = "training rows of each outer fold (its train + val split) split into stratified, patient-grouped inner folds; the grid point with the highest mean inner AUC (binary: the positive class's score; more classes: macro one-vs-rest) wins, ties to the first listed; refit on all training rows";
+
+pub fn run(args: BaselineArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    if args.pixel_size < 4 {
+        anyhow::bail!("--pixel-size must be at least 4, got {}", args.pixel_size);
+    }
+    if args.inner_folds < 2 {
+        anyhow::bail!("--inner-folds must be at least 2, got {}", args.inner_folds);
+    }
+    let config = TrainConfig::load(&args.config, &args.overrides)?;
+    if config.task != TaskChoice::Classification {
+        anyhow::bail!(
+            "{}: baselines are classifiers; this config's task is not classification",
+            args.config.display()
+        );
+    }
+    config.data.apply_decode_limits();
+    let dataset = load_dataset(&config)?;
+    let labels = dataset.labels();
+    let folds = make_folds(&config, &dataset, &labels)?;
+    let _lock = claim_output(&args.out)?;
+    let events = crate::progress::reporter(!args.no_progress);
+    let feature_sets = features(&args, &config, &dataset, &folds, events.as_ref())?;
+    let results = run_nested(
+        &args,
+        &config,
+        &dataset,
+        &folds,
+        &feature_sets,
+        events.as_ref(),
+    )?;
+    write_predictions(&args.out, &config, &dataset, &labels, &results)?;
+    let n_features = feature_sets.first().map_or(0, |(x, _)| x.cols());
+    let seconds = started.elapsed().as_secs_f64();
+    write_record(&args, &config, n_features, &results, seconds)?;
+    println!(
+        "{} on {} features ({n_features} per image), {} fold(s), {seconds:.1}s: wrote {} (next: medxfer evaluate {})",
+        ModelKind::from(args.model),
+        match args.features {
+            FeatureSource::Pixels => "pixel",
+            FeatureSource::Backbone => "backbone",
+        },
+        results.len(),
+        args.out.display(),
+        args.out.display()
+    );
+    Ok(())
+}
+
+/// Nested CV on each feature matrix over the folds it serves; results in fold order.
+fn run_nested(
+    args: &BaselineArgs,
+    config: &TrainConfig,
+    dataset: &Dataset,
+    folds: &[FoldIndices],
+    feature_sets: &[(Matrix, Vec<usize>)],
+    events: &dyn Reporter,
+) -> anyhow::Result<Vec<FoldResult>> {
+    let labels = dataset.labels();
+    let positive = dataset.positive_class(config.data.positive.as_deref())?;
+    let groups = dataset.groups();
+    let options = NestedCvOptions {
+        kind: ModelKind::from(args.model),
+        inner_folds: args.inner_folds,
+        seed: config.seed,
+    };
+    let mut results = Vec::new();
+    for (x, fold_numbers) in feature_sets {
+        let outer: Vec<OuterFold> = folds
+            .iter()
+            .filter(|f| fold_numbers.contains(&f.fold))
+            .map(outer_fold)
+            .collect();
+        let data = Labelled {
+            x,
+            labels: &labels,
+            n_classes: dataset.class_names.len(),
+            positive: positive.unwrap_or(1),
+            groups: groups.as_deref(),
+        };
+        results.extend(medxfer_baseline::nested_cv(
+            &data, &outer, &options, events,
+        )?);
+    }
+    results.sort_by_key(|r| r.fold);
+    Ok(results)
+}
+
+/// `baseline.json` and the resolved config.
+fn write_record(
+    args: &BaselineArgs,
+    config: &TrainConfig,
+    n_features: usize,
+    results: &[FoldResult],
+    seconds: f64,
+) -> anyhow::Result<()> {
+    let kind = ModelKind::from(args.model);
+    let on_backbone = args.features == FeatureSource::Backbone;
+    let record = BaselineRecord {
+        model: kind,
+        features: args.features,
+        pixel_size: (!on_backbone).then_some(args.pixel_size),
+        backbone: on_backbone.then(|| format!("{} ({})", config.model.backbone, config.model.init)),
+        image_size: on_backbone.then_some(config.data.image_size),
+        n_features,
+        inner_folds: args.inner_folds,
+        selection: SELECTION,
+        grid: grid(kind, n_features),
+        folds: results,
+        seconds,
+        code_version: medxfer_train::run::CODE_VERSION,
+    };
+    write_file(
+        &args.out.join(BASELINE),
+        serde_json::to_string_pretty(&record)?.as_bytes(),
+    )?;
+    write_file(&args.out.join(CONFIG), config.to_toml_string().as_bytes())
+}
+
+/// The outer fold's training rows are the training run's train and val splits together (the
+/// baseline needs no early-stopping split; its inner CV plays that part).
+fn outer_fold(fold: &FoldIndices) -> OuterFold {
+    let mut train: Vec<usize> = fold.train.iter().chain(&fold.val).copied().collect();
+    train.sort_unstable();
+    OuterFold {
+        fold: fold.fold,
+        train,
+        test: fold.test.clone(),
+    }
+}
+
+/// A new or empty folder, or an earlier baseline's (it has `baseline.json`): anything else
+/// would lose someone's files. Created and locked.
+fn claim_output(out: &Path) -> anyhow::Result<FolderLock> {
+    match std::fs::read_dir(out) {
+        Ok(entries) => {
+            let names: Vec<String> = entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n != LOCK)
+                .collect();
+            if !names.is_empty() && !out.join(BASELINE).is_file() {
+                anyhow::bail!(
+                    "{}: holds files that are not a medxfer baseline run ({}{}): choose a new or empty folder",
+                    out.display(),
+                    names.iter().take(3).cloned().collect::<Vec<_>>().join(", "),
+                    if names.len() > 3 { ", ..." } else { "" }
+                );
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(anyhow::Error::new(e).context(format!("{}", out.display()))),
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let lock = FolderLock::acquire(out).with_context(|| format!("{}", out.display()))?;
+    // An earlier baseline's metrics describe predictions about to be replaced.
+    for stale in [METRICS, RELIABILITY_DIAGRAM] {
+        let path = out.join(stale);
+        if path.exists() {
+            std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
+        }
+    }
+    Ok(lock)
+}
+
+/// One feature matrix per distinct backbone initialisation (pixels: one for every fold), with
+/// the folds it serves.
+fn features(
+    args: &BaselineArgs,
+    config: &TrainConfig,
+    dataset: &Dataset,
+    folds: &[FoldIndices],
+    events: &dyn Reporter,
+) -> anyhow::Result<Vec<(Matrix, Vec<usize>)>> {
+    let fold_numbers: Vec<usize> = folds.iter().map(|f| f.fold).collect();
+    match args.features {
+        FeatureSource::Pixels => {
+            let spec = PreprocessSpec {
+                size: args.pixel_size,
+                channels: 1,
+            };
+            let cache = ImageCache::build(dataset, &spec, config.data.cache_dir.as_deref())?;
+            let dim = (args.pixel_size * args.pixel_size) as usize;
+            let values: Vec<f64> = (0..cache.len())
+                .flat_map(|i| cache.get(i).pixels.iter().map(|&p| p as f64))
+                .collect();
+            let (images, side) = (cache.len(), args.pixel_size);
+            events.note(format!(
+                "features: {images} images x {dim} pixels ({side} x {side})"
+            ));
+            Ok(vec![(Matrix::new(cache.len(), dim, values)?, fold_numbers)])
+        }
+        FeatureSource::Backbone => {
+            let cache = decode_images(config, dataset, events)?;
+            let sets = frozen_backbone_features(config, &cache, &fold_numbers, events)?;
+            sets.into_iter()
+                .map(|set| {
+                    let values = set.values.iter().map(|&v| v as f64).collect();
+                    Ok((Matrix::new(cache.len(), set.dim, values)?, set.folds))
+                })
+                .collect()
+        }
+    }
+}
+
+/// The test rows of every fold, in the format `medxfer train` writes, and `task.json`.
+fn write_predictions(
+    out: &Path,
+    config: &TrainConfig,
+    dataset: &Dataset,
+    labels: &[usize],
+    results: &[FoldResult],
+) -> anyhow::Result<()> {
+    let k = dataset.class_names.len();
+    let mut predictions = Predictions {
+        class_names: dataset.class_names.clone(),
+        rows: Vec::new(),
+    };
+    for result in results {
+        for (row, &i) in result.test.iter().enumerate() {
+            let sample = &dataset.samples[i];
+            predictions.rows.push(PredictionRow {
+                image_id: sample.id.clone(),
+                fold: result.fold,
+                split: Split::Test,
+                label: dataset.class_names[labels[i]].clone(),
+                source: sample.origin.clone(),
+                center: sample.center.clone(),
+                scores: result.test_probs[row * k..(row + 1) * k].to_vec(),
+            });
+        }
+    }
+    predictions.write_csv(&out.join(PREDICTIONS))?;
+    TaskInfo {
+        class_names: dataset.class_names.clone(),
+        positive_class: config.data.positive.clone(),
+        task: TaskKind::Classification,
+    }
+    .write_json(&out.join(TASK))?;
+    Ok(())
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    medxfer_atomic::write_atomic(path, bytes).with_context(|| format!("writing {}", path.display()))
+}
