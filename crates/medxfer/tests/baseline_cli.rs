@@ -80,7 +80,7 @@ fn pixel_and_backbone_baselines_are_run_folders_that_evaluate_and_compare_work_o
     let folds = record["folds"].as_array().unwrap();
     assert_eq!(folds.len(), 2);
     for fold in folds {
-        assert_eq!(fold["candidates"].as_array().unwrap().len(), 5);
+        assert_eq!(fold["candidates"].as_array().unwrap().len(), 7);
         assert!(fold["chosen"]["c"].as_f64().is_some(), "{fold}");
     }
     // Every image is a test image of exactly one fold.

@@ -43,13 +43,13 @@ pub enum FeatureSource {
 pub enum ModelChoice {
     /// k nearest neighbours (k from 1, 3, 5, 11, 21, 41).
     Knn,
-    /// L2 logistic regression (C from 0.01 to 100).
+    /// L2 logistic regression (C from 1e-4 to 100).
     Logistic,
-    /// Elastic-net logistic regression (C from 0.01 to 100, l1_ratio 0.1, 0.5, 0.9).
+    /// Elastic-net logistic regression (C from 1e-4 to 100, l1_ratio 0.1, 0.5, 0.9).
     ElasticNet,
-    /// Linear SVM (C from 0.01 to 100), Platt-scaled probabilities.
+    /// Linear SVM (C from 1e-4 to 100), Platt-scaled probabilities.
     SvmLinear,
-    /// RBF SVM (C from 0.01 to 100, gamma 0.1, 1, 10 over the feature count).
+    /// RBF SVM (C from 1e-4 to 100, gamma 0.1, 1, 10 over the feature count).
     SvmRbf,
 }
 
