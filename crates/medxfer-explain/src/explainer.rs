@@ -97,12 +97,53 @@ impl Explainer {
         Ok((stage, class))
     }
 
-    /// Explain each image; progress is one task step per image.
+    /// Explain each image with the whole fold ensemble; progress is one task step per image.
     pub fn explain(
         &self,
         paths: &[PathBuf],
         request: &ExplainRequest,
         events: &dyn Reporter,
+    ) -> Result<Vec<Explanation>, ExplainError> {
+        self.explain_each(paths, request, events, |_| Ok(self.all_models()))
+    }
+
+    /// Explain each image with the one fold model that did not train on it: `folds[i]` is the
+    /// fold whose test part held `paths[i]` (see `medxfer_train::predict::test_folds`). Maps
+    /// scored against lesion masks are then free of the models' memory of those images.
+    pub fn explain_out_of_fold(
+        &self,
+        paths: &[PathBuf],
+        folds: &[usize],
+        request: &ExplainRequest,
+        events: &dyn Reporter,
+    ) -> Result<Vec<Explanation>, ExplainError> {
+        let fold_numbers = self.predictor.fold_numbers();
+        self.explain_each(paths, request, events, |i| {
+            let index = fold_numbers
+                .iter()
+                .position(|&f| f == folds[i])
+                .ok_or_else(|| ExplainError::Invalid {
+                    what: "--out-of-fold",
+                    message: format!(
+                        "{}: its test fold {} has no loaded model",
+                        paths[i].display(),
+                        folds[i]
+                    ),
+                })?;
+            Ok(vec![&self.models()[index]])
+        })
+    }
+
+    fn all_models(&self) -> Vec<&Classifier> {
+        self.models().iter().collect()
+    }
+
+    fn explain_each<'a>(
+        &'a self,
+        paths: &[PathBuf],
+        request: &ExplainRequest,
+        events: &dyn Reporter,
+        models_for: impl Fn(usize) -> Result<Vec<&'a Classifier>, ExplainError>,
     ) -> Result<Vec<Explanation>, ExplainError> {
         let (stage, class) = self.resolve(request)?;
         let task = events.task(
@@ -111,22 +152,14 @@ impl Explainer {
             TaskKind::Work,
         );
         let mut out = Vec::with_capacity(paths.len());
-        for path in paths {
-            out.push(self.explain_one(path, request.method, stage, class)?);
+        for (i, path) in paths.iter().enumerate() {
+            let models = models_for(i)?;
+            let (x, image) = self.predictor.input(path)?;
+            let target = Target { stage, class };
+            out.push(self.explain_input(path, x, image, request.method, target, &models)?);
             task.step(None);
         }
         Ok(out)
-    }
-
-    fn explain_one(
-        &self,
-        path: &Path,
-        method: ExplainMethod,
-        stage: usize,
-        class: Option<usize>,
-    ) -> Result<Explanation, ExplainError> {
-        let (x, image) = self.predictor.input(path)?;
-        self.explain_input(path, x, image, method, stage, class)
     }
 
     /// Explain an image that was never a file (an upload); `label` stands for its path in
@@ -139,47 +172,52 @@ impl Explainer {
     ) -> Result<Explanation, ExplainError> {
         let (stage, class) = self.resolve(request)?;
         let x = self.predictor.input_from_image(&image);
-        self.explain_input(label, x, image, request.method, stage, class)
+        let target = Target { stage, class };
+        self.explain_input(label, x, image, request.method, target, &self.all_models())
     }
 
     /// The fold ensemble's mean class probabilities for a decoded image (preprocessed as in
     /// training).
     pub fn probabilities(&self, image: &LumaImage) -> Vec<f64> {
-        self.ensemble_probabilities(&self.predictor.input_from_image(image))
+        let x = self.predictor.input_from_image(image);
+        mean_probabilities(&self.all_models(), self.class_names().len(), |model, _| {
+            model.forward(x.clone())
+        })
     }
 
+    /// `models`' maps of the image, each scaled to a largest magnitude of 1, averaged.
     fn explain_input(
         &self,
         path: &Path,
         x: Tensor<4>,
         image: LumaImage,
         method: ExplainMethod,
-        stage: usize,
-        class: Option<usize>,
+        Target { stage, class }: Target,
+        models: &[&Classifier],
     ) -> Result<Explanation, ExplainError> {
         let [_, _, size, _] = x.dims();
-        let weight = 1.0 / self.num_models() as f32;
+        let weight = 1.0 / models.len() as f32;
         let mut mean = vec![0f32; size * size];
         let mut add = |map: Vec<f32>| {
             mean.iter_mut()
                 .zip(&scaled_to_unit(map))
                 .for_each(|(m, v)| *m += weight * v);
         };
+        let classes = self.class_names().len();
         let probabilities;
         let class = match method {
             // A class-activation map needs only the stage's output: each model runs the layers
             // before the stage once, for its probabilities and then for its map.
             ExplainMethod::Cam(kind) => {
-                let staged: Vec<Tensor<4>> = self
-                    .models()
+                let staged: Vec<Tensor<4>> = models
                     .iter()
                     .map(|model| model.forward_to_stage(x.clone(), stage))
                     .collect();
-                probabilities = self.mean_probabilities(|model, i| {
+                probabilities = mean_probabilities(models, classes, |model, i| {
                     model.forward_from_stage(stage, staged[i].clone())
                 });
                 let class = class.unwrap_or_else(|| argmax(&probabilities));
-                for (model, activations) in self.models().iter().zip(staged) {
+                for (model, activations) in models.iter().zip(staged) {
                     add(cam::cam_map_at_input(
                         kind,
                         model,
@@ -192,9 +230,10 @@ impl Explainer {
                 class
             }
             _ => {
-                probabilities = self.ensemble_probabilities(&x);
+                probabilities =
+                    mean_probabilities(models, classes, |model, _| model.forward(x.clone()));
                 let class = class.unwrap_or_else(|| argmax(&probabilities));
-                for model in self.models() {
+                for model in models {
                     add(model_map(model, x.clone(), method, stage, class)?);
                 }
                 class
@@ -210,22 +249,29 @@ impl Explainer {
             map,
         })
     }
+}
 
-    fn ensemble_probabilities(&self, x: &Tensor<4>) -> Vec<f64> {
-        self.mean_probabilities(|model, _| model.forward(x.clone()))
-    }
+/// The resolved stage and class of a request.
+#[derive(Debug, Clone, Copy)]
+struct Target {
+    stage: usize,
+    class: Option<usize>,
+}
 
-    /// The mean over the fold models of the softmax of `logits(model, model's index)`.
-    fn mean_probabilities(&self, logits: impl Fn(&Classifier, usize) -> Tensor<2>) -> Vec<f64> {
-        let mut mean = vec![0f64; self.class_names().len()];
-        for (i, model) in self.models().iter().enumerate() {
-            let p = softmax(logits(model, i), 1).into_data();
-            for (m, p) in mean.iter_mut().zip(p.iter::<f32>()) {
-                *m += f64::from(p) / self.num_models() as f64;
-            }
+/// The mean over `models` of the softmax of `logits(model, its index in models)`.
+fn mean_probabilities(
+    models: &[&Classifier],
+    classes: usize,
+    logits: impl Fn(&Classifier, usize) -> Tensor<2>,
+) -> Vec<f64> {
+    let mut mean = vec![0f64; classes];
+    for (i, model) in models.iter().enumerate() {
+        let p = softmax(logits(model, i), 1).into_data();
+        for (m, p) in mean.iter_mut().zip(p.iter::<f32>()) {
+            *m += f64::from(p) / models.len() as f64;
         }
-        mean
     }
+    mean
 }
 
 /// One model's map at the network input's resolution (S x S).

@@ -62,6 +62,8 @@ pub struct RunPredictor {
     pub class_names: Vec<String>,
     run_dir: PathBuf,
     ensemble: Ensemble,
+    /// The fold number of each loaded model, in the ensemble's order.
+    folds: Vec<usize>,
     input: InputSpec,
     image_size: u32,
     device: Device,
@@ -175,6 +177,62 @@ fn chosen_fold_models(run_dir: &Path, folds: Option<&[usize]>) -> Result<Vec<Pat
         .collect()
 }
 
+/// K of a `fold_K/model.bpk` path.
+fn fold_number(model: &Path) -> Option<usize> {
+    let name = model.parent()?.file_name()?.to_str()?;
+    name.strip_prefix(FOLD_PREFIX)?.parse().ok()
+}
+
+/// For each image, the fold whose test part held it in the run's `predictions.csv`: the fold
+/// model that never trained on it. An image is matched by its id (its path below the data
+/// root; in a multi-source run, below its source's root) being the tail of the given path.
+/// An image that was no test image, or that matches test rows of two folds, is an error.
+pub fn test_folds(run_dir: &Path, images: &[PathBuf]) -> Result<Vec<usize>, TrainError> {
+    let predictions = medxfer_eval::predictions::Predictions::read_csv(&run_dir.join(PREDICTIONS))?;
+    let test: Vec<(&Path, usize)> = predictions
+        .rows
+        .iter()
+        .filter(|r| r.split == medxfer_eval::predictions::Split::Test)
+        .map(|r| {
+            let id = Path::new(&r.image_id);
+            // A multi-source id starts with its source's name, which is no folder on disk.
+            let id = match &r.source {
+                Some(_) => id
+                    .strip_prefix(
+                        id.components()
+                            .next()
+                            .map_or(Path::new(""), |c| Path::new(c.as_os_str())),
+                    )
+                    .unwrap_or(id),
+                None => id,
+            };
+            (id, r.fold)
+        })
+        .collect();
+    images
+        .iter()
+        .map(|image| {
+            let folds: HashSet<usize> = test
+                .iter()
+                .filter(|(id, _)| !id.as_os_str().is_empty() && image.ends_with(id))
+                .map(|&(_, fold)| fold)
+                .collect();
+            let problem = match folds.len() {
+                1 => return Ok(*folds.iter().next().unwrap()),
+                0 => "is no test image of this run".to_string(),
+                _ => format!("matches test images of folds {folds:?}"),
+            };
+            Err(TrainError::Checkpoint {
+                path: image.clone(),
+                message: format!(
+                    "{problem} ({}): an out-of-fold explanation needs the one fold model that did not train on it",
+                    run_dir.join(PREDICTIONS).display()
+                ),
+            })
+        })
+        .collect()
+}
+
 impl RunPredictor {
     /// Load every finished fold model of the run in `run_dir`.
     pub fn open(run_dir: &Path) -> Result<Self, TrainError> {
@@ -212,6 +270,7 @@ impl RunPredictor {
             class_names: task.class_names,
             run_dir: run_dir.to_path_buf(),
             ensemble,
+            folds: models.iter().filter_map(|m| fold_number(m)).collect(),
             input: input_spec(&config, normalisation),
             image_size: config.data.image_size,
             device,
@@ -277,6 +336,11 @@ impl RunPredictor {
     /// The device the models are on.
     pub fn device(&self) -> &Device {
         &self.device
+    }
+
+    /// The fold number of each loaded model, in the order of [`RunPredictor::classifiers`].
+    pub fn fold_numbers(&self) -> &[usize] {
+        &self.folds
     }
 
     /// One image decoded, preprocessed and normalised exactly as in training (1 x C x S x S on

@@ -118,6 +118,42 @@ fn a_classification_run_is_explained_by_every_method_and_bad_requests_are_refuse
         );
     }
 
+    // Out of fold: each image by the one model that never trained on it, so its probability
+    // is the one predictions.csv holds for the image's test row.
+    let oof = explain(&run, &images, &out, &["--out-of-fold"]);
+    assert_success(&oof);
+    let stdout = String::from_utf8_lossy(&oof.stdout).to_string();
+    assert!(
+        stdout.contains("each image's out-of-fold model"),
+        "{stdout}"
+    );
+    let predictions = std::fs::read_to_string(run.join("predictions.csv")).unwrap();
+    for image in &images {
+        let id = image
+            .strip_prefix(&data)
+            .unwrap()
+            .to_string_lossy()
+            .to_string();
+        let row: Vec<&str> = predictions
+            .lines()
+            .map(|l| l.split(',').collect::<Vec<_>>())
+            .find(|c| c[0] == id && c[2] == "test")
+            .expect("a test row");
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(&image.display().to_string()))
+            .unwrap();
+        let cells: Vec<&str> = line.split('\t').collect();
+        let column = if cells[1] == "left" { 4 } else { 5 };
+        let expected: f64 = row[column].parse().unwrap();
+        let got: f64 = cells[2].parse().unwrap();
+        assert!((got - expected).abs() < 1e-4, "{id}: {got} vs {expected}");
+    }
+    let stranger = dir.path().join("stranger.png");
+    std::fs::copy(&images[0], &stranger).unwrap();
+    let line = one_line_error(&explain(&run, &[stranger], &out, &["--out-of-fold"]));
+    assert!(line.contains("is no test image of this run"), "{line}");
+
     let refused = dir.path().join("refused");
     let line = one_line_error(&explain(&run, &images, &refused, &["--score-masks"]));
     assert!(line.contains("no lesion mask"), "{line}");

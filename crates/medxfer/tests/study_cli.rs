@@ -244,8 +244,14 @@ fn a_sharded_grid_runs_merges_queries_reports_and_skips_on_rerun() {
     assert_success(&output);
     let html = std::fs::read_to_string(&report).unwrap();
     let gallery = &html[html.find("<h2>Explanations</h2>").expect("a gallery")..];
-    assert_eq!(gallery.matches("<img src=\"data:image/png;base64,").count(), 1);
-    assert!(gallery.contains(&format!("{}: gradcam", cells[0])), "{gallery}");
+    assert_eq!(
+        gallery.matches("<img src=\"data:image/png;base64,").count(),
+        1
+    );
+    assert!(
+        gallery.contains(&format!("{}: gradcam", cells[0])),
+        "{gallery}"
+    );
 
     // A re-run of the whole grid finds every cell finished.
     let output = medxfer()

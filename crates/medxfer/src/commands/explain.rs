@@ -56,6 +56,11 @@ pub struct ExplainArgs {
     /// with 95% bootstrap CIs and writes `localisation_<method>.csv`.
     #[arg(long)]
     score_masks: bool,
+    /// Explain each image with the one fold model whose test part held it (from the run's
+    /// predictions.csv) instead of the whole ensemble, of which the other models trained on
+    /// it; every image must be one of the run's test images.
+    #[arg(long)]
+    out_of_fold: bool,
     /// Print plain lines instead of progress bars.
     #[arg(long)]
     no_progress: bool,
@@ -85,6 +90,10 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
         .iter()
         .map(|&method| OutputPlan::new(&args.images, &args.out, method))
         .collect::<Result<Vec<_>, _>>()?;
+    let test_folds = args
+        .out_of_fold
+        .then(|| medxfer_train::predict::test_folds(&args.run_dir, &args.images))
+        .transpose()?;
     let explainer = Explainer::open(&args.run_dir)?;
     let requests: Vec<ExplainRequest> = methods
         .iter()
@@ -100,9 +109,18 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
     let events = crate::progress::reporter(!args.no_progress);
     let mut table = Vec::new();
     for (request, plan) in requests.iter().zip(&plans) {
-        let explanations = explainer.explain(&args.images, request, events.as_ref())?;
+        let explanations = match &test_folds {
+            Some(folds) => {
+                explainer.explain_out_of_fold(&args.images, folds, request, events.as_ref())?
+            }
+            None => explainer.explain(&args.images, request, events.as_ref())?,
+        };
         plan.write(&explanations, request.method, args.alpha)?;
-        print_outputs(&explainer, request.method, &explanations, plan);
+        let models = match test_folds {
+            Some(_) => "each image's out-of-fold model".to_string(),
+            None => format!("{} model(s)", explainer.num_models()),
+        };
+        print_outputs(request.method, &models, &explanations, plan);
         if args.score_masks {
             let scores = score_against_masks(&explanations)?;
             plan.write_localisation(&explanations, &scores)?;
@@ -117,15 +135,12 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
 }
 
 fn print_outputs(
-    explainer: &Explainer,
     method: ExplainMethod,
+    models: &str,
     explanations: &[Explanation],
     plan: &OutputPlan,
 ) {
-    println!(
-        "{method} averaged over {} model(s); image, class, probability, overlay, map",
-        explainer.num_models()
-    );
+    println!("{method} averaged over {models}; image, class, probability, overlay, map");
     for ((e, overlay), map) in explanations.iter().zip(&plan.overlays).zip(&plan.maps) {
         println!(
             "{}\t{}\t{:.4}\t{}\t{}",
