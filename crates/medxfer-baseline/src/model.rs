@@ -103,6 +103,15 @@ impl FittedModel {
         }
     }
 
+    /// Whether the solver reached its tolerance within its step budget (k-NN has no solver).
+    pub fn converged(&self) -> bool {
+        match self {
+            FittedModel::Knn { .. } => true,
+            FittedModel::Logistic { model, .. } => model.converged,
+            FittedModel::Svm { model, .. } => model.machines().iter().all(|m| m.converged),
+        }
+    }
+
     /// Whether probabilities need [`FittedModel::set_platt`] first (SVMs).
     pub fn needs_calibration(&self) -> bool {
         matches!(self, FittedModel::Svm { .. })

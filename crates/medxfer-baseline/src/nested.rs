@@ -60,6 +60,8 @@ pub struct FoldResult {
     pub n_test: usize,
     pub chosen: Hyperparams,
     pub inner_auc: f64,
+    /// Whether the refit on all training rows reached the solver's tolerance.
+    pub converged: bool,
     pub candidates: Vec<CandidateScore>,
     /// SVMs: the Platt calibrations (one per machine) from inner-CV decision values.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -94,6 +96,12 @@ pub fn nested_cv(
             "fold {}: inner {}-fold CV chose {chosen} (mean AUC {:.4}) in {:.1}s",
             fold.fold, options.inner_folds, result.inner_auc, result.seconds
         ));
+        if !result.converged {
+            events.warn(format!(
+                "fold {}: the refit with {chosen} stopped at its step limit before reaching its tolerance",
+                fold.fold
+            ));
+        }
         bar.step(None);
         results.push(result);
     }
@@ -176,6 +184,7 @@ fn outer_fold(
         n_test: fold.test.len(),
         chosen: points[best],
         inner_auc: inner.candidates[best].mean_auc.unwrap_or(f64::NAN),
+        converged: model.converged(),
         candidates: inner.candidates,
         platt,
         test: fold.test.clone(),
@@ -398,6 +407,7 @@ mod tests {
                 let auc = roc_auc(&truth, &p1).unwrap();
                 assert!(auc > 0.97, "{kind} fold {}: AUC {auc}", result.fold);
                 assert!(p1.iter().all(|p| (0.0..=1.0).contains(p)));
+                assert!(result.converged, "{kind} fold {}", result.fold);
                 assert_eq!(
                     result.platt.is_some(),
                     matches!(kind, ModelKind::SvmLinear | ModelKind::SvmRbf)
