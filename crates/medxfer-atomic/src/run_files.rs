@@ -52,3 +52,53 @@ pub const FOLD_PREFIX: &str = "fold_";
 pub fn fold_dir_name(fold: usize) -> String {
     format!("{FOLD_PREFIX}{fold}")
 }
+
+/// `run_dir/fold_K/file` for every fold folder that holds `file`, ordered by K (so fold_10
+/// comes after fold_9).
+pub fn fold_files(
+    run_dir: &std::path::Path,
+    file: &str,
+) -> std::io::Result<Vec<std::path::PathBuf>> {
+    let mut found: Vec<(usize, std::path::PathBuf)> = std::fs::read_dir(run_dir)?
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name();
+            let fold = name.to_str()?.strip_prefix(FOLD_PREFIX)?.parse().ok()?;
+            let path = entry.path().join(file);
+            path.exists().then_some((fold, path))
+        })
+        .collect();
+    found.sort();
+    Ok(found.into_iter().map(|(_, path)| path).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fold_files_are_ordered_by_fold_number_and_skip_folds_without_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        for fold in [10, 2, 9, 3] {
+            let folder = dir.path().join(fold_dir_name(fold));
+            std::fs::create_dir(&folder).unwrap();
+            if fold != 3 {
+                std::fs::write(folder.join(MODEL), b"").unwrap();
+            }
+        }
+        std::fs::create_dir(dir.path().join("fold_x")).unwrap();
+        let found = fold_files(dir.path(), MODEL).unwrap();
+        let folds: Vec<String> = found
+            .iter()
+            .map(|p| {
+                p.parent()
+                    .unwrap()
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        assert_eq!(folds, ["fold_2", "fold_9", "fold_10"]);
+    }
+}

@@ -7,7 +7,7 @@ use std::fmt::Write;
 use std::path::Path;
 
 use base64::Engine as _;
-use medxfer_atomic::run_files::{CONTACT_SHEET_PREFIX, CURVES, EXPLANATIONS, FOLD_PREFIX};
+use medxfer_atomic::run_files::{CONTACT_SHEET_PREFIX, CURVES, EXPLANATIONS, fold_files};
 
 use crate::StudyError;
 use crate::report::{ReportCell, escape};
@@ -101,19 +101,11 @@ pub fn mean_over_folds(series: &[Vec<f64>]) -> Vec<f64> {
 
 /// Every fold's curves of a cell, in fold order.
 fn cell_curves(cell: &ReportCell) -> Result<Vec<FoldCurves>, StudyError> {
-    let mut folds: Vec<_> = std::fs::read_dir(&cell.dir)
+    fold_files(&cell.dir, CURVES)
         .map_err(|e| StudyError::io(&cell.dir, e))?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with(FOLD_PREFIX))
-        })
-        .map(|d| d.join(CURVES))
-        .filter(|c| c.is_file())
-        .collect();
-    folds.sort();
-    folds.iter().map(|p| FoldCurves::read(p)).collect()
+        .iter()
+        .map(|p| FoldCurves::read(p))
+        .collect()
 }
 
 fn as_points(values: &[f64]) -> Vec<(f64, f64)> {

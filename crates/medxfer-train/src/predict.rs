@@ -23,7 +23,7 @@ use crate::config::TrainConfig;
 use crate::model_setup::Architecture;
 use crate::run::{input_spec, resolve_device};
 use medxfer_atomic::run_files::{
-    CONFIG, FOLD_PREFIX, MODEL, PREDICTIONS, SEGMENTATIONS, TASK, fold_dir_name,
+    CONFIG, FOLD_PREFIX, MODEL, PREDICTIONS, SEGMENTATIONS, TASK, fold_dir_name, fold_files,
 };
 
 /// The ensemble's class probabilities for one image.
@@ -96,18 +96,7 @@ pub(crate) fn check_finished(run_dir: &Path) -> Result<(), TrainError> {
 
 /// Every fold's best model, `fold_*/model.bpk`, in fold order.
 pub(crate) fn fold_models(run_dir: &Path) -> Result<Vec<PathBuf>, TrainError> {
-    let mut models: Vec<PathBuf> = std::fs::read_dir(run_dir)
-        .map_err(|e| TrainError::io(run_dir, e))?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with(FOLD_PREFIX))
-        })
-        .map(|d| d.join(MODEL))
-        .filter(|m| m.exists())
-        .collect();
-    models.sort();
+    let models = fold_files(run_dir, MODEL).map_err(|e| TrainError::io(run_dir, e))?;
     if models.is_empty() {
         return Err(TrainError::Checkpoint {
             path: run_dir.to_path_buf(),

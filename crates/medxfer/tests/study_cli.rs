@@ -83,6 +83,19 @@ fn kubernetes_command(study: &Path) -> Command {
     command
 }
 
+/// `medxfer study report STUDY_DIR --out REPORT`, checked; the page's text.
+fn study_report(study_dir: &Path, report: &Path) -> String {
+    let output = medxfer()
+        .args(["study", "report"])
+        .arg(study_dir)
+        .arg("--out")
+        .arg(report)
+        .output()
+        .unwrap();
+    assert_success(&output);
+    std::fs::read_to_string(report).unwrap()
+}
+
 fn spawn_logged(mut command: Command) -> Child {
     command
         .stdout(Stdio::piped())
@@ -190,15 +203,7 @@ fn a_sharded_grid_runs_merges_queries_reports_and_skips_on_rerun() {
 
     // The report: one self-contained page with every cell's numbers.
     let report = dir.path().join("report.html");
-    let output = medxfer()
-        .args(["study", "report"])
-        .arg(&study_dir)
-        .arg("--out")
-        .arg(&report)
-        .output()
-        .unwrap();
-    assert_success(&output);
-    let html = std::fs::read_to_string(&report).unwrap();
+    let html = study_report(&study_dir, &report);
     assert_report_holds_the_cells(&html, &study_dir, &cells);
     assert_report_reads_in_a_browser(&report, &study_dir, &cells);
     // Cross-dataset: every cell's fold models on the external data, in the store and the report.
@@ -234,15 +239,7 @@ fn a_sharded_grid_runs_merges_queries_reports_and_skips_on_rerun() {
         .output()
         .unwrap();
     assert_success(&output);
-    let output = medxfer()
-        .args(["study", "report"])
-        .arg(&study_dir)
-        .arg("--out")
-        .arg(&report)
-        .output()
-        .unwrap();
-    assert_success(&output);
-    let html = std::fs::read_to_string(&report).unwrap();
+    let html = study_report(&study_dir, &report);
     let gallery = &html[html.find("<h2>Explanations</h2>").expect("a gallery")..];
     assert_eq!(
         gallery.matches("<img src=\"data:image/png;base64,").count(),
@@ -482,15 +479,7 @@ fn a_segmentation_study_reports_dice_iou_and_hd95() {
     assert_success(&output);
     assert_eq!(String::from_utf8_lossy(&output.stdout), "COUNT(*)\n8\n");
     let report = dir.path().join("report.html");
-    let output = medxfer()
-        .args(["study", "report"])
-        .arg(&study_dir)
-        .arg("--out")
-        .arg(&report)
-        .output()
-        .unwrap();
-    assert_success(&output);
-    let html = std::fs::read_to_string(&report).unwrap();
+    let html = study_report(&study_dir, &report);
     for heading in ["Dice pooled", "IoU pooled", "HD95 pooled"] {
         assert!(html.contains(heading), "no {heading}");
     }
