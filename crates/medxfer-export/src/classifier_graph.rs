@@ -1,11 +1,11 @@
-//! A medxfer `Classifier` (any backbone, linear or MLP head) as an ONNX graph: `image`
+//! A medxfer `Classifier` (any backbone; linear, MLP or conv1d head) as an ONNX graph: `image`
 //! [N, C, S, S] (normalised as the run's `input.json` says) -> `probabilities` [N, classes],
 //! following the backbones' forward passes layer by layer, batch norm folded into the
 //! convolutions and dropout left out (it is the identity at inference).
 
 use medxfer_models::efficientnet::{EfficientNetLite0, MbConvBlock};
 use medxfer_models::resnet::{BasicBlock, Bottleneck, Downsample, ResNet};
-use medxfer_models::{Backbone, Classifier, Head};
+use medxfer_models::{Backbone, Classifier, Conv1dHead, Head};
 
 use crate::graph_builder::GraphBuilder;
 use crate::onnx::{Dim, Graph, ValueInfo};
@@ -13,66 +13,41 @@ use crate::onnx::{Dim, Graph, ValueInfo};
 pub const INPUT_NAME: &str = "image";
 pub const OUTPUT_NAME: &str = "probabilities";
 
-/// The heads an export can write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UnsupportedHead {
-    Conv1d,
-}
-
-impl std::fmt::Display for UnsupportedHead {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            UnsupportedHead::Conv1d => f.write_str("conv1d"),
-        }
-    }
-}
-
 /// The graph of `model` for square inputs of `image_size` pixels.
-pub fn classifier_graph(
-    model: &Classifier,
-    name: &str,
-    image_size: usize,
-) -> Result<Graph, UnsupportedHead> {
+pub fn classifier_graph(model: &Classifier, name: &str, image_size: usize) -> Graph {
     let mut builder = GraphBuilder::new(name);
-    let probabilities = add_classifier(&mut builder, model)?;
+    let probabilities = add_classifier(&mut builder, model);
     declare_input_and_output(&mut builder, model, image_size, probabilities);
-    Ok(builder.into_graph())
+    builder.into_graph()
 }
 
 /// One graph running every `(name, model)` on the same input and returning the mean of their
 /// probabilities (the fold ensemble `medxfer predict` computes); each model's nodes and weights
 /// are prefixed `{name}/`. The models must share input and class count.
-pub fn ensemble_graph(
-    models: &[(String, &Classifier)],
-    name: &str,
-    image_size: usize,
-) -> Result<Graph, UnsupportedHead> {
+pub fn ensemble_graph(models: &[(String, &Classifier)], name: &str, image_size: usize) -> Graph {
     let mut builder = GraphBuilder::new(name);
     let mut each = Vec::with_capacity(models.len());
     for (model_name, model) in models {
         builder.set_prefix(&format!("{model_name}/"));
-        each.push(add_classifier(&mut builder, model)?);
+        each.push(add_classifier(&mut builder, model));
     }
     builder.set_prefix("");
     let probabilities = builder.mean(OUTPUT_NAME, &each);
     if let Some((_, first)) = models.first() {
         declare_input_and_output(&mut builder, first, image_size, probabilities);
     }
-    Ok(builder.into_graph())
+    builder.into_graph()
 }
 
 /// The nodes of `model` from the graph input to its softmax; returns the softmax's name.
-fn add_classifier(
-    builder: &mut GraphBuilder,
-    model: &Classifier,
-) -> Result<String, UnsupportedHead> {
+fn add_classifier(builder: &mut GraphBuilder, model: &Classifier) -> String {
     let features = match &model.backbone {
         Backbone::Resnet18(net) => resnet(builder, net, basic_block),
         Backbone::Resnet50(net) => resnet(builder, net, bottleneck),
         Backbone::EfficientnetLite0(net) => efficientnet_lite0(builder, net),
     };
-    let logits = head(builder, &model.head, &features)?;
-    Ok(builder.softmax(OUTPUT_NAME, &logits))
+    let logits = head(builder, &model.head, &features);
+    builder.softmax(OUTPUT_NAME, &logits)
 }
 
 fn declare_input_and_output(
@@ -99,20 +74,41 @@ fn declare_input_and_output(
     });
 }
 
-fn head(
-    builder: &mut GraphBuilder,
-    head: &Head,
-    features: &str,
-) -> Result<String, UnsupportedHead> {
+/// The head over the pooled features (`features`: N x C x 1 x 1).
+fn head(builder: &mut GraphBuilder, head: &Head, features: &str) -> String {
     match head {
-        Head::Linear(linear) => Ok(builder.linear("head", linear, features)),
-        Head::Mlp(mlp) => {
-            let hidden = builder.linear("head.hidden", &mlp.hidden, features);
-            let hidden = builder.relu("head.hidden.relu", &hidden);
-            Ok(builder.linear("head.output", &mlp.output, &hidden))
+        Head::Linear(linear) => {
+            let flat = builder.flatten("avgpool.flatten", features);
+            builder.linear("head", linear, &flat)
         }
-        Head::Conv1d(_) => Err(UnsupportedHead::Conv1d),
+        Head::Mlp(mlp) => {
+            let flat = builder.flatten("avgpool.flatten", features);
+            let hidden = builder.linear("head.hidden", &mlp.hidden, &flat);
+            let hidden = builder.relu("head.hidden.relu", &hidden);
+            builder.linear("head.output", &mlp.output, &hidden)
+        }
+        Head::Conv1d(conv1d) => conv1d_head(builder, conv1d, features),
     }
+}
+
+/// medxfer's conv1d head (`head_conv1d.rs`): the pooled vector as a one-channel signal along
+/// the height axis (N x C x 1 x 1 -> N x 1 x C x 1), the stem and residual blocks as k x 1
+/// convolutions with their batch norms folded in, flattened channel-major as burn's reshape
+/// does, then the output layer (dropout is the identity at inference).
+fn conv1d_head(builder: &mut GraphBuilder, head: &Conv1dHead, features: &str) -> String {
+    let signal = builder.transpose("head.signal", &[0, 2, 1, 3], features);
+    let x = builder.conv1d_bn("head.stem", &head.stem, &head.stem_bn, &signal);
+    let mut x = builder.relu("head.stem.relu", &x);
+    for (index, block) in head.blocks.iter().enumerate() {
+        let name = format!("head.blocks.{index}");
+        let y = builder.conv1d_bn(&format!("{name}.conv1"), &block.conv1, &block.bn1, &x);
+        let y = builder.relu(&format!("{name}.relu1"), &y);
+        let y = builder.conv1d_bn(&format!("{name}.conv2"), &block.conv2, &block.bn2, &y);
+        let sum = builder.add(&format!("{name}.add"), &x, &y);
+        x = builder.relu(&format!("{name}.relu2"), &sum);
+    }
+    let flat = builder.flatten("head.flatten", &x);
+    builder.linear("head.output", &head.output, &flat)
 }
 
 /// Stem (conv, BN, ReLU, max pool), the four residual layers, global average pooling.
@@ -263,7 +259,7 @@ mod tests {
         ];
         for (kind, convs, adds, clips) in expected {
             let model = Classifier::new(kind, 3, &HeadConfig::default(), 4, &device).valid();
-            let graph = classifier_graph(&model, "test", 64).unwrap();
+            let graph = classifier_graph(&model, "test", 64);
             let label = kind.to_string();
             assert_well_formed(&graph, &label);
             assert_eq!(count(&graph, "Conv"), convs, "{label}");
@@ -297,7 +293,7 @@ mod tests {
             .enumerate()
             .map(|(k, m)| (format!("fold_{k}"), m))
             .collect();
-        let graph = ensemble_graph(&named, "ensemble", 32).unwrap();
+        let graph = ensemble_graph(&named, "ensemble", 32);
         assert_well_formed(&graph, "ensemble");
         assert_eq!(count(&graph, "Conv"), 2 * 49);
         assert_eq!(count(&graph, "Softmax"), 2);
@@ -311,14 +307,14 @@ mod tests {
     }
 
     #[test]
-    fn an_mlp_head_is_two_gemms_around_a_relu_and_a_conv1d_head_is_refused() {
+    fn an_mlp_head_is_two_gemms_around_a_relu_and_a_conv1d_head_convolves_along_the_features() {
         let device = Device::flex();
         let mlp = HeadConfig::Mlp {
             hidden: 8,
             dropout: 0.5,
         };
         let model = Classifier::new(BackboneKind::Resnet18, 1, &mlp, 2, &device).valid();
-        let graph = classifier_graph(&model, "mlp", 32).unwrap();
+        let graph = classifier_graph(&model, "mlp", 32);
         assert_well_formed(&graph, "mlp");
         let tail: Vec<&str> = graph
             .nodes
@@ -331,13 +327,33 @@ mod tests {
 
         let conv1d = HeadConfig::Conv1d {
             channels: 4,
-            blocks: 1,
+            blocks: 2,
             dropout: 0.1,
         };
         let model = Classifier::new(BackboneKind::Resnet18, 1, &conv1d, 2, &device).valid();
-        assert_eq!(
-            classifier_graph(&model, "conv1d", 32).unwrap_err(),
-            UnsupportedHead::Conv1d
-        );
+        let graph = classifier_graph(&model, "conv1d", 32);
+        assert_well_formed(&graph, "conv1d");
+        let head: Vec<&str> = graph
+            .nodes
+            .iter()
+            .skip_while(|n| n.op_type != "GlobalAveragePool")
+            .map(|n| n.op_type)
+            .collect();
+        let block = ["Conv", "Relu", "Conv", "Add", "Relu"];
+        let expected = [
+            &["GlobalAveragePool", "Transpose", "Conv", "Relu"][..],
+            &block,
+            &block,
+            &["Flatten", "Gemm", "Softmax"],
+        ]
+        .concat();
+        assert_eq!(head, expected);
+        // 512 pooled features x 4 channels into the output layer.
+        let output = graph
+            .initializers
+            .iter()
+            .find(|t| t.name == "head.output.weight")
+            .unwrap();
+        assert_eq!(output.dims, [512 * 4, 2]);
     }
 }

@@ -2,8 +2,6 @@ use std::path::PathBuf;
 
 use medxfer_train::TrainError;
 
-use crate::classifier_graph::UnsupportedHead;
-
 /// Everything that stops an export, each naming the file or folder at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
@@ -12,11 +10,6 @@ pub enum ExportError {
     Run(#[from] TrainError),
     #[error("{path}: a segmentation run cannot be exported yet (only classification runs)")]
     Segmentation { path: PathBuf },
-    #[error("{path}: the {head} head cannot be exported to ONNX yet (linear and mlp heads can)")]
-    UnsupportedHead {
-        path: PathBuf,
-        head: UnsupportedHead,
-    },
     #[error("{path}: {message}")]
     OutputFolder { path: PathBuf, message: String },
     #[error("{path}: {source}")]

@@ -3,7 +3,7 @@
 //! convolution's weights (scaled per output channel) and bias.
 
 use burn::nn::BatchNorm;
-use burn::nn::conv::Conv2d;
+use burn::nn::conv::{Conv1d, Conv2d};
 
 /// A convolution's weights ([out, in / groups, kh, kw], row-major) and bias ([out]) with the
 /// following batch norm folded in.
@@ -21,17 +21,40 @@ pub(crate) fn values<const D: usize>(tensor: burn::Tensor<D>) -> Vec<f32> {
 /// `conv` then `bn` (on its running statistics) as one convolution. The arithmetic is done in
 /// f64 so that folding adds no more than the final f32 rounding.
 pub fn fold_batch_norm(conv: &Conv2d, bn: &BatchNorm) -> FoldedConv {
-    let weight_dims = conv.weight.val().dims();
-    let weight = values(conv.weight.val());
-    let out_channels = weight_dims[0];
-    let conv_bias = match &conv.bias {
-        Some(bias) => values(bias.val()),
-        None => vec![0.0; out_channels],
-    };
+    let bias = conv.bias.as_ref().map(|b| values(b.val()));
+    let (weight, bias) = fold_into(values(conv.weight.val()), bias, bn);
+    FoldedConv {
+        weight_dims: conv.weight.val().dims(),
+        weight,
+        bias,
+    }
+}
+
+/// A 1-D convolution ([out, in, k]) then `bn`, as the 2-D convolution [out, in, k, 1] that
+/// runs along the height of an [N, in, length, 1] input (ONNX export of the conv1d head).
+pub fn fold_batch_norm_1d(conv: &Conv1d, bn: &BatchNorm) -> FoldedConv {
+    let [out, input, kernel] = conv.weight.val().dims();
+    let bias = conv.bias.as_ref().map(|b| values(b.val()));
+    let (weight, bias) = fold_into(values(conv.weight.val()), bias, bn);
+    FoldedConv {
+        weight_dims: [out, input, kernel, 1],
+        weight,
+        bias,
+    }
+}
+
+/// Row-major convolution weights (output channel first) and optional bias with `bn` folded in.
+fn fold_into(
+    weight: Vec<f32>,
+    conv_bias: Option<Vec<f32>>,
+    bn: &BatchNorm,
+) -> (Vec<f32>, Vec<f32>) {
     let gamma = values(bn.gamma.val());
     let beta = values(bn.beta.val());
     let mean = values(bn.running_mean.value());
     let variance = values(bn.running_var.value());
+    let out_channels = gamma.len();
+    let conv_bias = conv_bias.unwrap_or_else(|| vec![0.0; out_channels]);
     let per_channel = weight.len() / out_channels.max(1);
     let scale: Vec<f64> = (0..out_channels)
         .map(|o| f64::from(gamma[o]) / (f64::from(variance[o]) + bn.epsilon).sqrt())
@@ -46,11 +69,7 @@ pub fn fold_batch_norm(conv: &Conv2d, bn: &BatchNorm) -> FoldedConv {
             ((f64::from(conv_bias[o]) - f64::from(mean[o])) * scale[o] + f64::from(beta[o])) as f32
         })
         .collect();
-    FoldedConv {
-        weight_dims,
-        weight: folded_weight,
-        bias,
-    }
+    (folded_weight, bias)
 }
 
 #[cfg(test)]

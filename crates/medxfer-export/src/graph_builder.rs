@@ -1,11 +1,11 @@
 //! Builds an ONNX graph one layer at a time: every method appends the nodes and weights of one
 //! layer and returns the name of the tensor it produces.
 
-use burn::nn::conv::Conv2d;
+use burn::nn::conv::{Conv1d, Conv2d};
 use burn::nn::pool::MaxPool2d;
 use burn::nn::{BatchNorm, Linear, PaddingConfig2d};
 
-use crate::fold_batch_norm::{fold_batch_norm, values};
+use crate::fold_batch_norm::{FoldedConv, fold_batch_norm, fold_batch_norm_1d, values};
 use crate::onnx::{Attribute, FloatTensor, Graph, Node};
 
 /// Names of the two scalar bounds every ReLU6 (`Clip`) node shares.
@@ -76,7 +76,44 @@ impl GraphBuilder {
 
     /// `conv` followed by `bn`, folded into one `Conv` node with a bias.
     pub fn conv_bn(&mut self, name: &str, conv: &Conv2d, bn: &BatchNorm, x: &str) -> String {
-        let folded = fold_batch_norm(conv, bn);
+        let attributes = vec![
+            Attribute::ints("kernel_shape", &conv.kernel_size),
+            Attribute::ints("strides", &conv.stride),
+            Attribute::ints("dilations", &conv.dilation),
+            Attribute::int("group", conv.groups as i64),
+            padding_attribute(&conv.padding),
+        ];
+        self.folded_conv(name, fold_batch_norm(conv, bn), attributes, x)
+    }
+
+    /// A 1-D `conv` (stride 1, symmetric padding) and `bn` over an [N, C, length, 1] input, as
+    /// a `Conv` whose kernel is `k` x 1: ONNX runtimes then need no 1-D convolution support.
+    pub fn conv1d_bn(&mut self, name: &str, conv: &Conv1d, bn: &BatchNorm, x: &str) -> String {
+        let folded = fold_batch_norm_1d(conv, bn);
+        let pad = match conv.padding {
+            burn::nn::PaddingConfig1d::Explicit(begin, end) => [begin, 0, end, 0],
+            burn::nn::PaddingConfig1d::Valid => [0; 4],
+            burn::nn::PaddingConfig1d::Same => {
+                [folded.weight_dims[2] / 2, 0, folded.weight_dims[2] / 2, 0]
+            }
+        };
+        let attributes = vec![
+            Attribute::ints("kernel_shape", &[folded.weight_dims[2], 1]),
+            Attribute::ints("strides", &[conv.stride, 1]),
+            Attribute::ints("dilations", &[conv.dilation, 1]),
+            Attribute::int("group", conv.groups as i64),
+            Attribute::ints("pads", &pad),
+        ];
+        self.folded_conv(name, folded, attributes, x)
+    }
+
+    fn folded_conv(
+        &mut self,
+        name: &str,
+        folded: FoldedConv,
+        attributes: Vec<Attribute>,
+        x: &str,
+    ) -> String {
         let weight = self.weight(
             format!("{name}.weight"),
             folded.weight_dims.to_vec(),
@@ -84,14 +121,13 @@ impl GraphBuilder {
         );
         let out_channels = folded.weight_dims[0];
         let bias = self.weight(format!("{name}.bias"), vec![out_channels], folded.bias);
-        let mut attributes = vec![
-            Attribute::ints("kernel_shape", &conv.kernel_size),
-            Attribute::ints("strides", &conv.stride),
-            Attribute::ints("dilations", &conv.dilation),
-            Attribute::int("group", conv.groups as i64),
-        ];
-        attributes.push(padding_attribute(&conv.padding));
         self.node("Conv", name, vec![x.to_string(), weight, bias], attributes)
+    }
+
+    /// Axes permuted as `perm` says.
+    pub fn transpose(&mut self, name: &str, perm: &[usize], x: &str) -> String {
+        let attributes = vec![Attribute::ints("perm", perm)];
+        self.node("Transpose", name, vec![x.to_string()], attributes)
     }
 
     pub fn relu(&mut self, name: &str, x: &str) -> String {
@@ -130,14 +166,17 @@ impl GraphBuilder {
         self.node("MaxPool", name, vec![x.to_string()], attributes)
     }
 
-    /// Mean over the spatial axes: N x C x H x W -> N x C.
+    /// Mean over the spatial axes: N x C x H x W -> N x C x 1 x 1.
     pub fn global_average_pool(&mut self, name: &str, x: &str) -> String {
-        let pooled = self.node("GlobalAveragePool", name, vec![x.to_string()], vec![]);
-        let flat = format!("{name}.flatten");
+        self.node("GlobalAveragePool", name, vec![x.to_string()], vec![])
+    }
+
+    /// N x d1 x d2 x ... -> N x (d1 d2 ...), row-major.
+    pub fn flatten(&mut self, name: &str, x: &str) -> String {
         self.node(
             "Flatten",
-            &flat,
-            vec![pooled],
+            name,
+            vec![x.to_string()],
             vec![Attribute::int("axis", 1)],
         )
     }

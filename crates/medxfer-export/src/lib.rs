@@ -10,9 +10,7 @@ pub mod onnx;
 mod protobuf;
 mod run_export;
 
-pub use classifier_graph::{
-    INPUT_NAME, OUTPUT_NAME, UnsupportedHead, classifier_graph, ensemble_graph,
-};
+pub use classifier_graph::{INPUT_NAME, OUTPUT_NAME, classifier_graph, ensemble_graph};
 pub use error::ExportError;
 pub use fold_batch_norm::{FoldedConv, fold_batch_norm};
 pub use run_export::{

@@ -12,9 +12,7 @@ use medxfer_train::predict::RunPredictor;
 use serde::Serialize;
 
 use crate::ExportError;
-use crate::classifier_graph::{
-    INPUT_NAME, OUTPUT_NAME, UnsupportedHead, classifier_graph, ensemble_graph,
-};
+use crate::classifier_graph::{INPUT_NAME, OUTPUT_NAME, classifier_graph, ensemble_graph};
 use crate::onnx::{Graph, IR_VERSION, OPSET_VERSION};
 
 /// The description of an export, written last so that its presence means the export is whole.
@@ -99,12 +97,6 @@ pub fn export_run(
         });
     }
     let config = TrainConfig::load(&run_dir.join(CONFIG), &[])?;
-    if let HeadConfig::Conv1d { .. } = config.model.head {
-        return Err(ExportError::UnsupportedHead {
-            path: run_dir.join(CONFIG),
-            head: UnsupportedHead::Conv1d,
-        });
-    }
     let run_abs = std::fs::canonicalize(run_dir).map_err(|e| ExportError::io(run_dir, e))?;
     prepare_output_folder(&run_abs, out_dir)?;
     let image_size = config.data.image_size as usize;
@@ -120,7 +112,6 @@ pub fn export_run(
         .zip(predictor.classifiers())
         .collect();
     let context = ModelContext {
-        run_config: run_dir.join(CONFIG),
         run_abs: &run_abs,
         out_dir,
         image_size,
@@ -165,20 +156,12 @@ pub fn export_run(
 
 /// Where and how the model files are written.
 struct ModelContext<'a> {
-    run_config: PathBuf,
     run_abs: &'a Path,
     out_dir: &'a Path,
     image_size: usize,
 }
 
 impl ModelContext<'_> {
-    fn unsupported(&self, head: UnsupportedHead) -> ExportError {
-        ExportError::UnsupportedHead {
-            path: self.run_config.clone(),
-            head,
-        }
-    }
-
     /// `graph` serialised into `out_dir/file`; returns the byte count.
     fn write_graph(&self, graph: &Graph, file: &str) -> Result<usize, ExportError> {
         let doc = format!("medxfer {} of {}", graph.name, self.run_abs.display());
@@ -195,8 +178,7 @@ fn write_fold_models(
 ) -> Result<Vec<ExportedFold>, ExportError> {
     let mut folds = Vec::with_capacity(models.len());
     for (fold, model) in models {
-        let graph = classifier_graph(model, fold, context.image_size)
-            .map_err(|head| context.unsupported(head))?;
+        let graph = classifier_graph(model, fold, context.image_size);
         let file = format!("{fold}.{ONNX_EXTENSION}");
         let bytes = context.write_graph(&graph, &file)?;
         folds.push(ExportedFold {
@@ -213,8 +195,7 @@ fn write_ensemble_model(
     models: &[(String, &Classifier)],
     context: &ModelContext<'_>,
 ) -> Result<String, ExportError> {
-    let graph = ensemble_graph(models, "ensemble", context.image_size)
-        .map_err(|head| context.unsupported(head))?;
+    let graph = ensemble_graph(models, "ensemble", context.image_size);
     context.write_graph(&graph, ENSEMBLE_FILE)?;
     Ok(ENSEMBLE_FILE.to_string())
 }

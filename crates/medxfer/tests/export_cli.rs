@@ -244,18 +244,13 @@ fn a_segmentation_run_is_a_one_line_error() {
     assert!(!out.exists());
 }
 
+/// The conv1d head (stem and residual blocks as k x 1 convolutions over the pooled features).
 #[test]
-fn a_conv1d_head_is_a_one_line_error() {
+fn a_conv1d_head_run_exports_to_onnx_matching_predict() {
     let dir = tempfile::tempdir().unwrap();
     let run = train_toy(
         dir.path(),
-        &[r#"model.head={ kind = "conv1d", channels = 4, blocks = 1 }"#],
+        &[r#"model.head={ kind = "conv1d", channels = 4, blocks = 2 }"#],
     );
-    let out = dir.path().join("onnx");
-    let message = one_line_error(&export(&run, &out));
-    assert!(
-        message.contains("conv1d head cannot be exported"),
-        "{message}"
-    );
-    assert!(!out.join("export.json").exists());
+    export_and_cross_check(dir.path(), &run, "conv1d", &[]);
 }
