@@ -166,8 +166,9 @@ impl Hyperparams {
     }
 }
 
-/// k for k-NN (BUSI's frozen ImageNet features chose 41 when the grid ended there).
-pub const KNN_GRID: [usize; 7] = [1, 3, 5, 11, 21, 41, 81];
+/// k for k-NN (BUSI's frozen ImageNet features chose the largest k when the grid ended at 41,
+/// and again at 81). A k above the training rows is skipped.
+pub const KNN_GRID: [usize; 8] = [1, 3, 5, 11, 21, 41, 81, 161];
 /// C for logistic regression, elastic net and SVMs: down to 1e-4 because on a thousand
 /// pixels of a few hundred images the strongest penalties win (BUSI at 32 px chose 0.01, then
 /// the smallest point, when the grid started there).

@@ -41,7 +41,7 @@ pub enum FeatureSource {
 /// The classical model (hyperparameter grids in `medxfer_baseline::params`).
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ModelChoice {
-    /// k nearest neighbours (k from 1, 3, 5, 11, 21, 41, 81).
+    /// k nearest neighbours (k from 1, 3, 5, 11, 21, 41, 81, 161).
     Knn,
     /// L2 logistic regression (C from 1e-4 to 100).
     Logistic,
