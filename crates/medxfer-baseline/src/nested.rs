@@ -417,6 +417,45 @@ mod tests {
     }
 
     #[test]
+    fn three_classes_get_one_vs_rest_machines_and_probabilities_that_sum_to_one() {
+        // Three bands of one feature, with patients of two rows each.
+        let n = 90;
+        let values: Vec<f64> = (0..n)
+            .map(|i| (i % 3) as f64 * 3.0 + (i as f64 * 0.37).sin())
+            .collect();
+        let labels: Vec<usize> = (0..n).map(|i| i % 3).collect();
+        let groups: Vec<String> = (0..n).map(|i| format!("p{}", i / 6 * 3 + i % 3)).collect();
+        let x = Matrix::new(n, 1, values).unwrap();
+        let data = Labelled {
+            x: &x,
+            labels: &labels,
+            n_classes: 3,
+            positive: 0,
+            groups: Some(&groups),
+        };
+        for kind in [ModelKind::SvmRbf, ModelKind::Logistic] {
+            let options = NestedCvOptions {
+                kind,
+                inner_folds: 3,
+                seed: 2,
+            };
+            let results = nested_cv(&data, &two_folds(n), &options, &Silent).unwrap();
+            for result in &results {
+                assert_eq!(
+                    result.platt.as_ref().map(Vec::len),
+                    (kind == ModelKind::SvmRbf).then_some(3)
+                );
+                let truth: Vec<usize> = result.test.iter().map(|&i| labels[i]).collect();
+                for row in result.test_probs.chunks(3) {
+                    assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-12, "{row:?}");
+                }
+                let auc = roc_auc_ovr_macro(&truth, &result.test_probs, 3).unwrap();
+                assert!(auc > 0.95, "{kind} fold {}: macro AUC {auc}", result.fold);
+            }
+        }
+    }
+
+    #[test]
     fn a_fold_naming_a_missing_row_is_an_error() {
         let (x, labels) = noisy_line(10, 0.0, 1);
         let data = Labelled {
