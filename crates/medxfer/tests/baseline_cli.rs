@@ -143,4 +143,28 @@ fn pixel_and_backbone_baselines_are_run_folders_that_evaluate_and_compare_work_o
     );
     let line = one_line_error(&baseline(&config, "pixels", "knn", &trained));
     assert!(line.contains("not a medxfer baseline run"), "{line}");
+    // A start that fails after the data are read (here: backbone weights that do not exist)
+    // leaves no output folder.
+    let nowhere = dir.path().join("never");
+    let failed = medxfer()
+        .args(["baseline", "--no-progress", "--config"])
+        .arg(&config)
+        .args([
+            "--set",
+            "model.init=\"file:/nonexistent/medxfer-weights.pth\"",
+            "--set",
+            "train.strategy.kind=\"full\"",
+        ])
+        .args(["--features", "backbone", "--model", "knn", "--out"])
+        .arg(&nowhere)
+        .output()
+        .unwrap();
+    let line = one_line_error(&failed);
+    assert!(line.contains("medxfer-weights.pth"), "{line}");
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(
+        stderr.contains("decoded/loaded"),
+        "failed before the images: {stderr}"
+    );
+    assert!(!nowhere.exists());
 }

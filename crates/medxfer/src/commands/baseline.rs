@@ -133,9 +133,11 @@ pub fn run(args: BaselineArgs) -> anyhow::Result<()> {
     let dataset = load_dataset(&config)?;
     let labels = dataset.labels();
     let folds = make_folds(&config, &dataset, &labels)?;
-    let _lock = claim_output(&args.out)?;
+    refuse_output(&args.out)?;
     let events = crate::progress::reporter(!args.no_progress);
     let feature_sets = features(&args, &config, &dataset, &folds, events.as_ref())?;
+    // Created only now, so a start that fails (data, weights) leaves no folder behind.
+    let _lock = claim_output(&args.out)?;
     let results = run_nested(
         &args,
         &config,
@@ -245,8 +247,8 @@ fn outer_fold(fold: &FoldIndices) -> OuterFold {
 }
 
 /// A new or empty folder, or an earlier baseline's (it has `baseline.json`): anything else
-/// would lose someone's files. Created and locked.
-fn claim_output(out: &Path) -> anyhow::Result<FolderLock> {
+/// would lose someone's files.
+fn refuse_output(out: &Path) -> anyhow::Result<()> {
     match std::fs::read_dir(out) {
         Ok(entries) => {
             let names: Vec<String> = entries
@@ -266,6 +268,13 @@ fn claim_output(out: &Path) -> anyhow::Result<FolderLock> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(anyhow::Error::new(e).context(format!("{}", out.display()))),
     }
+    Ok(())
+}
+
+/// Create and lock the folder [`refuse_output`] accepts (checked again under the lock's
+/// creation), and drop an earlier baseline's metrics.
+fn claim_output(out: &Path) -> anyhow::Result<FolderLock> {
+    refuse_output(out)?;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let lock = FolderLock::acquire(out).with_context(|| format!("{}", out.display()))?;
     // An earlier baseline's metrics describe predictions about to be replaced.
