@@ -20,6 +20,7 @@ pub mod run_folder;
 pub mod schedule;
 pub mod scoring;
 pub mod segmentation;
+mod split_config;
 pub mod strategy;
 
 pub use config::TrainConfig;
