@@ -53,6 +53,12 @@ pub fn fold_dir_name(fold: usize) -> String {
     format!("{FOLD_PREFIX}{fold}")
 }
 
+/// K of a path `.../fold_K/<file>` (the fold a fold folder's file belongs to).
+pub fn fold_of(path_in_fold: &std::path::Path) -> Option<usize> {
+    let folder = path_in_fold.parent()?.file_name()?.to_str()?;
+    folder.strip_prefix(FOLD_PREFIX)?.parse().ok()
+}
+
 /// `run_dir/fold_K/file` for every fold folder that holds `file`, ordered by K (so fold_10
 /// comes after fold_9).
 pub fn fold_files(
@@ -100,5 +106,7 @@ mod tests {
             })
             .collect();
         assert_eq!(folds, ["fold_2", "fold_9", "fold_10"]);
+        let numbers: Vec<Option<usize>> = found.iter().map(|p| fold_of(p)).collect();
+        assert_eq!(numbers, [Some(2), Some(9), Some(10)]);
     }
 }

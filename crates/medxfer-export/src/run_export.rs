@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use medxfer_atomic::run_files::{CONFIG, FOLD_PREFIX, MODEL};
+use medxfer_atomic::run_files::{CONFIG, FOLD_PREFIX, fold_dir_name};
 use medxfer_eval::predictions::TaskKind;
 use medxfer_models::{BackboneKind, Classifier, HeadConfig};
 use medxfer_train::TrainConfig;
@@ -100,15 +100,11 @@ pub fn export_run(
     let run_abs = std::fs::canonicalize(run_dir).map_err(|e| ExportError::io(run_dir, e))?;
     prepare_output_folder(&run_abs, out_dir)?;
     let image_size = config.data.image_size as usize;
-    let fold_names = fold_names(run_dir)?;
-    if fold_names.len() != predictor.classifiers().len() {
-        return Err(ExportError::OutputFolder {
-            path: run_dir.to_path_buf(),
-            message: "the fold folders changed while the export read them".into(),
-        });
-    }
-    let models: Vec<(String, &Classifier)> = fold_names
-        .into_iter()
+    // Each model named by the fold the predictor loaded it from, in its order.
+    let models: Vec<(String, &Classifier)> = predictor
+        .fold_numbers()
+        .iter()
+        .map(|&fold| fold_dir_name(fold))
         .zip(predictor.classifiers())
         .collect();
     let context = ModelContext {
@@ -206,26 +202,6 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
 
 /// The run's `fold_K` folders holding a model, in the order `RunPredictor` loads them
 /// (sorted by path).
-fn fold_names(run_dir: &Path) -> Result<Vec<String>, ExportError> {
-    let entries = std::fs::read_dir(run_dir).map_err(|e| ExportError::io(run_dir, e))?;
-    let mut folders: Vec<PathBuf> = entries
-        .flatten()
-        .map(|entry| entry.path())
-        .filter(|path| is_fold_name(path) && path.join(MODEL).exists())
-        .collect();
-    folders.sort();
-    Ok(folders
-        .iter()
-        .filter_map(|path| path.file_name())
-        .map(|name| name.to_string_lossy().into_owned())
-        .collect())
-}
-
-fn is_fold_name(path: &Path) -> bool {
-    path.file_name()
-        .is_some_and(|name| name.to_string_lossy().starts_with(FOLD_PREFIX))
-}
-
 /// Whether `name` is a file an export writes (so a previous export may be replaced).
 fn is_export_file(name: &str) -> bool {
     name == EXPORT_JSON

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
-use medxfer_atomic::run_files::{CONFIG, FOLD_PREFIX, MODEL, PREDICTIONS, TASK};
+use medxfer_atomic::run_files::{
+    CONFIG, FOLD_PREFIX, MODEL, PREDICTIONS, TASK, fold_files, fold_of,
+};
 use medxfer_data::preprocess::prepare_image;
 use medxfer_data::{Dataset, ImageCache, PreparedImage, PreprocessSpec};
 use medxfer_eval::predictions::{Predictions, Split, TaskInfo, TaskKind};
@@ -351,17 +353,11 @@ fn read_run(run_dir: &Path) -> Result<(TrainConfig, TaskInfo, usize), Robustness
 
 /// Every `fold_K/model.bpk` of the run with its fold number, in fold order.
 fn fold_model_paths(run_dir: &Path) -> Result<Vec<(usize, PathBuf)>, RobustnessError> {
-    let mut models: Vec<(usize, PathBuf)> = std::fs::read_dir(run_dir)
+    let models: Vec<(usize, PathBuf)> = fold_files(run_dir, MODEL)
         .map_err(|e| RobustnessError::io(run_dir, e))?
-        .flatten()
-        .filter_map(|entry| {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let fold = name.strip_prefix(FOLD_PREFIX)?.parse::<usize>().ok()?;
-            let model = entry.path().join(MODEL);
-            model.is_file().then_some((fold, model))
-        })
+        .into_iter()
+        .filter_map(|model| Some((fold_of(&model)?, model)))
         .collect();
-    models.sort();
     if models.is_empty() {
         return Err(RobustnessError::run(
             run_dir,

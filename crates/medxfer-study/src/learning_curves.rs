@@ -117,9 +117,8 @@ fn as_points(values: &[f64]) -> Vec<(f64, f64)> {
 }
 
 /// `<h2>Learning curves</h2>`: for each cell, its mean training and validation loss per epoch;
-/// then every cell's mean validation score per epoch on one plot. Cells without curves (e.g.
-/// a linear probe's cached-feature epochs are still curves; only runs older than curves.csv
-/// have none) are left out and named.
+/// then every cell's mean validation score per epoch on one plot. Cells whose folds have no
+/// `curves.csv` (runs older than that file) are left out and named.
 pub fn learning_curves(cells: &[ReportCell]) -> Result<String, StudyError> {
     let mut html = String::from("<h2>Learning curves (mean over folds)</h2>");
     let (mut scores, mut score_name, mut without) = (Vec::new(), None, Vec::new());

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use burn::prelude::Device;
 use medxfer_atomic::FolderLock;
-use medxfer_atomic::run_files::{CONFIG, EXTERNAL, FOLD_PREFIX, PREDICTIONS, SEGMENTATIONS, TASK};
+use medxfer_atomic::run_files::{CONFIG, EXTERNAL, PREDICTIONS, SEGMENTATIONS, TASK, fold_of};
 use medxfer_data::cache::ImageCache;
 use medxfer_data::dataset::Dataset;
 use medxfer_data::{PreparedMask, validate_masks};
@@ -345,15 +345,4 @@ fn segment(
     }
     .write_json(&out_dir.join(TASK))?;
     Ok(())
-}
-
-/// The fold number of a `fold_K/model.bpk` path.
-fn fold_of(model: &Path) -> Option<usize> {
-    model
-        .parent()?
-        .file_name()?
-        .to_str()?
-        .strip_prefix(FOLD_PREFIX)?
-        .parse()
-        .ok()
 }

@@ -23,7 +23,7 @@ use crate::config::TrainConfig;
 use crate::model_setup::Architecture;
 use crate::run::{input_spec, resolve_device};
 use medxfer_atomic::run_files::{
-    CONFIG, FOLD_PREFIX, MODEL, PREDICTIONS, SEGMENTATIONS, TASK, fold_dir_name, fold_files,
+    CONFIG, MODEL, PREDICTIONS, SEGMENTATIONS, TASK, fold_dir_name, fold_files, fold_of,
 };
 
 /// The ensemble's class probabilities for one image.
@@ -166,12 +166,6 @@ fn chosen_fold_models(run_dir: &Path, folds: Option<&[usize]>) -> Result<Vec<Pat
         .collect()
 }
 
-/// K of a `fold_K/model.bpk` path.
-fn fold_number(model: &Path) -> Option<usize> {
-    let name = model.parent()?.file_name()?.to_str()?;
-    name.strip_prefix(FOLD_PREFIX)?.parse().ok()
-}
-
 /// For each image, the fold whose test part held it in the run's `predictions.csv`: the fold
 /// model that never trained on it. An image is matched by its id (its path below the data
 /// root; in a multi-source run, below its source's root) being the tail of the given path.
@@ -183,18 +177,12 @@ pub fn test_folds(run_dir: &Path, images: &[PathBuf]) -> Result<Vec<usize>, Trai
         .iter()
         .filter(|r| r.split == medxfer_eval::predictions::Split::Test)
         .map(|r| {
-            let id = Path::new(&r.image_id);
+            let mut id = Path::new(&r.image_id).components();
             // A multi-source id starts with its source's name, which is no folder on disk.
-            let id = match &r.source {
-                Some(_) => id
-                    .strip_prefix(
-                        id.components()
-                            .next()
-                            .map_or(Path::new(""), |c| Path::new(c.as_os_str())),
-                    )
-                    .unwrap_or(id),
-                None => id,
-            };
+            if r.source.is_some() {
+                id.next();
+            }
+            let id = id.as_path();
             (id, r.fold)
         })
         .collect();
@@ -259,7 +247,7 @@ impl RunPredictor {
             class_names: task.class_names,
             run_dir: run_dir.to_path_buf(),
             ensemble,
-            folds: models.iter().filter_map(|m| fold_number(m)).collect(),
+            folds: models.iter().filter_map(|m| fold_of(m)).collect(),
             input: input_spec(&config, normalisation),
             image_size: config.data.image_size,
             device,
