@@ -108,6 +108,11 @@ impl SslMethod for Byol {
         &self.online.net.encoder
     }
 
+    fn start_encoder_from(&mut self, encoder: &Backbone) {
+        self.online.net.encoder = encoder.clone();
+        self.target.encoder = encoder.clone().no_grad();
+    }
+
     fn save(&self, dir: &Path) -> Result<(), SslError> {
         save_module(&self.online, &dir.join("online.bpk"))?;
         save_module(&self.target, &dir.join("target.bpk"))

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use medxfer_data::DatasetSource;
-use medxfer_models::BackboneKind;
+use medxfer_models::{BackboneKind, Init};
 use serde::{Deserialize, Serialize};
 
 use crate::SslError;
@@ -183,6 +183,11 @@ pub struct EncoderConfig {
     /// The paper's stem takes one grayscale channel.
     #[serde(default = "default_in_channels")]
     pub in_channels: usize,
+    /// Where the encoder starts: `"scratch"` (the paper's choice), or continued pretraining
+    /// of `"imagenet"` / `"file:PATH"` / `"ssl:PATH"` weights on the pool (domain-adaptive
+    /// pretraining). Left out of a saved config when scratch, so older runs resume unchanged.
+    #[serde(default = "default_init", skip_serializing_if = "is_scratch")]
+    pub init: Init,
 }
 
 impl Default for EncoderConfig {
@@ -190,6 +195,7 @@ impl Default for EncoderConfig {
         EncoderConfig {
             backbone: default_backbone(),
             in_channels: default_in_channels(),
+            init: default_init(),
         }
     }
 }
@@ -199,6 +205,12 @@ fn default_backbone() -> BackboneKind {
 }
 fn default_in_channels() -> usize {
     1
+}
+fn default_init() -> Init {
+    Init::Scratch
+}
+fn is_scratch(init: &Init) -> bool {
+    *init == Init::Scratch
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -35,6 +35,11 @@ pub trait SslMethod: BoxedClone {
     /// The encoder being pretrained (what is transferred).
     fn encoder(&self) -> &Backbone;
 
+    /// Start every copy of the encoder (online, and a momentum target or key) from `encoder`'s
+    /// weights: continued pretraining of an ImageNet or earlier encoder. Projection heads keep
+    /// their fresh initialisation.
+    fn start_encoder_from(&mut self, encoder: &Backbone);
+
     /// Write every tensor of the method's state (networks, queue) into `dir`.
     fn save(&self, dir: &Path) -> Result<(), SslError>;
 

@@ -245,6 +245,12 @@ impl SslMethod for Moco {
         &self.query.encoder
     }
 
+    fn start_encoder_from(&mut self, encoder: &Backbone) {
+        self.query.encoder = encoder.clone();
+        // The key encoder stays an exact copy of the query encoder at the start.
+        self.key.encoder = encoder.clone().no_grad();
+    }
+
     fn save(&self, dir: &Path) -> Result<(), SslError> {
         save_module(&self.query, &dir.join("online.bpk"))?;
         save_module(&self.key, &dir.join("target.bpk"))?;

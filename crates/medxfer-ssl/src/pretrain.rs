@@ -11,7 +11,10 @@ use std::path::{Path, PathBuf};
 
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::{AdamConfig, ModuleOptimizer};
+use burn::prelude::Device;
 use medxfer_events::Reporter;
+use medxfer_models::weights::default_cache_dir;
+use medxfer_models::{Backbone, Init, load_init};
 use medxfer_train::batches::mix_seed;
 use medxfer_train::checkpoint::{ContinuedFrom, CurveRow, FoldProgress};
 use medxfer_train::engine::{self, LoopSettings};
@@ -27,7 +30,7 @@ use crate::continuation::check_continuable;
 use crate::ema::stale_target_warning;
 use crate::error::write_atomic;
 use crate::exclusion::{TestImages, test_images};
-use crate::method::build_method;
+use crate::method::{SslMethod, build_method};
 use crate::pool::Pool;
 use crate::task::{Pretraining, SPREAD, SslModel};
 
@@ -95,6 +98,7 @@ pub fn pretrain(
         ));
     }
     let device = resolve_device(config.device()?)?.autodiff();
+    let start_encoder = starting_encoder(config, &device)?;
     let mut folder = RunFolder::claim_for(
         config,
         &pool_fingerprint(&pool)?,
@@ -106,7 +110,13 @@ pub fn pretrain(
     let task = Pretraining {
         config,
         pool: &pool,
-        initial: SslModel(build_method(config, pool_size, &device, events)),
+        initial: SslModel(initial_method(
+            config,
+            pool_size,
+            start_encoder,
+            &device,
+            events,
+        )),
         batch_size,
         draws: config.train.samples_per_epoch.unwrap_or(pool_size),
         device: device.clone(),
@@ -139,6 +149,48 @@ pub fn pretrain(
     let trained = engine::train_fold(&task, &settings, &everything, &out_dir)?;
     let summary = summarise(config, &pool, trained.output.clone(), &trained.curve)?;
     finish(config, summary)
+}
+
+/// The weights `model.init` names (`{fold}` in a path is the excluded fold), loaded before the
+/// run folder is claimed so that a missing or mismatched file leaves it untouched; `None` for
+/// scratch, whose seeded initialisation stays exactly what it was.
+fn starting_encoder(
+    config: &PretrainConfig,
+    device: &Device,
+) -> Result<Option<Backbone>, SslError> {
+    let init = match &config.exclude {
+        Some(exclude) => config.model.init.for_fold(exclude.fold),
+        None => config.model.init.clone(),
+    };
+    if init == Init::Scratch {
+        return Ok(None);
+    }
+    let kind = config.model.backbone;
+    let backbone = Backbone::new(kind, config.model.in_channels, device);
+    Ok(Some(load_init(
+        backbone,
+        kind,
+        &init,
+        &default_cache_dir(),
+    )?))
+}
+
+fn initial_method(
+    config: &PretrainConfig,
+    pool_size: usize,
+    start_encoder: Option<Backbone>,
+    device: &Device,
+    events: &dyn Reporter,
+) -> Box<dyn SslMethod> {
+    let mut method = build_method(config, pool_size, device, events);
+    if let Some(encoder) = start_encoder {
+        events.note(format!(
+            "encoder starts from {} weights (continued pretraining); projection heads are new",
+            config.model.init
+        ));
+        method.start_encoder_from(&encoder);
+    }
+    method
 }
 
 fn describe_pool(pool: &Pool, excluded_from: Option<&TestImages>, events: &dyn Reporter) {
@@ -310,4 +362,62 @@ fn pool_fingerprint(pool: &Pool) -> Result<DataFingerprint, SslError> {
         .map(|b| format!("{b:02x}"))
         .collect();
     Ok(DataFingerprint { sha256, images })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::method::load_module;
+    use crate::projection::ProjectedEncoder;
+    use burn::prelude::*;
+    use medxfer_events::Silent;
+    use medxfer_models::BackboneKind;
+
+    fn config(method: &str) -> PretrainConfig {
+        let text = format!(
+            "out_dir = \"runs/ssl\"\nmethod = {{ kind = \"{method}\", projection_hidden = 8, \
+             projection_dim = 4 }}\n[[sources]]\nname = \"toy\"\n\
+             source = {{ kind = \"folder\", root = \"data\" }}\n"
+        );
+        PretrainConfig::from_toml_str(&text, &[]).unwrap()
+    }
+
+    fn features(encoder: &Backbone, device: &Device) -> Vec<f32> {
+        let x = Tensor::<4>::ones([2, 1, 16, 16], device) * 0.3;
+        encoder
+            .valid()
+            .forward_features(x.valid())
+            .into_data()
+            .iter::<f32>()
+            .collect()
+    }
+
+    /// Continued pretraining starts the online encoder and the momentum copy (MoCo's key,
+    /// BYOL's target) from the given weights, not from the fresh seeded initialisation.
+    #[test]
+    fn every_method_starts_each_copy_of_its_encoder_from_the_given_weights() {
+        let device = Device::flex().autodiff();
+        let plain = device.clone().without_autodiff();
+        let start = Backbone::new(BackboneKind::Resnet18, 1, &device);
+        let expected = features(&start, &plain);
+        for method in ["simclr", "moco", "byol"] {
+            let config = config(method);
+            let fresh = initial_method(&config, 64, None, &device, &Silent);
+            assert_ne!(features(fresh.encoder(), &plain), expected, "{method}");
+            let started = initial_method(&config, 64, Some(start.clone()), &device, &Silent);
+            assert_eq!(features(started.encoder(), &plain), expected, "{method}");
+            if method == "simclr" {
+                continue;
+            }
+            let dir = tempfile::tempdir().unwrap();
+            started.save(dir.path()).unwrap();
+            let target = ProjectedEncoder::new(BackboneKind::Resnet18, 1, 8, 4, &device);
+            let target = load_module(target, &dir.path().join("target.bpk")).unwrap();
+            assert_eq!(
+                features(&target.encoder, &plain),
+                expected,
+                "{method} target"
+            );
+        }
+    }
 }

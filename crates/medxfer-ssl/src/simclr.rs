@@ -86,6 +86,10 @@ impl SslMethod for Simclr {
         &self.net.encoder
     }
 
+    fn start_encoder_from(&mut self, encoder: &Backbone) {
+        self.net.encoder = encoder.clone();
+    }
+
     fn save(&self, dir: &Path) -> Result<(), SslError> {
         save_module(&self.net, &dir.join("online.bpk"))
     }

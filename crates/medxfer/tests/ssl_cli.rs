@@ -570,3 +570,56 @@ fn per_fold_gray_encoders_initialise_an_rgb_run_with_their_normalisation() {
     assert_eq!(mean, vec![encoder_mean; 3]);
     assert!(String::from_utf8_lossy(&result.stderr).contains("enc-fold0.json"));
 }
+
+/// Continued pretraining (`model.init`): a pretraining run starts from an earlier encoder, and
+/// an init file that does not exist is a one-line error naming it, before any folder is made.
+#[test]
+fn pretraining_continues_from_an_encoder_and_refuses_a_missing_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    write_toy_dataset(&data, 6);
+    let first = dir.path().join("first");
+    assert_success(&pretrain(&write_ssl_config(
+        dir.path(),
+        &data,
+        &first,
+        "simclr",
+        1,
+        "",
+    )));
+
+    let missing = dir.path().join("missing");
+    let init = format!("[model]\ninit = \"ssl:{}/none.bpk\"", first.display());
+    let result = pretrain(&write_ssl_config(
+        dir.path(),
+        &data,
+        &missing,
+        "moco",
+        1,
+        &init,
+    ));
+    assert!(!result.status.success());
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    let last = stderr.trim().lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("error:") && last.contains("none.bpk"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("error").count(), 1, "{stderr}");
+    assert!(!missing.exists());
+
+    let continued = dir.path().join("continued");
+    let init = format!("[model]\ninit = \"ssl:{}/encoder.bpk\"", first.display());
+    let result = pretrain(&write_ssl_config(
+        dir.path(),
+        &data,
+        &continued,
+        "moco",
+        1,
+        &init,
+    ));
+    assert_success(&result);
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(stderr.contains("encoder starts from ssl:"), "{stderr}");
+    assert!(continued.join("encoder.bpk").exists());
+}
