@@ -1,8 +1,11 @@
 //! `medxfer baseline`: a classical model (k-NN, logistic regression, elastic net, linear or
-//! RBF SVM) on downsampled pixels or frozen backbone features, with hyperparameters chosen by
+//! RBF SVM) on downsampled pixels, frozen backbone features or IBSI radiomics features of the
+//! lesion mask, with hyperparameters chosen by
 //! nested cross-validation, on exactly the folds `medxfer train` makes for the same config. The
 //! output folder holds the same `predictions.csv` and `task.json` as a training run, so
 //! `medxfer evaluate` and `medxfer compare` work on it.
+
+mod radiomics;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -20,6 +23,7 @@ use medxfer_data::dataset::Dataset;
 use medxfer_data::preprocess::PreprocessSpec;
 use medxfer_eval::predictions::{PredictionRow, Predictions, Split, TaskInfo, TaskKind};
 use medxfer_events::Reporter;
+use medxfer_radiomics::{Aggregation, Discretisation, RadiomicsConfig};
 use medxfer_train::TrainConfig;
 use medxfer_train::fold::FoldIndices;
 use medxfer_train::frozen_features::frozen_backbone_features;
@@ -36,6 +40,18 @@ pub enum FeatureSource {
     /// The config's backbone with its `model.init` (e.g. ImageNet), frozen:
     /// global-average-pooled features at the config's image size, no augmentation.
     Backbone,
+    /// IBSI radiomics features (morphology, intensity statistics and histogram, GLCM, GLRLM,
+    /// GLSZM, NGTDM) of the image inside its lesion mask, at the image's own resolution.
+    Radiomics,
+}
+
+/// How radiomics texture matrices of the four in-plane directions become one value.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RadiomicsAggregation {
+    /// Features of each direction's matrix, averaged (IBSI "2D, averaged", BTW3).
+    Averaged,
+    /// Features of the four directions' matrices merged into one (IBSI "2D, slice-merged", SUJT).
+    Merged,
 }
 
 /// The classical model (hyperparameter grids in `medxfer_baseline::params`).
@@ -83,6 +99,16 @@ pub struct BaselineArgs {
     /// Side of the downsampled image for `--features pixels`.
     #[arg(long, default_value_t = 32)]
     pixel_size: u32,
+    /// `--features radiomics`: IBSI fixed bin number discretisation of the lesion's 0..255 grey
+    /// values into this many grey levels (the lesion's own range).
+    #[arg(long, default_value_t = 32)]
+    radiomics_bins: u32,
+    /// `--features radiomics`: IBSI fixed bin size discretisation instead, bins of this width
+    /// in 0..255 grey values from 0.
+    #[arg(long, conflicts_with = "radiomics_bins")]
+    radiomics_bin_width: Option<f64>,
+    #[arg(long, value_enum, default_value_t = RadiomicsAggregation::Averaged)]
+    radiomics_aggregation: RadiomicsAggregation,
     /// Folds of the inner cross-validation that chooses the hyperparameters.
     #[arg(long, default_value_t = 3)]
     inner_folds: usize,
@@ -102,6 +128,11 @@ struct BaselineRecord<'a> {
     backbone: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     image_size: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    radiomics: Option<RadiomicsConfig>,
+    /// The radiomics features' names (`family.name`), in column order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    feature_names: Option<Vec<String>>,
     n_features: usize,
     inner_folds: usize,
     selection: &'static str,
@@ -119,6 +150,11 @@ pub fn run(args: BaselineArgs) -> anyhow::Result<()> {
     if args.pixel_size < 4 {
         anyhow::bail!("--pixel-size must be at least 4, got {}", args.pixel_size);
     }
+    if args.features == FeatureSource::Radiomics {
+        radiomics_config(&args)
+            .validate()
+            .context("--radiomics-bins / --radiomics-bin-width")?;
+    }
     if args.inner_folds < 2 {
         anyhow::bail!("--inner-folds must be at least 2, got {}", args.inner_folds);
     }
@@ -135,7 +171,8 @@ pub fn run(args: BaselineArgs) -> anyhow::Result<()> {
     let folds = make_folds(&config, &dataset, &labels)?;
     refuse_output(&args.out)?;
     let events = crate::progress::reporter(!args.no_progress);
-    let feature_sets = features(&args, &config, &dataset, &folds, events.as_ref())?;
+    let (feature_sets, feature_names) =
+        features(&args, &config, &dataset, &folds, events.as_ref())?;
     // Created only now, so a start that fails (data, weights) leaves no folder behind.
     let _lock = claim_output(&args.out)?;
     let results = run_nested(
@@ -149,13 +186,14 @@ pub fn run(args: BaselineArgs) -> anyhow::Result<()> {
     write_predictions(&args.out, &config, &dataset, &labels, &results)?;
     let n_features = feature_sets.first().map_or(0, |(x, _)| x.cols());
     let seconds = started.elapsed().as_secs_f64();
-    write_record(&args, &config, n_features, &results, seconds)?;
+    write_record(&args, &config, n_features, feature_names, &results, seconds)?;
     println!(
         "{} on {} features ({n_features} per image), {} fold(s), {seconds:.1}s: wrote {} (next: medxfer evaluate {})",
         ModelKind::from(args.model),
         match args.features {
             FeatureSource::Pixels => "pixel",
             FeatureSource::Backbone => "backbone",
+            FeatureSource::Radiomics => "radiomics",
         },
         results.len(),
         args.out.display(),
@@ -208,17 +246,21 @@ fn write_record(
     args: &BaselineArgs,
     config: &TrainConfig,
     n_features: usize,
+    feature_names: Option<Vec<String>>,
     results: &[FoldResult],
     seconds: f64,
 ) -> anyhow::Result<()> {
     let kind = ModelKind::from(args.model);
     let on_backbone = args.features == FeatureSource::Backbone;
+    let on_pixels = args.features == FeatureSource::Pixels;
     let record = BaselineRecord {
         model: kind,
         features: args.features,
-        pixel_size: (!on_backbone).then_some(args.pixel_size),
+        pixel_size: on_pixels.then_some(args.pixel_size),
         backbone: on_backbone.then(|| format!("{} ({})", config.model.backbone, config.model.init)),
         image_size: on_backbone.then_some(config.data.image_size),
+        radiomics: (args.features == FeatureSource::Radiomics).then(|| radiomics_config(args)),
+        feature_names,
         n_features,
         inner_folds: args.inner_folds,
         selection: SELECTION,
@@ -287,17 +329,39 @@ fn claim_output(out: &Path) -> anyhow::Result<FolderLock> {
     Ok(lock)
 }
 
-/// One feature matrix per distinct backbone initialisation (pixels: one for every fold), with
-/// the folds it serves.
+/// The radiomics settings the flags choose.
+fn radiomics_config(args: &BaselineArgs) -> RadiomicsConfig {
+    RadiomicsConfig {
+        discretisation: match args.radiomics_bin_width {
+            Some(width) => Discretisation::FixedBinSize {
+                width,
+                lower_bound: 0.0,
+            },
+            None => Discretisation::FixedBinNumber {
+                bins: args.radiomics_bins,
+            },
+        },
+        aggregation: match args.radiomics_aggregation {
+            RadiomicsAggregation::Averaged => Aggregation::Averaged2d,
+            RadiomicsAggregation::Merged => Aggregation::SliceMerged2d,
+        },
+    }
+}
+
+/// Feature matrices with the folds each serves, and the features' names where they have them.
+type FeatureSets = (Vec<(Matrix, Vec<usize>)>, Option<Vec<String>>);
+
+/// One feature matrix per distinct backbone initialisation (pixels, radiomics: one for every
+/// fold), with the folds it serves.
 fn features(
     args: &BaselineArgs,
     config: &TrainConfig,
     dataset: &Dataset,
     folds: &[FoldIndices],
     events: &dyn Reporter,
-) -> anyhow::Result<Vec<(Matrix, Vec<usize>)>> {
+) -> anyhow::Result<FeatureSets> {
     let fold_numbers: Vec<usize> = folds.iter().map(|f| f.fold).collect();
-    match args.features {
+    let sets = match args.features {
         FeatureSource::Pixels => {
             let spec = PreprocessSpec {
                 size: args.pixel_size,
@@ -312,7 +376,12 @@ fn features(
             events.note(format!(
                 "features: {images} images x {dim} pixels ({side} x {side})"
             ));
-            Ok(vec![(Matrix::new(cache.len(), dim, values)?, fold_numbers)])
+            vec![(Matrix::new(cache.len(), dim, values)?, fold_numbers)]
+        }
+        FeatureSource::Radiomics => {
+            let (matrix, names) =
+                radiomics::radiomics_matrix(dataset, &radiomics_config(args), events)?;
+            return Ok((vec![(matrix, fold_numbers)], Some(names)));
         }
         FeatureSource::Backbone => {
             let cache = decode_images(config, dataset, events)?;
@@ -322,9 +391,10 @@ fn features(
                     let values = set.values.iter().map(|&v| v as f64).collect();
                     Ok((Matrix::new(cache.len(), set.dim, values)?, set.folds))
                 })
-                .collect()
+                .collect::<anyhow::Result<Vec<_>>>()?
         }
-    }
+    };
+    Ok((sets, None))
 }
 
 /// The test rows of every fold, in the format `medxfer train` writes, and `task.json`.
