@@ -80,6 +80,10 @@ pub enum ModelError {
         expected: String,
         actual: String,
     },
+
+    /// A value given to a models-crate function that it cannot work with.
+    #[error("{0}")]
+    InvalidArgument(String),
 }
 
 impl ModelError {

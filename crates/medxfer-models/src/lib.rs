@@ -14,6 +14,7 @@ mod init;
 mod kind;
 pub mod resnet;
 mod spec;
+pub mod step_rate;
 mod unet;
 pub mod weights;
 

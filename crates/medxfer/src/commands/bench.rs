@@ -19,6 +19,9 @@ pub enum BenchCommand {
     /// Seconds per image of an explanation method (default Grad-CAM, 32 images at 224 px)
     /// with a run's fold models.
     Explain(super::bench_explain::BenchExplainArgs),
+    /// Images per second of a backbone's training step and inference forward pass, beside
+    /// PyTorch (timm) at the same threads, batch and size, with the ratio.
+    TrainStep(super::bench_train::BenchTrainArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -49,6 +52,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Stats(args) => run_stats(args),
         BenchCommand::Serve(args) => super::bench_serve::run(args),
         BenchCommand::Explain(args) => super::bench_explain::run(args),
+        BenchCommand::TrainStep(args) => super::bench_train::run(args),
     }
 }
 
