@@ -27,6 +27,7 @@ pub mod report;
 mod report_breakdown;
 mod report_calibration;
 pub mod run_comparison;
+pub mod run_ensemble;
 pub mod score_reports;
 pub mod score_table;
 pub mod segmentation;

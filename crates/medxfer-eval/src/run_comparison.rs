@@ -77,16 +77,16 @@ pub struct RunComparison {
     pub per_fold: Option<PerFoldComparison>,
 }
 
-struct RunTest {
-    task: TaskInfo,
-    class_names: Vec<String>,
+pub(crate) struct RunTest {
+    pub(crate) task: TaskInfo,
+    pub(crate) class_names: Vec<String>,
     /// Test rows by image id.
-    rows: BTreeMap<String, PredictionRow>,
+    pub(crate) rows: BTreeMap<String, PredictionRow>,
     /// The rows are an external validation's fold ensemble: no folds to compare.
-    ensemble: bool,
+    pub(crate) ensemble: bool,
 }
 
-fn read_run(dir: &Path) -> Result<RunTest, EvalError> {
+pub(crate) fn read_run(dir: &Path) -> Result<RunTest, EvalError> {
     let task = TaskInfo::read_json(&dir.join(TASK_FILE))?;
     let path = dir.join(PREDICTIONS_FILE);
     let predictions = Predictions::read_csv(&path)?;

@@ -28,6 +28,8 @@ enum Command {
     Evaluate(commands::evaluate::EvaluateArgs),
     /// Test whether two runs differ on the same test images (paired DeLong, McNemar).
     Compare(commands::compare::CompareArgs),
+    /// Average finished runs' test probabilities per image (backbone / recipe ensembles).
+    Ensemble(commands::ensemble::EnsembleArgs),
     /// Classify images with a trained run.
     Predict(commands::predict::PredictArgs),
     /// Where a classification run looks: Grad-CAM family, occlusion, saliency, integrated gradients.
@@ -74,6 +76,7 @@ fn main() -> std::process::ExitCode {
         Command::Train(args) => commands::train::run(args),
         Command::Evaluate(args) => commands::evaluate::run(args),
         Command::Compare(args) => commands::compare::run(args),
+        Command::Ensemble(args) => commands::ensemble::run(args),
         Command::Predict(args) => commands::predict::run(args),
         Command::Validate(args) => commands::validate::run(args),
         Command::Explain(args) => commands::explain::run(args),
