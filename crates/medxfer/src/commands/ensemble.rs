@@ -91,7 +91,7 @@ pub fn run(args: EnsembleArgs) -> anyhow::Result<()> {
         if ensemble.folds_agree {
             ""
         } else {
-            " (the runs' folds differ: every row is fold 0, no per-fold metrics)"
+            " (not all runs are out-of-fold predictions over the same folds: every row is fold 0, no per-fold metrics)"
         }
     );
     println!(
