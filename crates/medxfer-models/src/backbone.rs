@@ -1,66 +1,20 @@
-//! One `Backbone` module over the architectures of the registry.
+//! What every `Backbone` (the enum `registry.rs` generates) offers beyond its dispatch.
 
-use burn::nn::BatchNorm;
 use burn::prelude::*;
 
-use crate::efficientnet::{self, EfficientNetLite0};
-use crate::resnet::{self, BasicBlock, Bottleneck, ResNet};
-use crate::{BackboneKind, EncoderStage, spec};
-
-/// A feature extractor: image batch in, pooled feature vectors out.
-#[derive(Module, Debug)]
-pub enum Backbone {
-    Resnet18(ResNet<BasicBlock>),
-    Resnet50(ResNet<Bottleneck>),
-    EfficientnetLite0(EfficientNetLite0),
-}
+pub use crate::registry::Backbone;
+use crate::{EncoderStage, spec};
 
 impl Backbone {
-    /// A randomly initialised backbone taking `in_channels`-channel images.
-    pub fn new(kind: BackboneKind, in_channels: usize, device: &Device) -> Self {
-        match kind {
-            BackboneKind::Resnet18 => {
-                Backbone::Resnet18(ResNet::new([2, 2, 2, 2], in_channels, device))
-            }
-            BackboneKind::Resnet50 => {
-                Backbone::Resnet50(ResNet::new([3, 4, 6, 3], in_channels, device))
-            }
-            BackboneKind::EfficientnetLite0 => {
-                Backbone::EfficientnetLite0(EfficientNetLite0::new(in_channels, device))
-            }
-        }
-    }
-
-    pub fn kind(&self) -> BackboneKind {
-        match self {
-            Backbone::Resnet18(_) => BackboneKind::Resnet18,
-            Backbone::Resnet50(_) => BackboneKind::Resnet50,
-            Backbone::EfficientnetLite0(_) => BackboneKind::EfficientnetLite0,
-        }
-    }
-
     /// Channels of the images the first convolution takes.
     pub fn in_channels(&self) -> usize {
-        let weight = match self {
-            Backbone::Resnet18(net) => &net.conv1.weight,
-            Backbone::Resnet50(net) => &net.conv1.weight,
-            Backbone::EfficientnetLite0(net) => &net.conv_stem.weight,
-        };
+        let weight = &self.first_conv().weight;
         weight.lazy_shape().as_slice()[1]
     }
 
     /// Width of `forward_features`' output.
     pub fn feature_dim(&self) -> usize {
         spec(self.kind()).feature_dim
-    }
-
-    /// Global-average-pooled features: B x C x H x W -> B x feature_dim.
-    pub fn forward_features(&self, x: Tensor<4>) -> Tensor<2> {
-        match self {
-            Backbone::Resnet18(net) => net.forward_features(x),
-            Backbone::Resnet50(net) => net.forward_features(x),
-            Backbone::EfficientnetLite0(net) => net.forward_features(x),
-        }
     }
 
     /// The feature maps `forward_stages` returns: stride, channels, stage they follow.
@@ -94,15 +48,6 @@ impl Backbone {
         maps
     }
 
-    /// One stage (index into `stage_names`) on the previous stage's output.
-    pub fn forward_stage(&self, stage: usize, x: Tensor<4>) -> Tensor<4> {
-        match self {
-            Backbone::Resnet18(net) => net.forward_stage(stage, x),
-            Backbone::Resnet50(net) => net.forward_stage(stage, x),
-            Backbone::EfficientnetLite0(net) => net.forward_stage(stage, x),
-        }
-    }
-
     /// Number of stages (stem first, last stage nearest the head).
     pub fn num_stages(&self) -> usize {
         self.stage_names().len()
@@ -110,25 +55,7 @@ impl Backbone {
 
     /// Human-readable stage names, stem first.
     pub fn stage_names(&self) -> &'static [&'static str] {
-        match self {
-            Backbone::Resnet18(_) | Backbone::Resnet50(_) => &resnet::STAGE_NAMES,
-            Backbone::EfficientnetLite0(_) => &efficientnet::STAGE_NAMES,
-        }
-    }
-
-    /// Turn gradients and training behaviour (batch-norm statistics) of one stage on or off.
-    pub fn set_stage_trainable(self, stage: usize, trainable: bool) -> Self {
-        match self {
-            Backbone::Resnet18(net) => {
-                Backbone::Resnet18(net.set_stage_trainable(stage, trainable))
-            }
-            Backbone::Resnet50(net) => {
-                Backbone::Resnet50(net.set_stage_trainable(stage, trainable))
-            }
-            Backbone::EfficientnetLite0(net) => {
-                Backbone::EfficientnetLite0(net.set_stage_trainable(stage, trainable))
-            }
-        }
+        spec(self.kind()).stage_names
     }
 
     /// Partial unfreezing: the last `n_trainable_from_end` stages train, every earlier stage is
@@ -140,15 +67,6 @@ impl Backbone {
         (0..stages).fold(self, |backbone, stage| {
             backbone.set_stage_trainable(stage, stage >= first_trainable)
         })
-    }
-
-    /// Every batch norm, in forward order.
-    pub fn batch_norms_mut(&mut self) -> Vec<&mut BatchNorm> {
-        match self {
-            Backbone::Resnet18(net) => net.batch_norms_mut(),
-            Backbone::Resnet50(net) => net.batch_norms_mut(),
-            Backbone::EfficientnetLite0(net) => net.batch_norms_mut(),
-        }
     }
 
     /// Freeze every stage (linear probing).
@@ -168,6 +86,7 @@ mod tests {
     use burn::tensor::Distribution;
 
     use super::*;
+    use crate::BackboneKind;
     use crate::weights::module_state;
 
     fn images(batch: usize, channels: usize, size: usize, device: &Device) -> Tensor<4> {
@@ -186,7 +105,7 @@ mod tests {
                 let backbone = Backbone::new(kind, channels, &device);
                 assert_eq!(backbone.kind(), kind);
                 assert_eq!(backbone.in_channels(), channels);
-                assert_eq!(backbone.num_stages(), spec(kind).num_stages);
+                assert_eq!(backbone.num_stages(), spec(kind).stage_names.len());
                 let features = backbone.forward_features(images(2, channels, 32, &device));
                 assert_eq!(features.dims(), [2, spec(kind).feature_dim], "{kind}");
                 let finite = features.is_finite().all().into_scalar::<bool>();
@@ -256,7 +175,7 @@ mod tests {
                 Backbone::EfficientnetLite0(net) => {
                     (net.conv_stem.weight.val(), net.conv_head.weight.val())
                 }
-                Backbone::Resnet50(_) => unreachable!("not in this test"),
+                _ => unreachable!("not in this test"),
             };
             assert!(
                 frozen_weight.grad(&grads).is_none(),

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
-    #[error("unknown backbone `{0}` (expected one of: resnet18, resnet50, efficientnet_lite0)")]
+    #[error("unknown backbone `{0}` (expected one of: {known})", known = crate::kind::known_names())]
     UnknownBackbone(String),
 
     #[error("invalid init `{0}` (expected `scratch`, `imagenet`, `file:PATH` or `ssl:PATH`)")]

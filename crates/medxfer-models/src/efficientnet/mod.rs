@@ -2,8 +2,11 @@
 //! (`_conv_stem`, `_bn0`, `_blocks.N`, `_conv_head`, `_bn1`; the `_fc` classifier lives in a
 //! `Head`). Burn field names drop the leading underscore.
 
+mod definition;
+mod key_layout;
 mod mbconv;
 
+pub use definition::Lite0;
 pub use mbconv::{MbConvBlock, MbConvShape};
 
 use burn::nn::BatchNorm;

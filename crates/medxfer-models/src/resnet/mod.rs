@@ -2,10 +2,13 @@
 
 mod basic_block;
 mod bottleneck;
+mod definition;
 mod downsample;
+mod key_layout;
 
 pub use basic_block::BasicBlock;
 pub use bottleneck::Bottleneck;
+pub use definition::{Resnet18, Resnet50};
 pub use downsample::Downsample;
 
 use burn::nn::BatchNorm;

