@@ -118,6 +118,27 @@ fn radiomics_elastic_net_separates_lesion_shapes_and_records_its_features() {
         "fixed_bin_size"
     );
     assert_eq!(record["radiomics"]["aggregation"], "slice_merged2d");
+
+    // Without the outline's features: the morphology columns are gone, and recorded so.
+    let texture = dir.path().join("radiomics-no-morphology");
+    assert_success(&baseline(
+        &config,
+        &texture,
+        &["--radiomics-without", "morphology"],
+    ));
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(texture.join("baseline.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        record["radiomics_without"],
+        serde_json::json!(["morphology"])
+    );
+    let kept = record["feature_names"].as_array().unwrap();
+    assert_eq!(kept.len(), names.len() - 13);
+    assert!(
+        kept.iter()
+            .all(|n| !n.as_str().unwrap().starts_with("morphology."))
+    );
 }
 
 #[test]
@@ -147,4 +168,18 @@ fn missing_or_misshapen_masks_are_one_line_errors_naming_the_file() {
 
     let error = one_line_error(&baseline(&config, &out, &["--radiomics-bins", "0"]));
     assert!(error.contains("fixed bin number"), "{error}");
+
+    let every_family = [
+        "morphology",
+        "statistics",
+        "histogram",
+        "glcm",
+        "glrlm",
+        "glszm",
+        "ngtdm",
+    ]
+    .map(|family| ["--radiomics-without", family])
+    .concat();
+    let error = one_line_error(&baseline(&config, &out, &every_family));
+    assert!(error.contains("no radiomics feature family"), "{error}");
 }

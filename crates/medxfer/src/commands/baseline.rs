@@ -23,7 +23,7 @@ use medxfer_data::dataset::Dataset;
 use medxfer_data::preprocess::PreprocessSpec;
 use medxfer_eval::predictions::{PredictionRow, Predictions, Split, TaskInfo, TaskKind};
 use medxfer_events::Reporter;
-use medxfer_radiomics::{Aggregation, Discretisation, RadiomicsConfig};
+use medxfer_radiomics::{Aggregation, Discretisation, Family, RadiomicsConfig};
 use medxfer_train::TrainConfig;
 use medxfer_train::fold::FoldIndices;
 use medxfer_train::frozen_features::frozen_backbone_features;
@@ -43,6 +43,32 @@ pub enum FeatureSource {
     /// IBSI radiomics features (morphology, intensity statistics and histogram, GLCM, GLRLM,
     /// GLSZM, NGTDM) of the image inside its lesion mask, at the image's own resolution.
     Radiomics,
+}
+
+/// A radiomics feature family (`--radiomics-without`).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RadiomicsFamily {
+    Morphology,
+    Statistics,
+    Histogram,
+    Glcm,
+    Glrlm,
+    Glszm,
+    Ngtdm,
+}
+
+impl From<RadiomicsFamily> for Family {
+    fn from(family: RadiomicsFamily) -> Family {
+        match family {
+            RadiomicsFamily::Morphology => Family::Morphology,
+            RadiomicsFamily::Statistics => Family::Statistics,
+            RadiomicsFamily::Histogram => Family::Histogram,
+            RadiomicsFamily::Glcm => Family::Glcm,
+            RadiomicsFamily::Glrlm => Family::Glrlm,
+            RadiomicsFamily::Glszm => Family::Glszm,
+            RadiomicsFamily::Ngtdm => Family::Ngtdm,
+        }
+    }
 }
 
 /// How radiomics texture matrices of the four in-plane directions become one value.
@@ -109,6 +135,10 @@ pub struct BaselineArgs {
     radiomics_bin_width: Option<f64>,
     #[arg(long, value_enum, default_value_t = RadiomicsAggregation::Averaged)]
     radiomics_aggregation: RadiomicsAggregation,
+    /// `--features radiomics`: leave out a feature family (repeatable); e.g. `morphology`
+    /// keeps what the lesion's grey values carry and drops what its outline does.
+    #[arg(long = "radiomics-without", value_enum, value_name = "FAMILY")]
+    radiomics_without: Vec<RadiomicsFamily>,
     /// Folds of the inner cross-validation that chooses the hyperparameters.
     #[arg(long, default_value_t = 3)]
     inner_folds: usize,
@@ -130,6 +160,9 @@ struct BaselineRecord<'a> {
     image_size: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     radiomics: Option<RadiomicsConfig>,
+    /// Radiomics families left out (`--radiomics-without`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    radiomics_without: Vec<Family>,
     /// The radiomics features' names (`family.name`), in column order.
     #[serde(skip_serializing_if = "Option::is_none")]
     feature_names: Option<Vec<String>>,
@@ -260,6 +293,7 @@ fn write_record(
         backbone: on_backbone.then(|| format!("{} ({})", config.model.backbone, config.model.init)),
         image_size: on_backbone.then_some(config.data.image_size),
         radiomics: (args.features == FeatureSource::Radiomics).then(|| radiomics_config(args)),
+        radiomics_without: excluded_families(args),
         feature_names,
         n_features,
         inner_folds: args.inner_folds,
@@ -348,6 +382,10 @@ fn radiomics_config(args: &BaselineArgs) -> RadiomicsConfig {
     }
 }
 
+fn excluded_families(args: &BaselineArgs) -> Vec<Family> {
+    args.radiomics_without.iter().map(|&f| f.into()).collect()
+}
+
 /// Feature matrices with the folds each serves, and the features' names where they have them.
 type FeatureSets = (Vec<(Matrix, Vec<usize>)>, Option<Vec<String>>);
 
@@ -379,8 +417,12 @@ fn features(
             vec![(Matrix::new(cache.len(), dim, values)?, fold_numbers)]
         }
         FeatureSource::Radiomics => {
-            let (matrix, names) =
-                radiomics::radiomics_matrix(dataset, &radiomics_config(args), events)?;
+            let (matrix, names) = radiomics::radiomics_matrix(
+                dataset,
+                &radiomics_config(args),
+                &excluded_families(args),
+                events,
+            )?;
             return Ok((vec![(matrix, fold_numbers)], Some(names)));
         }
         FeatureSource::Backbone => {

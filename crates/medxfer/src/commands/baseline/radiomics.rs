@@ -9,25 +9,42 @@ use medxfer_baseline::Matrix;
 use medxfer_data::dataset::{Dataset, ImageSource, Sample};
 use medxfer_data::decode::decode_luma_file;
 use medxfer_events::{Reporter, TaskKind};
-use medxfer_radiomics::{RadiomicsConfig, RoiVolume, extract};
+use medxfer_radiomics::{Family, RadiomicsConfig, RoiVolume, extract};
 
 /// Mask pixels at or above half of full scale are lesion (BUSI and BUS-BRA masks are 0/255).
 const MASK_THRESHOLD: f32 = 0.5;
 /// Luma in [0, 1] back to 8-bit grey levels, the scale a fixed bin width is given in.
 const GREY_SCALE: f64 = 255.0;
 
-/// The features of every sample (rows in dataset order) and their names (`family.name`).
+/// The features of every sample (rows in dataset order) but those of the `excluded`
+/// families, and their names (`family.name`).
 pub(super) fn radiomics_matrix(
     dataset: &Dataset,
     config: &RadiomicsConfig,
+    excluded: &[Family],
     events: &dyn Reporter,
 ) -> anyhow::Result<(Matrix, Vec<String>)> {
     config.validate()?;
+    if [
+        Family::Morphology,
+        Family::Statistics,
+        Family::Histogram,
+        Family::Glcm,
+        Family::Glrlm,
+        Family::Glszm,
+        Family::Ngtdm,
+    ]
+    .iter()
+    .all(|f| excluded.contains(f))
+    {
+        anyhow::bail!("--radiomics-without leaves no radiomics feature family");
+    }
     let task = events.task("radiomics features", dataset.samples.len(), TaskKind::Work);
     let mut names: Vec<String> = Vec::new();
     let mut values = Vec::new();
     for sample in &dataset.samples {
-        let features = sample_features(sample, config)?;
+        let mut features = sample_features(sample, config)?;
+        features.retain(|f| !excluded.contains(&f.name.family));
         if names.is_empty() {
             names = features.iter().map(|f| f.name.key()).collect();
         }
