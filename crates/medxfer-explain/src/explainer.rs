@@ -64,6 +64,11 @@ impl Explainer {
         &self.predictor.class_names
     }
 
+    /// The architecture of the run's models (every fold model has the same).
+    pub fn backbone_kind(&self) -> medxfer_models::BackboneKind {
+        self.models()[0].backbone.kind()
+    }
+
     pub fn num_models(&self) -> usize {
         self.predictor.classifiers().len()
     }

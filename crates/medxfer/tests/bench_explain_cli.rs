@@ -43,4 +43,13 @@ fn grad_cam_is_timed_per_image_and_bad_requests_are_refused() {
     assert!(error.contains("stage 9 does not exist"), "{error}");
     let error = one_line_error(&bench(&["--images", "1", "--size", "8"]));
     assert!(error.contains("8 px"), "{error}");
+    let error = one_line_error(&bench(&[
+        "--images",
+        "1",
+        "--size",
+        "32",
+        "--python",
+        "/nonexistent/python",
+    ]));
+    assert!(error.contains("/nonexistent/python"), "{error}");
 }

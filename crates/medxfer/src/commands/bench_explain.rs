@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use medxfer_explain::bench::time_maps;
 use medxfer_explain::{ExplainMethod, Explainer, MethodKind, MethodSettings, Stage};
 
+use super::torch_reference::{find_torch_python, run_script};
+
 #[derive(clap::Args, Debug)]
 pub struct BenchExplainArgs {
     /// A finished classification run folder.
@@ -21,6 +23,10 @@ pub struct BenchExplainArgs {
     /// Side of the (synthetic) network input, in pixels.
     #[arg(long, default_value_t = 224)]
     size: usize,
+    /// Python with torch, timm and grad-cam for the reference (default: see
+    /// `find_torch_python`).
+    #[arg(long, value_name = "PATH")]
+    python: Option<PathBuf>,
 }
 
 pub fn run(args: BenchExplainArgs) -> anyhow::Result<()> {
@@ -41,26 +47,58 @@ pub fn run(args: BenchExplainArgs) -> anyhow::Result<()> {
         timing.seconds_per_map(),
         timing.seconds
     );
-    if torch_importable() {
-        println!(
-            "reference: PyTorch is installed, but this benchmark does not run pytorch-grad-cam yet, so no ratio"
-        );
-    } else {
-        println!(
-            "reference: pytorch-grad-cam not timed (PyTorch is not installed here: `import torch` fails), so no ratio"
-        );
-    }
-    Ok(())
+    reference(&args, &explainer, &timing)
 }
 
-/// Whether the project's venv Python (or `python3`) can import torch.
-fn torch_importable() -> bool {
-    [".cache/venv/bin/python", "python3"].iter().any(|python| {
-        std::process::Command::new(python)
-            .args(["-c", "import torch"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .is_ok_and(|status| status.success())
-    })
+const REFERENCE_SCRIPT: &str = include_str!("../../bench/pytorch_gradcam.py");
+
+/// pytorch-grad-cam on timm's same backbone, same stage, size and class count, per map;
+/// Grad-CAM only (the other methods have no like-for-like reference here).
+fn reference(
+    args: &BenchExplainArgs,
+    explainer: &Explainer,
+    timing: &medxfer_explain::bench::ExplainTiming,
+) -> anyhow::Result<()> {
+    if args.method != MethodKind::GradCam || args.stage != Stage::Last {
+        println!(
+            "reference: pytorch-grad-cam is timed for --method gradcam at --stage last only, so no ratio"
+        );
+        return Ok(());
+    }
+    let Some(python) = find_torch_python(
+        args.python.as_deref(),
+        "import torch, timm, pytorch_grad_cam",
+    ) else {
+        println!(
+            "reference: no Python with torch, timm and grad-cam found (--python, $MEDXFER_TORCH_PYTHON, .cache/torch-venv), so no ratio"
+        );
+        return Ok(());
+    };
+    let threads = std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|t| t.parse::<usize>().ok())
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let backbone = explainer.backbone_kind();
+    let result = run_script(
+        &python,
+        "pytorch_gradcam.py",
+        REFERENCE_SCRIPT,
+        &[
+            backbone.name().to_string(),
+            args.size.to_string(),
+            args.images.to_string(),
+            explainer.class_names().len().to_string(),
+            threads.to_string(),
+        ],
+        threads,
+    )?;
+    let theirs = result["seconds_per_map"]
+        .as_f64()
+        .ok_or_else(|| anyhow::anyhow!("pytorch_gradcam.py: no seconds_per_map in {result}"))?;
+    println!(
+        "reference: pytorch-grad-cam ({}, {threads} thread(s), timm {backbone}): {theirs:.3} s per model map; medxfer is {:.2}x its speed",
+        python.display(),
+        theirs / timing.seconds_per_map()
+    );
+    Ok(())
 }

@@ -93,7 +93,7 @@ pub fn run(args: BenchTrainArgs) -> anyhow::Result<()> {
     } else {
         args.modes.clone()
     };
-    let python = find_torch_python(args.python.as_deref());
+    let python = find_torch_python(args.python.as_deref(), "import torch, timm");
     if !args.json {
         println!("cpu: {}", cpu_model());
         match &python {

@@ -10,8 +10,9 @@ use anyhow::Context;
 
 /// Pythons tried in order: `--python`, `$MEDXFER_TORCH_PYTHON`, the cache's `torch-venv`
 /// (`python3 -m venv .cache/torch-venv && .cache/torch-venv/bin/pip install torch timm`),
-/// the project venv, `python3`. The first that imports torch and timm wins.
-pub fn find_torch_python(explicit: Option<&Path>) -> Option<PathBuf> {
+/// the project venv, `python3`. The first that runs `imports` (e.g. `import torch, timm`)
+/// wins.
+pub fn find_torch_python(explicit: Option<&Path>, imports: &str) -> Option<PathBuf> {
     if let Some(python) = explicit {
         return Some(python.to_path_buf());
     }
@@ -27,7 +28,7 @@ pub fn find_torch_python(explicit: Option<&Path>) -> Option<PathBuf> {
     candidates.push(PathBuf::from("python3"));
     candidates.into_iter().find(|python| {
         Command::new(python)
-            .args(["-c", "import torch, timm"])
+            .args(["-c", imports])
             .output()
             .is_ok_and(|out| out.status.success())
     })
