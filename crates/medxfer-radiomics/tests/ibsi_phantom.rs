@@ -83,6 +83,8 @@ fn methods(label: &str) -> Vec<Aggregation> {
     match label {
         "2D averaged" => vec![Aggregation::Averaged2d],
         "2D slice-merged" => vec![Aggregation::SliceMerged2d],
+        "2.5D direction-merged" => vec![Aggregation::DirectionMerged25d],
+        "2.5D merged" => vec![Aggregation::Merged25d],
         "2D" => vec![Aggregation::Averaged2d, Aggregation::SliceMerged2d],
         "2.5D" => vec![Aggregation::DirectionMerged25d, Aggregation::Merged25d],
         "3D" => vec![Aggregation::Averaged2d],
@@ -142,8 +144,8 @@ fn every_feature_matches_the_ibsi_phantom_reference_within_tolerance() {
         failures.len(),
         failures.join("\n")
     );
-    // 172 reference rows; the 42 GLSZM and NGTDM rows each stand for two methods.
-    assert_eq!(checked, 172 + 42, "checks run");
+    // 254 reference rows; the 42 GLSZM and NGTDM rows each stand for two methods.
+    assert_eq!(checked, 254 + 42, "checks run");
 }
 
 #[test]
@@ -163,8 +165,14 @@ fn every_feature_computed_on_the_phantom_has_a_reference_value() {
             let labels: &[&str] = match (f.name.family, method) {
                 (Family::Glcm | Family::Glrlm, Aggregation::Averaged2d) => &["2D averaged"],
                 (Family::Glcm | Family::Glrlm, Aggregation::SliceMerged2d) => &["2D slice-merged"],
-                (Family::Glcm | Family::Glrlm, _) => continue, // 2.5-D GLCM/GLRLM not transcribed
-                (Family::Glszm | Family::Ngtdm, Aggregation::Merged25d) => &["2.5D"],
+                (Family::Glcm | Family::Glrlm, Aggregation::DirectionMerged25d) => {
+                    &["2.5D direction-merged"]
+                }
+                (Family::Glcm | Family::Glrlm, _) => &["2.5D merged"],
+                (
+                    Family::Glszm | Family::Ngtdm,
+                    Aggregation::DirectionMerged25d | Aggregation::Merged25d,
+                ) => &["2.5D"],
                 (Family::Glszm | Family::Ngtdm, _) => &["2D"],
                 _ => &["3D"],
             };
