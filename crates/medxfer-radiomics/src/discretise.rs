@@ -33,7 +33,7 @@ impl Discretisation {
                 )))
             }
             Discretisation::FixedBinSize { width, lower_bound }
-                if !(width.is_finite() && width > 0.0) || !lower_bound.is_finite() =>
+                if !(width.is_finite() && width > 0.0 && lower_bound.is_finite()) =>
             {
                 Err(RadiomicsError::InvalidDiscretisation(format!(
                     "fixed bin size needs a positive finite width and a finite lower bound, got width {width}, lower bound {lower_bound}"

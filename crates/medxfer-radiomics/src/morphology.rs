@@ -148,6 +148,8 @@ fn principal_variances(points: &[[f64; 3]], dims: usize) -> Vec<f64> {
 
 /// Eigenvalues of a small symmetric matrix by cyclic Jacobi rotations (converges
 /// quadratically; 50 sweeps is far more than a 3 x 3 matrix needs).
+// Index loops mirror the rotation formulas a[k][p], a[p][k]; iterators would hide them.
+#[allow(clippy::needless_range_loop)]
 fn symmetric_eigenvalues(mut a: Vec<Vec<f64>>) -> Vec<f64> {
     let n = a.len();
     for _ in 0..50 {

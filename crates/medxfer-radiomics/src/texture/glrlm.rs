@@ -84,6 +84,8 @@ fn runs(slice: &Slice, (dx, dy): (isize, isize), n_levels: usize) -> LengthMatri
 
 /// The 16 features IBSI defines alike for run lengths (GLRLM) and zone sizes (GLSZM), in the
 /// order of `NAMES`; `j` is the run length or zone size.
+// Row and column indices are the grey level and length themselves (i = r + 1, j = col + 1).
+#[allow(clippy::needless_range_loop)]
 pub(crate) fn length_features(m: &LengthMatrix) -> Vec<f64> {
     let c = &m.counts;
     let ns = c.total();
