@@ -42,8 +42,9 @@ enum Command {
     Pretrain(commands::pretrain::PretrainArgs),
     /// k-NN and linear-probe quality of a pretrained encoder's frozen embeddings.
     SslEval(commands::ssl_eval::SslEvalArgs),
-    /// Classical baseline (k-NN, logistic, elastic net, SVM) on pixels or frozen backbone
-    /// features, nested CV on the folds of a train config; writes a run folder.
+    /// Classical baseline (k-NN, logistic, elastic net, SVM) on pixels, frozen backbone
+    /// features or IBSI radiomics of the lesion mask, nested CV on the folds of a train config;
+    /// writes a run folder.
     Baseline(commands::baseline::BaselineArgs),
     /// A paper-style table (mean ± sd over folds) of finished runs and SSL evaluations.
     Table(commands::table::TableArgs),
