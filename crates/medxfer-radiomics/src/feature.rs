@@ -13,10 +13,25 @@ pub enum Family {
     Glcm,
     Glrlm,
     Glszm,
+    Gldzm,
     Ngtdm,
+    Ngldm,
 }
 
 impl Family {
+    /// Every family, in `extract`'s output order.
+    pub const ALL: [Family; 9] = [
+        Family::Morphology,
+        Family::Statistics,
+        Family::Histogram,
+        Family::Glcm,
+        Family::Glrlm,
+        Family::Glszm,
+        Family::Gldzm,
+        Family::Ngtdm,
+        Family::Ngldm,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Family::Morphology => "morphology",
@@ -25,7 +40,9 @@ impl Family {
             Family::Glcm => "glcm",
             Family::Glrlm => "glrlm",
             Family::Glszm => "glszm",
+            Family::Gldzm => "gldzm",
             Family::Ngtdm => "ngtdm",
+            Family::Ngldm => "ngldm",
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Radiomics features of an image and its region of interest, as the Image Biomarker
 //! Standardisation Initiative defines them (IBSI reference manual, arXiv:1612.07003, and
 //! ibsi.readthedocs.io): morphology, intensity statistics, intensity histogram, and the GLCM,
-//! GLRLM, GLSZM and NGTDM texture families computed in 2-D with IBSI's aggregation methods.
+//! GLRLM, GLSZM, GLDZM, NGTDM and NGLDM texture families computed in 2-D with IBSI's
+//! aggregation methods.
 //!
 //! The input is a 2-D image (e.g. an ultrasound frame and its lesion mask) or a 3-D volume,
 //! which texture features treat as a stack of 2-D slices. `tests/ibsi_phantom.rs` checks every
@@ -39,6 +40,19 @@ impl RadiomicsConfig {
     }
 }
 
+type TextureFamily =
+    fn(&RoiVolume, &GreyLevels, Aggregation) -> Result<Vec<Feature>, RadiomicsError>;
+
+/// The texture families in output order.
+const TEXTURE_FAMILIES: [TextureFamily; 6] = [
+    texture::glcm::features,
+    texture::glrlm::features,
+    texture::glszm::features,
+    texture::gldzm::features,
+    texture::ngtdm::features,
+    texture::ngldm::features,
+];
+
 /// Every feature of every family, in a fixed order (the same names for every input of the same
 /// dimensionality, so the values of many images form a feature matrix).
 pub fn extract(
@@ -51,26 +65,9 @@ pub fn extract(
     let mut features = morphology::features(volume);
     features.extend(statistics::statistics(&volume.roi_intensities()));
     features.extend(statistics::histogram(&roi_levels, levels.n_levels));
-    features.extend(texture::glcm::features(
-        volume,
-        &levels,
-        config.aggregation,
-    )?);
-    features.extend(texture::glrlm::features(
-        volume,
-        &levels,
-        config.aggregation,
-    )?);
-    features.extend(texture::glszm::features(
-        volume,
-        &levels,
-        config.aggregation,
-    )?);
-    features.extend(texture::ngtdm::features(
-        volume,
-        &levels,
-        config.aggregation,
-    )?);
+    for family in TEXTURE_FAMILIES {
+        features.extend(family(volume, &levels, config.aggregation)?);
+    }
     Ok(features)
 }
 
@@ -99,7 +96,7 @@ mod tests {
         };
         let first = names(9, 1);
         assert_eq!(first, names(15, 5));
-        assert_eq!(first.len(), 13 + 18 + 23 + 25 + 16 + 16 + 5);
+        assert_eq!(first.len(), 13 + 18 + 23 + 25 + 16 + 16 + 16 + 5 + 17);
         let unique: std::collections::BTreeSet<_> = first.iter().collect();
         assert_eq!(unique.len(), first.len(), "feature keys must be unique");
     }

@@ -144,8 +144,9 @@ fn every_feature_matches_the_ibsi_phantom_reference_within_tolerance() {
         failures.len(),
         failures.join("\n")
     );
-    // 254 reference rows; the 42 GLSZM and NGTDM rows each stand for two methods.
-    assert_eq!(checked, 254 + 42, "checks run");
+    // 320 reference rows; the 108 GLSZM, GLDZM, NGTDM and NGLDM rows each stand for two
+    // methods.
+    assert_eq!(checked, 320 + 108, "checks run");
 }
 
 #[test]
@@ -170,10 +171,10 @@ fn every_feature_computed_on_the_phantom_has_a_reference_value() {
                 }
                 (Family::Glcm | Family::Glrlm, _) => &["2.5D merged"],
                 (
-                    Family::Glszm | Family::Ngtdm,
+                    Family::Glszm | Family::Gldzm | Family::Ngtdm | Family::Ngldm,
                     Aggregation::DirectionMerged25d | Aggregation::Merged25d,
                 ) => &["2.5D"],
-                (Family::Glszm | Family::Ngtdm, _) => &["2D"],
+                (Family::Glszm | Family::Gldzm | Family::Ngtdm | Family::Ngldm, _) => &["2D"],
                 _ => &["3D"],
             };
             assert!(

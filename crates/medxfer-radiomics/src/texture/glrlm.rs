@@ -34,10 +34,16 @@ pub(crate) struct LengthMatrix {
     pub(crate) n_voxels: f64,
 }
 
-impl TextureMatrix for LengthMatrix {
-    fn merge(&mut self, other: &Self) {
+impl LengthMatrix {
+    pub(crate) fn merge(&mut self, other: &Self) {
         self.counts.merge(&other.counts);
         self.n_voxels += other.n_voxels;
+    }
+}
+
+impl TextureMatrix for LengthMatrix {
+    fn merge(&mut self, other: &Self) {
+        LengthMatrix::merge(self, other);
     }
 
     fn features(&self) -> Option<Vec<f64>> {
@@ -82,8 +88,9 @@ fn runs(slice: &Slice, (dx, dy): (isize, isize), n_levels: usize) -> LengthMatri
     }
 }
 
-/// The 16 features IBSI defines alike for run lengths (GLRLM) and zone sizes (GLSZM), in the
-/// order of `NAMES`; `j` is the run length or zone size.
+/// The 16 features IBSI defines alike for run lengths (GLRLM), zone sizes (GLSZM), zone
+/// distances (GLDZM) and dependence counts (NGLDM), in the order of `NAMES`; `j` is the run
+/// length, zone size, distance or dependence count.
 // Row and column indices are the grey level and length themselves (i = r + 1, j = col + 1).
 #[allow(clippy::needless_range_loop)]
 pub(crate) fn length_features(m: &LengthMatrix) -> Vec<f64> {

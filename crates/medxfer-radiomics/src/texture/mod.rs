@@ -2,8 +2,10 @@
 //! the per-slice, per-direction matrices into one feature value.
 
 pub mod glcm;
+pub mod gldzm;
 pub mod glrlm;
 pub mod glszm;
+pub mod ngldm;
 pub mod ngtdm;
 
 use serde::{Deserialize, Serialize};
@@ -12,7 +14,7 @@ use crate::discretise::GreyLevels;
 use crate::error::RadiomicsError;
 use crate::volume::RoiVolume;
 
-/// IBSI feature aggregation for 2-D texture matrices. GLSZM and NGTDM have one matrix per
+/// IBSI feature aggregation for 2-D texture matrices. GLSZM, GLDZM, NGTDM and NGLDM have one matrix per
 /// slice (no directions), so for them the two 2-D methods coincide (IBSI "2D", 8QNN), as do the
 /// two 2.5-D ones ("2.5D", 62GR). A single 2-D image has one slice, so there the 2.5-D methods
 /// equal their 2-D counterparts.
