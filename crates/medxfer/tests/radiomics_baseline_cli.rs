@@ -176,7 +176,9 @@ fn missing_or_misshapen_masks_are_one_line_errors_naming_the_file() {
         "glcm",
         "glrlm",
         "glszm",
+        "gldzm",
         "ngtdm",
+        "ngldm",
     ]
     .map(|family| ["--radiomics-without", family])
     .concat();

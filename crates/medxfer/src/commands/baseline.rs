@@ -41,7 +41,7 @@ pub enum FeatureSource {
     /// global-average-pooled features at the config's image size, no augmentation.
     Backbone,
     /// IBSI radiomics features (morphology, intensity statistics and histogram, GLCM, GLRLM,
-    /// GLSZM, NGTDM) of the image inside its lesion mask, at the image's own resolution.
+    /// GLSZM, GLDZM, NGTDM, NGLDM) of the image inside its lesion mask, at its own resolution.
     Radiomics,
 }
 
@@ -54,7 +54,9 @@ pub enum RadiomicsFamily {
     Glcm,
     Glrlm,
     Glszm,
+    Gldzm,
     Ngtdm,
+    Ngldm,
 }
 
 impl From<RadiomicsFamily> for Family {
@@ -66,7 +68,9 @@ impl From<RadiomicsFamily> for Family {
             RadiomicsFamily::Glcm => Family::Glcm,
             RadiomicsFamily::Glrlm => Family::Glrlm,
             RadiomicsFamily::Glszm => Family::Glszm,
+            RadiomicsFamily::Gldzm => Family::Gldzm,
             RadiomicsFamily::Ngtdm => Family::Ngtdm,
+            RadiomicsFamily::Ngldm => Family::Ngldm,
         }
     }
 }

@@ -25,18 +25,7 @@ pub(super) fn radiomics_matrix(
     events: &dyn Reporter,
 ) -> anyhow::Result<(Matrix, Vec<String>)> {
     config.validate()?;
-    if [
-        Family::Morphology,
-        Family::Statistics,
-        Family::Histogram,
-        Family::Glcm,
-        Family::Glrlm,
-        Family::Glszm,
-        Family::Ngtdm,
-    ]
-    .iter()
-    .all(|f| excluded.contains(f))
-    {
+    if Family::ALL.iter().all(|f| excluded.contains(f)) {
         anyhow::bail!("--radiomics-without leaves no radiomics feature family");
     }
     let task = events.task("radiomics features", dataset.samples.len(), TaskKind::Work);
