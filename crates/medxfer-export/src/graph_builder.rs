@@ -2,7 +2,7 @@
 //! layer and returns the name of the tensor it produces.
 
 use burn::nn::conv::{Conv1d, Conv2d};
-use burn::nn::pool::MaxPool2d;
+use burn::nn::pool::{AvgPool2d, MaxPool2d};
 use burn::nn::{BatchNorm, Linear, PaddingConfig2d};
 
 use crate::fold_batch_norm::{FoldedConv, fold_batch_norm, fold_batch_norm_1d, values};
@@ -84,6 +84,76 @@ impl GraphBuilder {
             padding_attribute(&conv.padding),
         ];
         self.folded_conv(name, fold_batch_norm(conv, bn), attributes, x)
+    }
+
+    /// `conv` alone (bias-free convolutions get a zero bias).
+    pub fn conv(&mut self, name: &str, conv: &Conv2d, x: &str) -> String {
+        let weight_dims = conv.weight.val().dims();
+        let bias = match &conv.bias {
+            Some(bias) => values(bias.val()),
+            None => vec![0.0; weight_dims[0]],
+        };
+        let folded = FoldedConv {
+            weight_dims,
+            weight: values(conv.weight.val()),
+            bias,
+        };
+        let attributes = vec![
+            Attribute::ints("kernel_shape", &conv.kernel_size),
+            Attribute::ints("strides", &conv.stride),
+            Attribute::ints("dilations", &conv.dilation),
+            Attribute::int("group", conv.groups as i64),
+            padding_attribute(&conv.padding),
+        ];
+        self.folded_conv(name, folded, attributes, x)
+    }
+
+    /// A batch norm that no convolution precedes (DenseNet's pre-activation ones), at inference:
+    /// x * scale + shift per channel with scale = gamma / sqrt(var + eps) and
+    /// shift = beta - mean * scale, as `Mul` and `Add` over [C, 1, 1] constants.
+    pub fn batch_norm(&mut self, name: &str, bn: &BatchNorm, x: &str) -> String {
+        let gamma = values(bn.gamma.val());
+        let beta = values(bn.beta.val());
+        let mean = values(bn.running_mean.value());
+        let var = values(bn.running_var.value());
+        let scale: Vec<f32> = gamma
+            .iter()
+            .zip(&var)
+            .map(|(g, v)| g / (v + bn.epsilon as f32).sqrt())
+            .collect();
+        let shift: Vec<f32> = beta
+            .iter()
+            .zip(&mean)
+            .zip(&scale)
+            .map(|((b, m), s)| b - m * s)
+            .collect();
+        let channels = scale.len();
+        let scale = self.weight(format!("{name}.scale"), vec![channels, 1, 1], scale);
+        let shift = self.weight(format!("{name}.shift"), vec![channels, 1, 1], shift);
+        let scaled = self.node(
+            "Mul",
+            &format!("{name}.mul"),
+            vec![x.to_string(), scale],
+            vec![],
+        );
+        self.node("Add", name, vec![scaled, shift], vec![])
+    }
+
+    /// `inputs` joined along the channel axis.
+    pub fn concat(&mut self, name: &str, inputs: &[String]) -> String {
+        let attributes = vec![Attribute::int("axis", 1)];
+        self.node("Concat", name, inputs.to_vec(), attributes)
+    }
+
+    pub fn average_pool(&mut self, name: &str, pool: &AvgPool2d, x: &str) -> String {
+        let attributes = vec![
+            Attribute::ints("kernel_shape", &pool.kernel_size),
+            Attribute::ints("strides", &pool.stride),
+            Attribute::int("ceil_mode", i64::from(pool.ceil_mode)),
+            Attribute::int("count_include_pad", i64::from(pool.count_include_pad)),
+            padding_attribute(&pool.padding),
+        ];
+        self.node("AveragePool", name, vec![x.to_string()], attributes)
     }
 
     /// A 1-D `conv` (stride 1, symmetric padding) and `bn` over an [N, C, length, 1] input, as

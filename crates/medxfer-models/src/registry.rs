@@ -197,4 +197,5 @@ backbone_registry! {
     Resnet18 = "resnet18" => crate::resnet::Resnet18,
     Resnet50 = "resnet50" => crate::resnet::Resnet50,
     EfficientnetLite0 = "efficientnet_lite0" => crate::efficientnet::Lite0,
+    Densenet121 = "densenet121" => crate::densenet::Densenet121,
 }

@@ -99,6 +99,10 @@ pub struct WeightSource {
 pub enum WeightFormat {
     /// A PyTorch checkpoint (`.pth`), read in Rust.
     TorchCheckpoint,
+    /// A Keras 3 model (`.keras`: a zip with `config.json` and `model.weights.h5`), turned into
+    /// safetensors by the documented Python step `weights/keras_to_safetensors.py` (h5py),
+    /// named `<layer name>/<variable index>` with Keras shapes.
+    Keras3,
 }
 
 #[cfg(test)]

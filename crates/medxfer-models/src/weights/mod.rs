@@ -3,10 +3,13 @@
 
 mod apply;
 mod fetch;
+mod keras;
 mod key_layout;
 mod load;
 pub mod state_dict;
 
+#[cfg(test)]
+pub(crate) use apply::module_shapes;
 pub use apply::{module_state, set_values};
 pub use fetch::{
     WeightsEntry, cached_weights_path, default_cache_dir, fetch, list, sha256_file,
