@@ -5,6 +5,7 @@
 
 mod commands;
 mod dicom_decoder;
+mod heap;
 mod progress;
 
 use clap::{Parser, Subcommand};
@@ -71,6 +72,7 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
+    heap::tune_for_tensors();
     let cli = Cli::parse();
     dicom_decoder::register();
     let result = match cli.command {
