@@ -185,3 +185,53 @@ fn missing_or_misshapen_masks_are_one_line_errors_naming_the_file() {
     let error = one_line_error(&baseline(&config, &out, &every_family));
     assert!(error.contains("no radiomics feature family"), "{error}");
 }
+
+/// `--radiomics-masks-from SEG_RUN`: the features come from a segmentation run's out-of-fold
+/// predicted masks (recorded in `baseline.json`); a folder that is no segmentation run, or a
+/// run that did not test an image, is a one-line error.
+#[test]
+fn predicted_masks_of_a_segmentation_run_replace_the_expert_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    write_lesions(&data, 8);
+    let seg_dir = dir.path().join("seg");
+    std::fs::create_dir_all(&seg_dir).unwrap();
+    support::train_to_the_end(&write_toy_run_config(&seg_dir, &data, true));
+    let seg_run = seg_dir.join("run");
+    let config = write_toy_run_config(dir.path(), &data, false);
+
+    let out = dir.path().join("predicted");
+    let seg = seg_run.to_string_lossy().into_owned();
+    let result = baseline(&config, &out, &["--radiomics-masks-from", &seg]);
+    assert_success(&result);
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("baseline.json")).unwrap()).unwrap();
+    let recorded = record["radiomics_masks_from"].as_str().unwrap();
+    assert!(recorded.ends_with("seg/run"), "{recorded}");
+    assert!(out.join("predictions.csv").is_file());
+
+    let not_a_run = baseline(
+        &config,
+        &dir.path().join("x"),
+        &["--radiomics-masks-from", &data.to_string_lossy()],
+    );
+    assert!(one_line_error(&not_a_run).contains("segmentations.csv"));
+
+    // A segmentation run that tested only some images: the others are refused by id.
+    let partial = dir.path().join("partial");
+    std::fs::create_dir_all(&partial).unwrap();
+    let text = std::fs::read_to_string(seg_run.join("segmentations.csv")).unwrap();
+    let kept: Vec<&str> = text.lines().filter(|l| !l.starts_with("right/")).collect();
+    std::fs::write(partial.join("segmentations.csv"), kept.join("\n") + "\n").unwrap();
+    std::os::unix::fs::symlink(seg_run.join("segmentation"), partial.join("segmentation")).unwrap();
+    let partial_run = baseline(
+        &config,
+        &dir.path().join("y"),
+        &["--radiomics-masks-from", &partial.to_string_lossy()],
+    );
+    let message = one_line_error(&partial_run);
+    assert!(
+        message.contains("right/") && message.contains("not a test image"),
+        "{message}"
+    );
+}

@@ -11,10 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
-use medxfer_atomic::lock::FolderLock;
-use medxfer_atomic::run_files::{
-    BASELINE, CONFIG, LOCK, METRICS, PREDICTIONS, RELIABILITY_DIAGRAM, TASK,
-};
+use medxfer_atomic::run_files::{BASELINE, CONFIG, PREDICTIONS, TASK};
 use medxfer_baseline::nested::Labelled;
 use medxfer_baseline::params::grid;
 use medxfer_baseline::{FoldResult, Hyperparams, Matrix, ModelKind, NestedCvOptions, OuterFold};
@@ -23,6 +20,8 @@ use medxfer_data::dataset::Dataset;
 use medxfer_data::preprocess::PreprocessSpec;
 use medxfer_eval::predictions::{PredictionRow, Predictions, Split, TaskInfo, TaskKind};
 use medxfer_events::Reporter;
+
+use super::output_folder::{claim_output, refuse_output};
 use medxfer_radiomics::{Aggregation, Discretisation, Family, RadiomicsConfig};
 use medxfer_train::TrainConfig;
 use medxfer_train::fold::FoldIndices;
@@ -143,6 +142,11 @@ pub struct BaselineArgs {
     /// keeps what the lesion's grey values carry and drops what its outline does.
     #[arg(long = "radiomics-without", value_enum, value_name = "FAMILY")]
     radiomics_without: Vec<RadiomicsFamily>,
+    /// `--features radiomics`: each image's lesion mask from a segmentation run's
+    /// out-of-fold predictions (its `segmentations.csv` test rows) instead of the data's
+    /// expert masks: a fully automatic radiomics pipeline.
+    #[arg(long, value_name = "SEG_RUN")]
+    radiomics_masks_from: Option<PathBuf>,
     /// Folds of the inner cross-validation that chooses the hyperparameters.
     #[arg(long, default_value_t = 3)]
     inner_folds: usize,
@@ -167,6 +171,10 @@ struct BaselineRecord<'a> {
     /// Radiomics families left out (`--radiomics-without`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     radiomics_without: Vec<Family>,
+    /// The segmentation run whose predicted masks the radiomics features used
+    /// (`--radiomics-masks-from`); absent: the data's own masks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    radiomics_masks_from: Option<PathBuf>,
     /// The radiomics features' names (`family.name`), in column order.
     #[serde(skip_serializing_if = "Option::is_none")]
     feature_names: Option<Vec<String>>,
@@ -179,6 +187,9 @@ struct BaselineRecord<'a> {
     seconds: f64,
     code_version: &'static str,
 }
+
+/// What a baseline folder is, in the message refusing any other folder.
+const WHAT: &str = "a medxfer baseline run";
 
 const SELECTION: &str = "training rows of each outer fold (its train + val split) split into stratified, patient-grouped inner folds; the grid point with the highest mean inner AUC (binary: the positive class's score; more classes: macro one-vs-rest) wins, ties to the first listed; refit on all training rows";
 
@@ -206,12 +217,12 @@ pub fn run(args: BaselineArgs) -> anyhow::Result<()> {
     let dataset = load_dataset(&config)?;
     let labels = dataset.labels();
     let folds = make_folds(&config, &dataset, &labels)?;
-    refuse_output(&args.out)?;
+    refuse_output(&args.out, BASELINE, WHAT)?;
     let events = crate::progress::reporter(!args.no_progress);
     let (feature_sets, feature_names) =
         features(&args, &config, &dataset, &folds, events.as_ref())?;
     // Created only now, so a start that fails (data, weights) leaves no folder behind.
-    let _lock = claim_output(&args.out)?;
+    let _lock = claim_output(&args.out, BASELINE, WHAT)?;
     let results = run_nested(
         &args,
         &config,
@@ -298,6 +309,10 @@ fn write_record(
         image_size: on_backbone.then_some(config.data.image_size),
         radiomics: (args.features == FeatureSource::Radiomics).then(|| radiomics_config(args)),
         radiomics_without: excluded_families(args),
+        radiomics_masks_from: args
+            .radiomics_masks_from
+            .as_ref()
+            .map(|run| std::path::absolute(run).unwrap_or_else(|_| run.clone())),
         feature_names,
         n_features,
         inner_folds: args.inner_folds,
@@ -324,47 +339,6 @@ fn outer_fold(fold: &FoldIndices) -> OuterFold {
         train,
         test: fold.test.clone(),
     }
-}
-
-/// A new or empty folder, or an earlier baseline's (it has `baseline.json`): anything else
-/// would lose someone's files.
-fn refuse_output(out: &Path) -> anyhow::Result<()> {
-    match std::fs::read_dir(out) {
-        Ok(entries) => {
-            let names: Vec<String> = entries
-                .flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n != LOCK)
-                .collect();
-            if !names.is_empty() && !out.join(BASELINE).is_file() {
-                anyhow::bail!(
-                    "{}: holds files that are not a medxfer baseline run ({}{}): choose a new or empty folder",
-                    out.display(),
-                    names.iter().take(3).cloned().collect::<Vec<_>>().join(", "),
-                    if names.len() > 3 { ", ..." } else { "" }
-                );
-            }
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(anyhow::Error::new(e).context(format!("{}", out.display()))),
-    }
-    Ok(())
-}
-
-/// Create and lock the folder [`refuse_output`] accepts (checked again under the lock's
-/// creation), and drop an earlier baseline's metrics.
-fn claim_output(out: &Path) -> anyhow::Result<FolderLock> {
-    refuse_output(out)?;
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    let lock = FolderLock::acquire(out).with_context(|| format!("{}", out.display()))?;
-    // An earlier baseline's metrics describe predictions about to be replaced.
-    for stale in [METRICS, RELIABILITY_DIAGRAM] {
-        let path = out.join(stale);
-        if path.exists() {
-            std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
-        }
-    }
-    Ok(lock)
 }
 
 /// The radiomics settings the flags choose.
@@ -421,10 +395,15 @@ fn features(
             vec![(Matrix::new(cache.len(), dim, values)?, fold_numbers)]
         }
         FeatureSource::Radiomics => {
+            let masks = match &args.radiomics_masks_from {
+                Some(run) => radiomics::MaskSource::predicted_by(run)?,
+                None => radiomics::MaskSource::Data,
+            };
             let (matrix, names) = radiomics::radiomics_matrix(
                 dataset,
                 &radiomics_config(args),
                 &excluded_families(args),
+                &masks,
                 events,
             )?;
             return Ok((vec![(matrix, fold_numbers)], Some(names)));
