@@ -68,6 +68,17 @@ where
         }
     }
 
+    fn channel_affine(
+        x: FloatTensor<Self>,
+        scale: FloatTensor<Self>,
+        shift: FloatTensor<Self>,
+        relu6: bool,
+    ) -> FloatTensor<Self> {
+        // Only inference calls the fused kernel; with autodiff, burn's own ops keep it
+        // differentiable.
+        super::flex::generic_channel_affine::<Self>(x, scale, shift, relu6)
+    }
+
     fn fused_batch_norm_train(
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,

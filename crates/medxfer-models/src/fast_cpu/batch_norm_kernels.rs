@@ -62,20 +62,50 @@ pub(crate) fn batch_norm_forward(
             (scale as f32, (b as f64 - mean * scale) as f32)
         })
         .collect();
-    let mut output = vec![0.0f32; x.len()];
-    output
-        .par_chunks_mut(layout.spatial)
-        .zip(x.par_chunks(layout.spatial))
-        .enumerate()
-        .for_each(|(plane, (out, x))| {
-            let (scale, shift) = affine[plane % layout.channels];
-            for (o, &v) in out.iter_mut().zip(x) {
-                *o = v * scale + shift;
-            }
-        });
+    let output = channel_affine(x, &affine, layout, Activation::Identity);
     let mean = stats.iter().map(|s| s.0 as f32).collect();
     let variance = stats.iter().map(|s| s.1 as f32).collect();
     (output, mean, variance)
+}
+
+/// What [`channel_affine`] applies after the affine map, in the same pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Activation {
+    Identity,
+    /// `min(max(y, 0), 6)`.
+    Relu6,
+}
+
+/// `y = activation(x * scale + shift)` with each channel's `(scale, shift)`, one pass over
+/// the activation, in parallel over (image, channel) planes: batch norm with known statistics
+/// (inference), optionally fused with the ReLU6 after it.
+pub(crate) fn channel_affine(
+    x: &[f32],
+    affine: &[(f32, f32)],
+    layout: &ChannelLayout,
+    activation: Activation,
+) -> Vec<f32> {
+    let mut output = vec![0.0f32; x.len()];
+    output
+        .par_chunks_mut(layout.spatial.max(1))
+        .zip(x.par_chunks(layout.spatial.max(1)))
+        .enumerate()
+        .for_each(|(plane, (out, x))| {
+            let (scale, shift) = affine[plane % layout.channels];
+            match activation {
+                Activation::Identity => {
+                    for (o, &v) in out.iter_mut().zip(x) {
+                        *o = v * scale + shift;
+                    }
+                }
+                Activation::Relu6 => {
+                    for (o, &v) in out.iter_mut().zip(x) {
+                        *o = (v * scale + shift).clamp(0.0, 6.0);
+                    }
+                }
+            }
+        });
+    output
 }
 
 /// Gradients `(x, gamma, beta)` of [`batch_norm_forward`]'s output.

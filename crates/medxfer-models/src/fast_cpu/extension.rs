@@ -29,6 +29,15 @@ pub trait FastCpuOps: Backend {
     /// `min(max(x, 0), 6)`, with PyTorch's gradient (1 strictly inside (0, 6), else 0).
     fn relu6(x: FloatTensor<Self>) -> FloatTensor<Self>;
 
+    /// `x * scale[c] + shift[c]` per channel of `[batch, channels, ...]` (batch norm with known
+    /// statistics), clamped to [0, 6] in the same pass when `relu6`.
+    fn channel_affine(
+        x: FloatTensor<Self>,
+        scale: FloatTensor<Self>,
+        shift: FloatTensor<Self>,
+        relu6: bool,
+    ) -> FloatTensor<Self>;
+
     /// Training-mode batch norm over `[batch, channels, ...]` with the batch's own statistics:
     /// returns `(output, mean, biased variance)`, the statistics as `[channels]`.
     fn fused_batch_norm_train(

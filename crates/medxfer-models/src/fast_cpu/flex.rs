@@ -8,7 +8,9 @@ use burn::backend::{TensorMetadata, get_or_init_device_settings};
 use burn::tensor::{DType, Shape, TensorData};
 use burn_flex::FlexTensor;
 
-use super::batch_norm_kernels::{ChannelLayout, batch_norm_backward, batch_norm_forward};
+use super::batch_norm_kernels::{
+    Activation, ChannelLayout, batch_norm_backward, batch_norm_forward, channel_affine,
+};
 use super::dense_conv_kernels::{self, DenseGeometry};
 use super::depthwise_kernels::{DepthwiseGeometry, input_gradient, weight_gradient};
 use super::extension::{FastCpuGradients, FastCpuOps};
@@ -51,6 +53,38 @@ impl FastCpuOps for Flex {
 
     fn relu6(x: FloatTensor<Self>) -> FloatTensor<Self> {
         <Flex as FloatTensorOps<Flex>>::float_clamp(x, 0.0f32.into(), 6.0f32.into())
+    }
+
+    fn channel_affine(
+        x: FloatTensor<Self>,
+        scale: FloatTensor<Self>,
+        shift: FloatTensor<Self>,
+        relu6: bool,
+    ) -> FloatTensor<Self> {
+        if !all_f32(&[&x, &scale, &shift]) {
+            return generic_channel_affine::<Flex>(x, scale, shift, relu6);
+        }
+        let shape = x.shape();
+        let layout = channel_layout(&shape);
+        let (x, scale, shift) = (
+            x.to_contiguous(),
+            scale.to_contiguous(),
+            shift.to_contiguous(),
+        );
+        let affine: Vec<(f32, f32)> = f32s(&scale)
+            .iter()
+            .copied()
+            .zip(f32s(&shift).iter().copied())
+            .collect();
+        let activation = if relu6 {
+            Activation::Relu6
+        } else {
+            Activation::Identity
+        };
+        tensor(
+            channel_affine(f32s(&x), &affine, &layout, activation),
+            shape,
+        )
     }
 
     fn fused_batch_norm_train(
@@ -198,6 +232,27 @@ impl FastCpuGradients for Flex {
             tensor(gamma_grad, channels.clone()),
             tensor(beta_grad, channels),
         )
+    }
+}
+
+/// `x * scale + shift` per channel with a backend's own (broadcasting) ops, then ReLU6's clamp:
+/// the fallback for other dtypes, and the differentiable version under autodiff.
+pub(crate) fn generic_channel_affine<B: burn::backend::Backend>(
+    x: FloatTensor<B>,
+    scale: FloatTensor<B>,
+    shift: FloatTensor<B>,
+    relu6: bool,
+) -> FloatTensor<B> {
+    let dims = x.shape().num_dims();
+    let mut channel_shape = vec![1; dims];
+    channel_shape[1] = scale.shape().num_elements();
+    let scale = B::float_reshape(scale, Shape::from(channel_shape.clone()));
+    let shift = B::float_reshape(shift, Shape::from(channel_shape));
+    let y = B::float_add(B::float_mul(x, scale), shift);
+    if relu6 {
+        B::float_clamp(y, 0.0f32.into(), 6.0f32.into())
+    } else {
+        y
     }
 }
 

@@ -150,6 +150,9 @@ pub fn relu6<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 /// `bn.forward(x)`: in training (autodiff device, layer not frozen) normalises with the batch
 /// statistics and updates the running statistics exactly as burn's `BatchNorm` does.
 pub fn forward_batch_norm(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
+    if batch_norm_is_inference_on_flex(&x) {
+        return batch_norm_inference(bn, x, false);
+    }
     if !batch_norm_takes_fast_path(bn, &x) {
         return bn.forward(x);
     }
@@ -170,6 +173,37 @@ pub fn forward_batch_norm(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
     bn.running_var
         .update((running_var.mul_scalar(1.0 - momentum) + variance.mul_scalar(momentum)).detach());
     Tensor::from_dispatch(output)
+}
+
+/// `relu6(forward_batch_norm(bn, x))`, in one pass over the activation at inference.
+pub fn forward_batch_norm_relu6(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
+    if batch_norm_is_inference_on_flex(&x) {
+        return batch_norm_inference(bn, x, true);
+    }
+    relu6(forward_batch_norm(bn, x))
+}
+
+/// Inference (no autodiff: burn's `BatchNorm` then uses its running statistics) on Flex.
+fn batch_norm_is_inference_on_flex(x: &Tensor<4>) -> bool {
+    let device = x.device();
+    on_flex(&device) && !device.is_autodiff()
+}
+
+/// Batch norm on the running statistics as one per-channel affine map, `x * scale + shift`
+/// with `scale = gamma / sqrt(var + eps)` and `shift = beta - mean * scale` (burn's version
+/// makes four passes over the activation), optionally fused with ReLU6.
+fn batch_norm_inference(bn: &BatchNorm, x: Tensor<4>, relu6: bool) -> Tensor<4> {
+    let device = x.device();
+    let mean = bn.running_mean.value_sync().to_device(&device);
+    let variance = bn.running_var.value_sync().to_device(&device);
+    let scale = bn.gamma.val() / variance.add_scalar(bn.epsilon).sqrt();
+    let shift = bn.beta.val() - mean * scale.clone();
+    Tensor::from_dispatch(<Dispatch as FastCpuOps>::channel_affine(
+        x.into_dispatch(),
+        scale.into_dispatch(),
+        shift.into_dispatch(),
+        relu6,
+    ))
 }
 
 /// The training path of burn's `BatchNorm::forward`, on Flex.
@@ -366,6 +400,36 @@ mod tests {
             .value()
             .into_data()
             .assert_approx_eq(&generic_bn.running_var.value().into_data(), tolerance);
+    }
+
+    /// At inference the running statistics give one affine map per channel; with ReLU6 fused
+    /// it equals burn's BatchNorm then a clamp. The statistics are made non-trivial first.
+    #[test]
+    fn inference_batch_norm_and_its_relu6_fusion_match_burn() {
+        let device = Device::flex();
+        device.seed(12);
+        let tolerance = Tolerance::<f32>::absolute(1e-5);
+        let mut bn = batch_norm_tf(5, &device);
+        let vector = |scale: f32, offset: f32| {
+            let values: Vec<f32> = (0..5).map(|c| offset + scale * (c as f32 - 2.0)).collect();
+            Tensor::<1>::from_floats(values.as_slice(), &device)
+        };
+        bn.running_mean = burn::module::RunningState::new(vector(0.7, 0.3));
+        bn.running_var = burn::module::RunningState::new(vector(0.2, 1.1));
+        bn.gamma = burn::module::Param::from_tensor(vector(-0.4, 1.2));
+        bn.beta = burn::module::Param::from_tensor(vector(0.5, -0.2));
+        let x = random([3, 5, 7, 4], &device) * 3.0;
+        assert!(
+            batch_norm_is_inference_on_flex(&x),
+            "must exercise the kernel"
+        );
+        let generic = bn.forward(x.clone());
+        forward_batch_norm(&bn, x.clone())
+            .into_data()
+            .assert_approx_eq(&generic.clone().into_data(), tolerance);
+        forward_batch_norm_relu6(&bn, x)
+            .into_data()
+            .assert_approx_eq(&generic.clamp(0.0, 6.0).into_data(), tolerance);
     }
 
     #[test]
