@@ -6,6 +6,7 @@
 use medxfer_models::densenet::{DenseLayer, DenseNet, Transition};
 use medxfer_models::efficientnet::{EfficientNetLite0, MbConvBlock};
 use medxfer_models::resnet::{BasicBlock, Bottleneck, Downsample, ResNet};
+use medxfer_models::xception::{MiddleBlock, ReductionBlock, SeparableConvBn, Xception};
 use medxfer_models::{Backbone, Classifier, Conv1dHead, Head};
 
 use crate::graph_builder::GraphBuilder;
@@ -47,6 +48,7 @@ fn add_classifier(builder: &mut GraphBuilder, model: &Classifier) -> String {
         Backbone::Resnet50(net) => resnet(builder, net, bottleneck),
         Backbone::EfficientnetLite0(net) => efficientnet_lite0(builder, net),
         Backbone::Densenet121(net) => densenet(builder, net),
+        Backbone::Xception(net) => xception(builder, net),
     };
     let logits = head(builder, &model.head, &features);
     builder.softmax(OUTPUT_NAME, &logits)
@@ -209,6 +211,86 @@ fn densenet(builder: &mut GraphBuilder, net: &DenseNet) -> String {
     builder.global_average_pool("avgpool", &x)
 }
 
+/// Stem, entry-flow blocks 2-4, middle blocks 5-12, block 13 and the two final separable
+/// convolutions (with ReLU), global average pooling. Each separable convolution is a depthwise
+/// `Conv` (group = channels) and a pointwise `Conv` with its batch norm folded in.
+fn xception(builder: &mut GraphBuilder, net: &Xception) -> String {
+    let x = builder.conv_bn("conv1", &net.conv1, &net.bn1, INPUT_NAME);
+    let x = builder.relu("conv1.relu", &x);
+    let x = builder.conv_bn("conv2", &net.conv2, &net.bn2, &x);
+    let x = builder.relu("conv2.relu", &x);
+    let x = xception_reduction(builder, "block2", &net.block2, &x, false);
+    let x = xception_reduction(builder, "block3", &net.block3, &x, true);
+    let mut x = xception_reduction(builder, "block4", &net.block4, &x, true);
+    for (index, block) in net.middle.iter().enumerate() {
+        x = xception_middle(builder, &format!("middle.{index}"), block, &x);
+    }
+    let x = xception_reduction(builder, "block13", &net.block13, &x, true);
+    let x = separable_conv_bn(builder, "block14_sepconv1", &net.block14_sepconv1, &x);
+    let x = builder.relu("block14_sepconv1.relu", &x);
+    let x = separable_conv_bn(builder, "block14_sepconv2", &net.block14_sepconv2, &x);
+    let x = builder.relu("block14_sepconv2.relu", &x);
+    builder.global_average_pool("avgpool", &x)
+}
+
+fn separable_conv_bn(
+    builder: &mut GraphBuilder,
+    name: &str,
+    layer: &SeparableConvBn,
+    x: &str,
+) -> String {
+    let x = builder.conv(&format!("{name}.depthwise"), &layer.depthwise, x);
+    builder.conv_bn(
+        &format!("{name}.pointwise"),
+        &layer.pointwise,
+        &layer.bn,
+        &x,
+    )
+}
+
+/// `[ReLU] sepconv1 ReLU sepconv2 MaxPool` plus the 1x1 stride-2 projection of the input.
+fn xception_reduction(
+    builder: &mut GraphBuilder,
+    name: &str,
+    block: &ReductionBlock,
+    x: &str,
+    activate_input: bool,
+) -> String {
+    let skip = builder.conv_bn(&format!("{name}.skip"), &block.skip, &block.skip_bn, x);
+    let input = if activate_input {
+        builder.relu(&format!("{name}.relu0"), x)
+    } else {
+        x.to_string()
+    };
+    let y = separable_conv_bn(
+        builder,
+        &format!("{name}.sepconv1"),
+        &block.sepconv1,
+        &input,
+    );
+    let y = builder.relu(&format!("{name}.relu1"), &y);
+    let y = separable_conv_bn(builder, &format!("{name}.sepconv2"), &block.sepconv2, &y);
+    let y = builder.max_pool(&format!("{name}.pool"), &block.pool, &y);
+    builder.add(&format!("{name}.add"), &y, &skip)
+}
+
+fn xception_middle(builder: &mut GraphBuilder, name: &str, block: &MiddleBlock, x: &str) -> String {
+    let mut y = x.to_string();
+    for (index, layer) in [&block.sepconv1, &block.sepconv2, &block.sepconv3]
+        .into_iter()
+        .enumerate()
+    {
+        let relu = builder.relu(&format!("{name}.relu{}", index + 1), &y);
+        y = separable_conv_bn(
+            builder,
+            &format!("{name}.sepconv{}", index + 1),
+            layer,
+            &relu,
+        );
+    }
+    builder.add(&format!("{name}.add"), &y, x)
+}
+
 /// Each layer's new channels concatenated to everything before them. A layer's norm2 follows
 /// its conv1 directly and is folded into it; norm1 acts on the concatenation and stays.
 fn dense_block(builder: &mut GraphBuilder, name: &str, layers: &[DenseLayer], x: &str) -> String {
@@ -313,6 +395,7 @@ mod tests {
             (BackboneKind::Resnet50, 53, 16, 0),
             (BackboneKind::EfficientnetLite0, 49, 9, 33),
             (BackboneKind::Densenet121, 120, 62, 0),
+            (BackboneKind::Xception, 74, 12, 0),
         ];
         for (kind, convs, adds, clips) in expected {
             let model = Classifier::new(kind, 3, &HeadConfig::default(), 4, &device).valid();

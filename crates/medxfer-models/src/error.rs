@@ -23,6 +23,12 @@ pub enum ModelError {
     NoImagenetClassifier { kind: String, package: String },
 
     #[error(
+        "the registry weights of {kind} were trained on {domain}, not ImageNet: use \
+         init = \"pretrained\" for them"
+    )]
+    NotImagenetWeights { kind: String, domain: String },
+
+    #[error(
         "ImageNet weights for {kind} are not in the cache ({path} not found); \
          run `medxfer weights fetch {kind}` first"
     )]

@@ -8,13 +8,16 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::ModelError;
 
-/// `"scratch" | "imagenet" | "file:PATH" | "ssl:PATH"`.
+/// `"scratch" | "imagenet" | "pretrained" | "file:PATH" | "ssl:PATH"`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Init {
     /// Random initialisation.
     Scratch,
     /// ImageNet weights from the weights cache (`medxfer weights fetch KIND`).
     Imagenet,
+    /// The registry package's weights for the backbone, whatever images they were trained on
+    /// (`WeightDomain`: ImageNet, or HAM10000 dermoscopy for Xception), from the weights cache.
+    Pretrained,
     /// A torchvision-layout state dict: `.pth` (zip or legacy pickle) or `.safetensors`.
     File(PathBuf),
     /// A medxfer SSL encoder checkpoint: a burnpack of the `Backbone` (see `load_init`).
@@ -51,6 +54,7 @@ impl FromStr for Init {
         match s {
             "scratch" => Ok(Init::Scratch),
             "imagenet" => Ok(Init::Imagenet),
+            "pretrained" => Ok(Init::Pretrained),
             _ => {
                 if let Some(rest) = s.strip_prefix("file:") {
                     path_of(rest).map(Init::File)
@@ -69,6 +73,7 @@ impl fmt::Display for Init {
         match self {
             Init::Scratch => f.write_str("scratch"),
             Init::Imagenet => f.write_str("imagenet"),
+            Init::Pretrained => f.write_str("pretrained"),
             Init::File(path) => write!(f, "file:{}", path.display()),
             Init::Ssl(path) => write!(f, "ssl:{}", path.display()),
         }
@@ -109,6 +114,7 @@ mod tests {
         let cases = [
             ("scratch", Init::Scratch),
             ("imagenet", Init::Imagenet),
+            ("pretrained", Init::Pretrained),
             ("file:/w/resnet18.pth", Init::File("/w/resnet18.pth".into())),
             (
                 "ssl:runs/ssl/encoder.bpk",

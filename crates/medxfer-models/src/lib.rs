@@ -20,6 +20,7 @@ mod spec;
 pub mod step_rate;
 mod unet;
 pub mod weights;
+pub mod xception;
 
 pub use backbone::Backbone;
 pub use batch_norm_stats::recompute_batch_norm_statistics;
@@ -30,8 +31,8 @@ pub use init::Init;
 pub use kind::BackboneKind;
 pub use registry::{BackboneDefinition, BackboneNetwork};
 pub use spec::{
-    BackboneSpec, ENCODER_STRIDES, EncoderStage, IMAGENET_MEAN, IMAGENET_STD, WeightFormat,
-    WeightSource, spec,
+    BackboneSpec, ENCODER_STRIDES, EncoderStage, IMAGENET_MEAN, IMAGENET_STD, WeightDomain,
+    WeightFormat, WeightSource, spec, weights_domain,
 };
 pub use unet::{
     ConvBnRelu, DEFAULT_DECODER_CHANNELS, DecoderBlock, UNet, UNetConfig, UNetDecoder,

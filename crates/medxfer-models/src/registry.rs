@@ -48,6 +48,12 @@ pub trait BackboneDefinition {
     fn package_key(path: &str) -> String {
         Self::torch_key(path)
     }
+
+    /// What the registry package's weights were trained on (ImageNet unless the backbone
+    /// says otherwise).
+    fn weights_domain() -> crate::WeightDomain {
+        crate::WeightDomain::Imagenet
+    }
 }
 
 /// Generates `BackboneKind`, `Backbone` and their dispatch from one line per backbone.
@@ -103,6 +109,15 @@ macro_rules! backbone_registry {
             match kind {
                 $(BackboneKind::$variant => {
                     <$definition as BackboneDefinition>::package_key(path)
+                })+
+            }
+        }
+
+        /// What the registry weights of `kind` were trained on.
+        pub fn weights_domain(kind: BackboneKind) -> crate::WeightDomain {
+            match kind {
+                $(BackboneKind::$variant => {
+                    <$definition as BackboneDefinition>::weights_domain()
                 })+
             }
         }
@@ -200,4 +215,5 @@ backbone_registry! {
     Resnet50 = "resnet50" => crate::resnet::Resnet50,
     EfficientnetLite0 = "efficientnet_lite0" => crate::efficientnet::Lite0,
     Densenet121 = "densenet121" => crate::densenet::Densenet121,
+    Xception = "xception" => crate::xception::XceptionDefinition,
 }

@@ -2,7 +2,7 @@
 //! weights come from. Each backbone folder fills one `BackboneSpec` (see `registry.rs`).
 
 use crate::BackboneKind;
-pub use crate::registry::spec;
+pub use crate::registry::{spec, weights_domain};
 
 /// ImageNet statistics used by torchvision's ResNets.
 pub const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
@@ -92,6 +92,26 @@ pub struct WeightSource {
     pub ignored_prefixes: &'static [&'static str],
     /// The preprocessing the weights were trained with, as the upstream project documents it.
     pub preprocessing: &'static str,
+}
+
+/// What images a registry package's weights were trained on last: it names the cached file
+/// (`<kind>-<domain>.bpk`) and decides whether `init = "imagenet"` may load it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WeightDomain {
+    /// ImageNet photographs.
+    Imagenet,
+    /// HAM10000 dermoscopy images (skin lesions, 7 classes): a medical-domain source.
+    Ham10000,
+}
+
+impl WeightDomain {
+    /// The name in cache file names and `weights list`.
+    pub fn name(self) -> &'static str {
+        match self {
+            WeightDomain::Imagenet => "imagenet",
+            WeightDomain::Ham10000 => "ham10000",
+        }
+    }
 }
 
 /// How a weights package stores its tensors.

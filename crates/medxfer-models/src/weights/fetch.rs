@@ -14,11 +14,15 @@ use super::keras::read_keras_model;
 use super::load::CLASSIFIER_PREFIX;
 use super::state_dict::{Array, StateDict};
 use crate::registry::package_key;
-use crate::{Backbone, BackboneKind, ModelError, WeightFormat, WeightSource, spec};
+use crate::{
+    Backbone, BackboneKind, ModelError, WeightDomain, WeightFormat, WeightSource, spec,
+    weights_domain,
+};
 
-/// Name of the converted ImageNet weights of `kind` inside a cache directory.
+/// Name of the converted registry weights of `kind` inside a cache directory:
+/// `<kind>-<domain>.bpk` (`densenet121-imagenet.bpk`, `xception-ham10000.bpk`).
 pub fn weights_file_name(kind: BackboneKind) -> String {
-    format!("{kind}-imagenet.bpk")
+    format!("{kind}-{}.bpk", weights_domain(kind).name())
 }
 
 pub fn cached_weights_path(kind: BackboneKind, cache_dir: &Path) -> PathBuf {
@@ -46,6 +50,8 @@ pub fn default_cache_dir() -> PathBuf {
 pub struct WeightsEntry {
     pub kind: BackboneKind,
     pub source: Option<WeightSource>,
+    /// What the package's weights were trained on.
+    pub domain: WeightDomain,
     /// The converted file, when it is in the cache.
     pub cached: Option<PathBuf>,
 }
@@ -59,6 +65,7 @@ pub fn list(cache_dir: &Path) -> Vec<WeightsEntry> {
             WeightsEntry {
                 kind,
                 source: spec(kind).weights,
+                domain: weights_domain(kind),
                 cached: path.is_file().then_some(path),
             }
         })

@@ -8,7 +8,10 @@ stores each layer's variables in the HDF5 file under a generic name made from it
 layer list; `config.json` lists the layers in that same order with their real names
 (`conv2_block1_1_conv`). This script pairs the two and writes every variable as
 `<layer name>/<variable index>` (float32, Keras shapes: conv kernels H x W x in x out), so the
-Rust side does all renaming and transposing. Needs numpy and h5py (`.ci/setup.d/45-h5py.sh`).
+Rust side does all renaming and transposing. One exception: a depthwise kernel (variable 0 of a
+`DepthwiseConv2D` or `SeparableConv2D`, H x W x channels x multiplier) is written as
+H x W x 1 x (channels * multiplier), the same values in the same order, so that the generic
+H x W x in x out -> out x in x H x W turn gives PyTorch's grouped layout (channels x 1 x H x W). Needs numpy and h5py (`.ci/setup.d/45-h5py.sh`).
 Every variable group of the HDF5 file must be claimed by a layer of the config, else it fails.
 """
 
@@ -24,6 +27,17 @@ def snake_case(class_name):
     """Keras's own rule for the generic names (keras.src.utils.naming.to_snake_case)."""
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", class_name)
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+DEPTHWISE_CLASSES = ("DepthwiseConv2D", "SeparableConv2D")
+
+
+def as_grouped_kernel(layer, index, array):
+    """A depthwise kernel as H x W x 1 x (channels * multiplier); any other array unchanged."""
+    if layer["class_name"] in DEPTHWISE_CLASSES and index == "0" and array.ndim == 4:
+        height, width, channels, multiplier = array.shape
+        return array.reshape(height, width, 1, channels * multiplier)
+    return array
 
 
 def collect(config_layers, group, out, claimed):
@@ -48,7 +62,7 @@ def collect(config_layers, group, out, claimed):
             key = f"{name}/{index}"
             if key in out:
                 raise SystemExit(f"error: two layers are named {name}")
-            out[key] = variables[index][()]
+            out[key] = as_grouped_kernel(layer, index, variables[index][()])
             claimed.add(variables[index].name)
 
 

@@ -9,7 +9,9 @@ use super::apply::load_state;
 use super::fetch::cached_weights_path;
 use super::state_dict::{Array, StateDict};
 use crate::registry::torch_key;
-use crate::{Backbone, BackboneKind, Classifier, Head, Init, ModelError, spec};
+use crate::{
+    Backbone, BackboneKind, Classifier, Head, Init, ModelError, WeightDomain, spec, weights_domain,
+};
 
 /// Prefix of the ImageNet classifier in a converted (burn-layout) weights file.
 pub(crate) const CLASSIFIER_PREFIX: &str = "fc.";
@@ -17,7 +19,10 @@ pub(crate) const CLASSIFIER_PREFIX: &str = "fc.";
 /// Load the weights `init` names into `backbone` (built with `Backbone::new(kind, ...)`).
 ///
 /// - `scratch`: returned unchanged.
-/// - `imagenet`: `cache_dir/<kind>-imagenet.bpk` written by `medxfer weights fetch <kind>`.
+/// - `imagenet`: `cache_dir/<kind>-imagenet.bpk` written by `medxfer weights fetch <kind>`;
+///   an error for a backbone whose registry weights are not ImageNet's (`WeightDomain`).
+/// - `pretrained`: the registry weights whatever their domain (`<kind>-<domain>.bpk`, e.g.
+///   `xception-ham10000.bpk`).
 /// - `file:PATH`: a torchvision-layout state dict (`.pth` zip or legacy, or `.safetensors`);
 ///   the ImageNet classifier (`fc.*`, `_fc.*`) is ignored, every other tensor must match.
 /// - `ssl:PATH`: a burnpack of the `Backbone` as `backbone.save_into(&mut
@@ -43,7 +48,14 @@ pub fn load_init(
     let model_name = format!("{kind} backbone");
     match init {
         Init::Scratch => Ok(backbone),
-        Init::Imagenet => {
+        Init::Imagenet | Init::Pretrained => {
+            let domain = weights_domain(kind);
+            if *init == Init::Imagenet && domain != WeightDomain::Imagenet {
+                return Err(ModelError::NotImagenetWeights {
+                    kind: kind.to_string(),
+                    domain: domain.name().to_string(),
+                });
+            }
             let mut state = read_cached_imagenet(kind, cache_dir)?;
             adapt_first_conv(&mut state, spec(kind).first_conv_path, in_channels);
             load_state(

