@@ -92,20 +92,39 @@ pub(crate) fn channel_affine(
         .enumerate()
         .for_each(|(plane, (out, x))| {
             let (scale, shift) = affine[plane % layout.channels];
-            match activation {
-                Activation::Identity => {
-                    for (o, &v) in out.iter_mut().zip(x) {
-                        *o = v * scale + shift;
-                    }
-                }
-                Activation::Relu6 => {
-                    for (o, &v) in out.iter_mut().zip(x) {
-                        *o = (v * scale + shift).clamp(0.0, 6.0);
-                    }
-                }
+            for (o, &v) in out.iter_mut().zip(x) {
+                *o = activation.apply(v * scale + shift);
             }
         });
     output
+}
+
+/// [`channel_affine`] over `data` itself, when the caller owns the buffer: no new allocation
+/// (a fresh one costs page faults and zeroing at these sizes).
+pub(crate) fn channel_affine_in_place(
+    data: &mut [f32],
+    affine: &[(f32, f32)],
+    layout: &ChannelLayout,
+    activation: Activation,
+) {
+    data.par_chunks_mut(layout.spatial.max(1))
+        .enumerate()
+        .for_each(|(plane, values)| {
+            let (scale, shift) = affine[plane % layout.channels];
+            for v in values.iter_mut() {
+                *v = activation.apply(*v * scale + shift);
+            }
+        });
+}
+
+impl Activation {
+    #[inline(always)]
+    fn apply(self, y: f32) -> f32 {
+        match self {
+            Activation::Identity => y,
+            Activation::Relu6 => y.clamp(0.0, 6.0),
+        }
+    }
 }
 
 /// Gradients `(x, gamma, beta)` of [`batch_norm_forward`]'s output.

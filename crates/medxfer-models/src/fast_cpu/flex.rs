@@ -10,6 +10,7 @@ use burn_flex::FlexTensor;
 
 use super::batch_norm_kernels::{
     Activation, ChannelLayout, batch_norm_backward, batch_norm_forward, channel_affine,
+    channel_affine_in_place,
 };
 use super::dense_conv_kernels::{self, DenseGeometry};
 use super::depthwise_kernels::{DepthwiseGeometry, input_gradient, weight_gradient};
@@ -66,7 +67,7 @@ impl FastCpuOps for Flex {
         }
         let shape = x.shape();
         let layout = channel_layout(&shape);
-        let (x, scale, shift) = (
+        let (mut x, scale, shift) = (
             x.to_contiguous(),
             scale.to_contiguous(),
             shift.to_contiguous(),
@@ -81,6 +82,11 @@ impl FastCpuOps for Flex {
         } else {
             Activation::Identity
         };
+        let elements = shape.num_elements();
+        if let Some(data) = x.try_storage_mut::<f32>().filter(|d| d.len() == elements) {
+            channel_affine_in_place(data, &affine, &layout, activation);
+            return x;
+        }
         tensor(
             channel_affine(f32s(&x), &affine, &layout, activation),
             shape,
