@@ -6,6 +6,7 @@
 use medxfer_models::densenet::{DenseLayer, DenseNet, Transition};
 use medxfer_models::efficientnet::{EfficientNetLite0, MbConvBlock};
 use medxfer_models::resnet::{BasicBlock, Bottleneck, Downsample, ResNet};
+use medxfer_models::vgg::Vgg;
 use medxfer_models::xception::{MiddleBlock, ReductionBlock, SeparableConvBn, Xception};
 use medxfer_models::{Backbone, Classifier, Conv1dHead, Head};
 
@@ -48,6 +49,7 @@ fn add_classifier(builder: &mut GraphBuilder, model: &Classifier) -> String {
         Backbone::Resnet50(net) => resnet(builder, net, bottleneck),
         Backbone::EfficientnetLite0(net) => efficientnet_lite0(builder, net),
         Backbone::Densenet121(net) => densenet(builder, net),
+        Backbone::Vgg16(net) => vgg(builder, net),
         Backbone::Xception(net) => xception(builder, net),
     };
     let logits = head(builder, &model.head, &features);
@@ -208,6 +210,28 @@ fn densenet(builder: &mut GraphBuilder, net: &DenseNet) -> String {
     }
     let x = builder.batch_norm("norm5", &net.norm5, &x);
     let x = builder.relu("norm5.relu", &x);
+    builder.global_average_pool("avgpool", &x)
+}
+
+/// Five blocks of 3x3 convolutions with bias and ReLU, each ending with its max pooling
+/// (ceil mode, as burn's), then global average pooling.
+fn vgg(builder: &mut GraphBuilder, net: &Vgg) -> String {
+    let blocks = [
+        &net.block1,
+        &net.block2,
+        &net.block3,
+        &net.block4,
+        &net.block5,
+    ];
+    let mut x = INPUT_NAME.to_string();
+    for (block_index, convs) in blocks.into_iter().enumerate() {
+        let block = format!("block{}", block_index + 1);
+        for (index, conv) in convs.iter().enumerate() {
+            x = builder.conv(&format!("{block}.{index}"), conv, &x);
+            x = builder.relu(&format!("{block}.{index}.relu"), &x);
+        }
+        x = builder.max_pool(&format!("{block}.pool"), &net.pool, &x);
+    }
     builder.global_average_pool("avgpool", &x)
 }
 
@@ -395,6 +419,7 @@ mod tests {
             (BackboneKind::Resnet50, 53, 16, 0),
             (BackboneKind::EfficientnetLite0, 49, 9, 33),
             (BackboneKind::Densenet121, 120, 62, 0),
+            (BackboneKind::Vgg16, 13, 0, 0),
             (BackboneKind::Xception, 74, 12, 0),
         ];
         for (kind, convs, adds, clips) in expected {

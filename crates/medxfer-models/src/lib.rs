@@ -19,6 +19,7 @@ pub mod resnet;
 mod spec;
 pub mod step_rate;
 mod unet;
+pub mod vgg;
 pub mod weights;
 pub mod xception;
 

@@ -215,5 +215,6 @@ backbone_registry! {
     Resnet50 = "resnet50" => crate::resnet::Resnet50,
     EfficientnetLite0 = "efficientnet_lite0" => crate::efficientnet::Lite0,
     Densenet121 = "densenet121" => crate::densenet::Densenet121,
+    Vgg16 = "vgg16" => crate::vgg::Vgg16,
     Xception = "xception" => crate::xception::XceptionDefinition,
 }

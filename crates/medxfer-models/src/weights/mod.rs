@@ -6,6 +6,7 @@ mod fetch;
 mod keras;
 mod key_layout;
 mod load;
+mod onnx;
 pub mod state_dict;
 
 #[cfg(test)]
@@ -17,4 +18,5 @@ pub use fetch::{
 };
 pub(crate) use key_layout::torch_leaf_names;
 pub use load::{imagenet_classifier, load_init};
+pub use onnx::read_onnx_initializers;
 pub use state_dict::{Array, StateDict};
