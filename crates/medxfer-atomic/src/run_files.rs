@@ -43,6 +43,8 @@ pub const CONTACT_SHEET_PREFIX: &str = "contact_sheet_";
 /// In a `medxfer baseline` folder: the model, features, and per fold the hyperparameters
 /// nested CV chose with every grid point's inner-CV scores.
 pub const BASELINE: &str = "baseline.json";
+/// In a `medxfer pretrain` folder: the pretrained encoder (its `.json` sidecar beside it).
+pub const ENCODER: &str = "encoder.bpk";
 /// In a `medxfer ensemble` folder: the member run folders and their weights.
 pub const ENSEMBLE: &str = "ensemble.json";
 /// The input normalisation the models were trained with.

@@ -76,7 +76,7 @@ impl Pretraining<'_> {
     }
 
     pub fn encoder_path(out_dir: &Path) -> PathBuf {
-        out_dir.join("encoder.bpk")
+        out_dir.join(medxfer_atomic::run_files::ENCODER)
     }
 
     fn input(&self) -> EncoderInput {
