@@ -238,6 +238,14 @@ fn a_densenet121_run_exports_to_onnx_matching_predict() {
     export_and_cross_check(dir.path(), &run, "densenet121", &[]);
 }
 
+/// VGG16's convolutions with bias (not folded from a batch norm) and its max pooling.
+#[test]
+fn a_vgg16_run_exports_to_onnx_matching_predict() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = train_toy(dir.path(), &[r#"model.backbone="vgg16""#]);
+    export_and_cross_check(dir.path(), &run, "vgg16", &[]);
+}
+
 #[test]
 fn a_segmentation_run_is_a_one_line_error() {
     let dir = tempfile::tempdir().unwrap();
