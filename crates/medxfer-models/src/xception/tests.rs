@@ -99,7 +99,7 @@ fn separable_convolution_is_depthwise_then_pointwise() {
     // Each channel alone through a 1-in 1-out convolution with its own filter.
     let per_channel: Vec<Tensor<4>> = (0..2)
         .map(|c| {
-            let filter = layer.depthwise.weight.val().slice([c..c + 1]);
+            let filter = layer.depthwise.weight.val().narrow(0, c, 1);
             let input = x.clone().slice([0..1, c..c + 1]);
             burn::tensor::module::conv2d(
                 input,
