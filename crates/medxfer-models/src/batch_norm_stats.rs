@@ -96,6 +96,10 @@ mod tests {
         let device = Device::flex().autodiff();
         for kind in BackboneKind::ALL {
             let mut backbone = Backbone::new(kind, 3, &device);
+            if backbone.batch_norms_mut().is_empty() {
+                // VGG16: nothing to re-estimate, both modes are the same network.
+                continue;
+            }
             let x = images(8, 64, &device);
             let train_mode = backbone.forward_features(x.clone()).inner();
             let stale = backbone.valid().forward_features(x.clone().inner());

@@ -42,7 +42,7 @@ mod tests {
             let parsed = <BackboneKind as clap::ValueEnum>::from_str(kind.name(), false).unwrap();
             assert_eq!(parsed, kind);
         }
-        let err = "vgg16".parse::<BackboneKind>().unwrap_err().to_string();
-        assert!(err.contains("vgg16"), "{err}");
+        let err = "vgg19".parse::<BackboneKind>().unwrap_err().to_string();
+        assert!(err.contains("vgg19"), "{err}");
     }
 }
