@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 
 use super::glrlm::LengthMatrix;
-use super::{Aggregation, Counts, NEIGHBOURS_2D, Slice, aggregate};
+use super::{Aggregation, Counts, Slice, aggregate};
 use crate::discretise::GreyLevels;
 use crate::error::RadiomicsError;
 use crate::feature::{Family, Feature, named};
@@ -73,32 +73,19 @@ fn edge_distances(slice: &Slice) -> Vec<usize> {
     distance
 }
 
+/// One count per zone at (its grey level, its distance: the smallest over its pixels).
 fn distance_zones(slice: &Slice, n_levels: usize) -> LengthMatrix {
     let w = slice.width();
     let distance = edge_distances(slice);
-    let mut seen = vec![false; distance.len()];
     let mut counts = Counts::new(n_levels, 1);
-    let mut stack = Vec::new();
-    for (x, y, level) in slice.pixels() {
-        let start = y as usize * w + x as usize;
-        if seen[start] {
-            continue;
-        }
-        seen[start] = true;
-        stack.push((x, y));
-        let mut nearest = usize::MAX;
-        while let Some((cx, cy)) = stack.pop() {
-            nearest = nearest.min(distance[cy as usize * w + cx as usize]);
-            for (dx, dy) in NEIGHBOURS_2D {
-                let (nx, ny) = (cx + dx, cy + dy);
-                if slice.level(nx, ny) == level && !seen[ny as usize * w + nx as usize] {
-                    seen[ny as usize * w + nx as usize] = true;
-                    stack.push((nx, ny));
-                }
-            }
-        }
+    slice.for_each_zone(|level, zone| {
+        let nearest = zone
+            .iter()
+            .map(|&(x, y)| distance[y as usize * w + x as usize])
+            .min()
+            .unwrap_or(1);
         counts.add(level as usize - 1, nearest - 1, 1.0);
-    }
+    });
     LengthMatrix {
         counts,
         n_voxels: slice.roi_count() as f64,

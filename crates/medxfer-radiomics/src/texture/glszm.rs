@@ -2,7 +2,7 @@
 //! grey level.
 
 use super::glrlm::LengthMatrix;
-use super::{Aggregation, Counts, NEIGHBOURS_2D, Slice, aggregate};
+use super::{Aggregation, Counts, Slice, aggregate};
 use crate::discretise::GreyLevels;
 use crate::error::RadiomicsError;
 use crate::feature::{Family, Feature, named};
@@ -42,32 +42,10 @@ pub fn features(
     Ok(named(Family::Glszm, &NAMES, &values))
 }
 
-/// Zone sizes by flood fill over 8-connected pixels of the same level.
+/// Zone sizes: one count per zone at (its grey level, its number of pixels).
 fn zones(slice: &Slice, n_levels: usize) -> LengthMatrix {
-    let w = slice.width();
-    let mut seen = vec![false; w * slice.height()];
     let mut counts = Counts::new(n_levels, 1);
-    let mut stack = Vec::new();
-    for (x, y, level) in slice.pixels() {
-        let start = y as usize * w + x as usize;
-        if seen[start] {
-            continue;
-        }
-        seen[start] = true;
-        stack.push((x, y));
-        let mut size = 0;
-        while let Some((cx, cy)) = stack.pop() {
-            size += 1;
-            for (dx, dy) in NEIGHBOURS_2D {
-                let (nx, ny) = (cx + dx, cy + dy);
-                if slice.level(nx, ny) == level && !seen[ny as usize * w + nx as usize] {
-                    seen[ny as usize * w + nx as usize] = true;
-                    stack.push((nx, ny));
-                }
-            }
-        }
-        counts.add(level as usize - 1, size - 1, 1.0);
-    }
+    slice.for_each_zone(|level, zone| counts.add(level as usize - 1, zone.len() - 1, 1.0));
     LengthMatrix {
         counts,
         n_voxels: slice.roi_count() as f64,

@@ -131,6 +131,35 @@ impl<'a> Slice<'a> {
         self.pixels().count()
     }
 
+    /// Every zone (8-connected in-plane pixels of one grey level) once, by flood fill:
+    /// `on_zone(level, pixels)` with the zone's pixel coordinates (GLSZM, GLDZM).
+    pub(crate) fn for_each_zone(&self, mut on_zone: impl FnMut(u32, &[(isize, isize)])) {
+        let w = self.width();
+        let mut seen = vec![false; w * self.height()];
+        let mut stack = Vec::new();
+        let mut zone = Vec::new();
+        for (x, y, level) in self.pixels() {
+            let start = y as usize * w + x as usize;
+            if seen[start] {
+                continue;
+            }
+            seen[start] = true;
+            stack.push((x, y));
+            zone.clear();
+            while let Some((cx, cy)) = stack.pop() {
+                zone.push((cx, cy));
+                for (dx, dy) in NEIGHBOURS_2D {
+                    let (nx, ny) = (cx + dx, cy + dy);
+                    if self.level(nx, ny) == level && !seen[ny as usize * w + nx as usize] {
+                        seen[ny as usize * w + nx as usize] = true;
+                        stack.push((nx, ny));
+                    }
+                }
+            }
+            on_zone(level, &zone);
+        }
+    }
+
     /// (x, y, level) of the slice's ROI pixels.
     pub(crate) fn pixels(&self) -> impl Iterator<Item = (isize, isize, u32)> + '_ {
         let (w, h) = (self.width() as isize, self.height() as isize);
