@@ -1,10 +1,12 @@
 //! Grey level co-occurrence matrix features (IBSI family LFYI), symmetric matrices at
 //! Chebyshev distance 1 along the four in-plane directions.
 
-use super::{Aggregation, Counts, DIRECTIONS_2D, Slice, TextureMatrix, aggregate, entropy_term};
+use super::{
+    Aggregation, Counts, DIRECTIONS_2D, Slice, TextureMatrix, entropy_term, family_features,
+};
 use crate::discretise::GreyLevels;
 use crate::error::RadiomicsError;
-use crate::feature::{Family, Feature, named};
+use crate::feature::{Family, Feature};
 use crate::volume::RoiVolume;
 
 pub(crate) const NAMES: [(&str, &str); 25] = [
@@ -54,17 +56,18 @@ pub fn features(
     levels: &GreyLevels,
     aggregation: Aggregation,
 ) -> Result<Vec<Feature>, RadiomicsError> {
-    let grid: Vec<Vec<Cooccurrence>> = Slice::all(volume, levels)
-        .iter()
-        .map(|slice| {
+    family_features(
+        volume,
+        levels,
+        aggregation,
+        (Family::Glcm, "GLCM", &NAMES),
+        |slice, n_levels| {
             DIRECTIONS_2D
                 .iter()
-                .map(|&d| cooccurrence(slice, d, levels.n_levels as usize))
+                .map(|&d| cooccurrence(slice, d, n_levels))
                 .collect()
-        })
-        .collect();
-    let values = aggregate(&grid, aggregation, "GLCM")?;
-    Ok(named(Family::Glcm, &NAMES, &values))
+        },
+    )
 }
 
 /// Counts of (level at k, level at k + d) over ROI pairs, plus the transpose (IBSI's

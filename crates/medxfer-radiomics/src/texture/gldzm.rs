@@ -5,10 +5,10 @@
 use std::collections::VecDeque;
 
 use super::glrlm::LengthMatrix;
-use super::{Aggregation, Counts, Slice, aggregate};
+use super::{Aggregation, Counts, Slice, family_features};
 use crate::discretise::GreyLevels;
 use crate::error::RadiomicsError;
-use crate::feature::{Family, Feature, named};
+use crate::feature::{Family, Feature};
 use crate::volume::RoiVolume;
 
 pub(crate) const NAMES: [(&str, &str); 16] = [
@@ -37,12 +37,13 @@ pub fn features(
     levels: &GreyLevels,
     aggregation: Aggregation,
 ) -> Result<Vec<Feature>, RadiomicsError> {
-    let grid: Vec<Vec<LengthMatrix>> = Slice::all(volume, levels)
-        .iter()
-        .map(|slice| vec![distance_zones(slice, levels.n_levels as usize)])
-        .collect();
-    let values = aggregate(&grid, aggregation, "GLDZM")?;
-    Ok(named(Family::Gldzm, &NAMES, &values))
+    family_features(
+        volume,
+        levels,
+        aggregation,
+        (Family::Gldzm, "GLDZM", &NAMES),
+        |slice, n_levels| vec![distance_zones(slice, n_levels)],
+    )
 }
 
 /// Distance of each ROI pixel to the ROI edge (1 on the edge; pixels outside the image count

@@ -1,10 +1,12 @@
 //! Grey level run length matrix features (IBSI family TP0I): runs of equal grey level along the
 //! four in-plane directions, broken by pixels outside the ROI.
 
-use super::{Aggregation, Counts, DIRECTIONS_2D, Slice, TextureMatrix, aggregate, entropy_term};
+use super::{
+    Aggregation, Counts, DIRECTIONS_2D, Slice, TextureMatrix, entropy_term, family_features,
+};
 use crate::discretise::GreyLevels;
 use crate::error::RadiomicsError;
-use crate::feature::{Family, Feature, named};
+use crate::feature::{Family, Feature};
 use crate::volume::RoiVolume;
 
 pub(crate) const NAMES: [(&str, &str); 16] = [
@@ -56,17 +58,18 @@ pub fn features(
     levels: &GreyLevels,
     aggregation: Aggregation,
 ) -> Result<Vec<Feature>, RadiomicsError> {
-    let grid: Vec<Vec<LengthMatrix>> = Slice::all(volume, levels)
-        .iter()
-        .map(|slice| {
+    family_features(
+        volume,
+        levels,
+        aggregation,
+        (Family::Glrlm, "GLRLM", &NAMES),
+        |slice, n_levels| {
             DIRECTIONS_2D
                 .iter()
-                .map(|&d| runs(slice, d, levels.n_levels as usize))
+                .map(|&d| runs(slice, d, n_levels))
                 .collect()
-        })
-        .collect();
-    let values = aggregate(&grid, aggregation, "GLRLM")?;
-    Ok(named(Family::Glrlm, &NAMES, &values))
+        },
+    )
 }
 
 fn runs(slice: &Slice, (dx, dy): (isize, isize), n_levels: usize) -> LengthMatrix {

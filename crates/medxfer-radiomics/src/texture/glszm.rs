@@ -2,10 +2,10 @@
 //! grey level.
 
 use super::glrlm::LengthMatrix;
-use super::{Aggregation, Counts, Slice, aggregate};
+use super::{Aggregation, Counts, Slice, family_features};
 use crate::discretise::GreyLevels;
 use crate::error::RadiomicsError;
-use crate::feature::{Family, Feature, named};
+use crate::feature::{Family, Feature};
 use crate::volume::RoiVolume;
 
 /// The reference text this crate was checked against did not show the code of *small zone
@@ -34,12 +34,13 @@ pub fn features(
     levels: &GreyLevels,
     aggregation: Aggregation,
 ) -> Result<Vec<Feature>, RadiomicsError> {
-    let grid: Vec<Vec<LengthMatrix>> = Slice::all(volume, levels)
-        .iter()
-        .map(|slice| vec![zones(slice, levels.n_levels as usize)])
-        .collect();
-    let values = aggregate(&grid, aggregation, "GLSZM")?;
-    Ok(named(Family::Glszm, &NAMES, &values))
+    family_features(
+        volume,
+        levels,
+        aggregation,
+        (Family::Glszm, "GLSZM", &NAMES),
+        |slice, n_levels| vec![zones(slice, n_levels)],
+    )
 }
 
 /// Zone sizes: one count per zone at (its grey level, its number of pixels).

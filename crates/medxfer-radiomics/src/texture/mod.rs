@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::discretise::GreyLevels;
 use crate::error::RadiomicsError;
+use crate::feature::{Family, Feature, named};
 use crate::volume::RoiVolume;
 
 /// IBSI feature aggregation for 2-D texture matrices. GLSZM, GLDZM, NGTDM and NGLDM have one matrix per
@@ -92,6 +93,24 @@ pub(crate) fn aggregate<M: TextureMatrix>(
         }
     }
     Ok(mean)
+}
+
+/// One texture family's named features: `matrices(slice, n_levels)` gives a slice's matrices
+/// (one per direction, or a single one), aggregated as `aggregation` asks; `label` names the
+/// family in errors.
+pub(crate) fn family_features<M: TextureMatrix>(
+    volume: &RoiVolume,
+    levels: &GreyLevels,
+    aggregation: Aggregation,
+    (family, label, names): (Family, &'static str, &[(&'static str, &'static str)]),
+    matrices: impl Fn(&Slice, usize) -> Vec<M>,
+) -> Result<Vec<Feature>, RadiomicsError> {
+    let grid: Vec<Vec<M>> = Slice::all(volume, levels)
+        .iter()
+        .map(|slice| matrices(slice, levels.n_levels as usize))
+        .collect();
+    let values = aggregate(&grid, aggregation, label)?;
+    Ok(named(family, names, &values))
 }
 
 /// A slice's view of a discretised volume: grey level at in-plane (x, y), 0 outside the ROI or

@@ -3,10 +3,10 @@
 //! neighbours of the same grey level.
 
 use super::glrlm::{LengthMatrix, length_features};
-use super::{Aggregation, Counts, NEIGHBOURS_2D, Slice, TextureMatrix, aggregate};
+use super::{Aggregation, Counts, NEIGHBOURS_2D, Slice, TextureMatrix, family_features};
 use crate::discretise::GreyLevels;
 use crate::error::RadiomicsError;
-use crate::feature::{Family, Feature, named};
+use crate::feature::{Family, Feature};
 use crate::volume::RoiVolume;
 
 pub(crate) const NAMES: [(&str, &str); 17] = [
@@ -60,12 +60,13 @@ pub fn features(
     levels: &GreyLevels,
     aggregation: Aggregation,
 ) -> Result<Vec<Feature>, RadiomicsError> {
-    let grid: Vec<Vec<Dependence>> = Slice::all(volume, levels)
-        .iter()
-        .map(|slice| vec![dependences(slice, levels.n_levels as usize)])
-        .collect();
-    let values = aggregate(&grid, aggregation, "NGLDM")?;
-    Ok(named(Family::Ngldm, &NAMES, &values))
+    family_features(
+        volume,
+        levels,
+        aggregation,
+        (Family::Ngldm, "NGLDM", &NAMES),
+        |slice, n_levels| vec![dependences(slice, n_levels)],
+    )
 }
 
 fn dependences(slice: &Slice, n_levels: usize) -> Dependence {

@@ -2,10 +2,10 @@
 //! the summed absolute difference between a pixel's level and the mean level of its in-plane
 //! ROI neighbours (Chebyshev distance 1; pixels without an ROI neighbour do not count).
 
-use super::{Aggregation, NEIGHBOURS_2D, Slice, TextureMatrix, aggregate};
+use super::{Aggregation, NEIGHBOURS_2D, Slice, TextureMatrix, family_features};
 use crate::discretise::GreyLevels;
 use crate::error::RadiomicsError;
-use crate::feature::{Family, Feature, named};
+use crate::feature::{Family, Feature};
 use crate::volume::RoiVolume;
 
 pub(crate) const NAMES: [(&str, &str); 5] = [
@@ -48,12 +48,13 @@ pub fn features(
     levels: &GreyLevels,
     aggregation: Aggregation,
 ) -> Result<Vec<Feature>, RadiomicsError> {
-    let grid: Vec<Vec<ToneDifferences>> = Slice::all(volume, levels)
-        .iter()
-        .map(|slice| vec![tone_differences(slice, levels.n_levels as usize)])
-        .collect();
-    let values = aggregate(&grid, aggregation, "NGTDM")?;
-    Ok(named(Family::Ngtdm, &NAMES, &values))
+    family_features(
+        volume,
+        levels,
+        aggregation,
+        (Family::Ngtdm, "NGTDM", &NAMES),
+        |slice, n_levels| vec![tone_differences(slice, n_levels)],
+    )
 }
 
 fn tone_differences(slice: &Slice, n_levels: usize) -> ToneDifferences {
