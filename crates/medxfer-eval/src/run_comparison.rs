@@ -123,10 +123,14 @@ pub(crate) fn read_run(dir: &Path) -> Result<RunTest, EvalError> {
     })
 }
 
-/// Compare the test predictions of two run folders (see the module documentation).
-pub fn compare_runs(dir_a: &Path, dir_b: &Path) -> Result<RunComparison, EvalError> {
-    let a = read_run(dir_a)?;
-    let b = read_run(dir_b)?;
+/// Two runs test the same images with the same labels, classes and positive class; the first
+/// difference is an error naming `dir_b`'s file (`compare`, `ensemble`).
+pub(crate) fn check_same_test_images(
+    a: &RunTest,
+    dir_a: &Path,
+    b: &RunTest,
+    dir_b: &Path,
+) -> Result<(), EvalError> {
     let predictions_b = dir_b.join(PREDICTIONS_FILE);
     if a.class_names != b.class_names || a.task.positive_class != b.task.positive_class {
         return Err(EvalError::bad_file(
@@ -175,6 +179,14 @@ pub fn compare_runs(dir_a: &Path, dir_b: &Path) -> Result<RunComparison, EvalErr
             ),
         ));
     }
+    Ok(())
+}
+
+/// Compare the test predictions of two run folders (see the module documentation).
+pub fn compare_runs(dir_a: &Path, dir_b: &Path) -> Result<RunComparison, EvalError> {
+    let a = read_run(dir_a)?;
+    let b = read_run(dir_b)?;
+    check_same_test_images(&a, dir_a, &b, dir_b)?;
 
     let k = a.class_names.len();
     let positive = a.task.positive_index().filter(|_| k == 2);

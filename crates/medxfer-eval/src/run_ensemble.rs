@@ -8,13 +8,11 @@
 //! not carried over (a member's validation rows belong to its own folds), so the ensemble has
 //! no temperature scaling of its own.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::EvalError;
 use crate::predictions::{PredictionRow, Predictions, Split, TaskInfo};
-use crate::report::{PREDICTIONS_FILE, TASK_FILE};
-use crate::run_comparison::{RunTest, read_run};
+use crate::run_comparison::{RunTest, check_same_test_images, read_run};
 
 /// One run folder of an ensemble and its weight (any positive number; weights are normalised).
 #[derive(Debug, Clone, PartialEq)]
@@ -57,7 +55,7 @@ pub fn ensemble_runs(members: &[Member]) -> Result<RunEnsemble, EvalError> {
         .collect::<Result<Vec<_>, _>>()?;
     let first = &runs[0];
     for (member, run) in members.iter().zip(&runs).skip(1) {
-        check_same_images(first, &members[0].dir, run, &member.dir)?;
+        check_same_test_images(first, &members[0].dir, run, &member.dir)?;
     }
     let total: f64 = members.iter().map(|m| m.weight).sum();
     let folds_agree = runs.iter().all(|run| !run.ensemble)
@@ -97,61 +95,12 @@ fn weighted_mean(members: &[Member], runs: &[RunTest], id: &str, total: f64) -> 
     scores
 }
 
-fn check_same_images(
-    first: &RunTest,
-    first_dir: &Path,
-    other: &RunTest,
-    other_dir: &Path,
-) -> Result<(), EvalError> {
-    let bad = |message: String| EvalError::bad_file(&other_dir.join(PREDICTIONS_FILE), message);
-    if other.class_names != first.class_names
-        || other.task.positive_class != first.task.positive_class
-    {
-        return Err(EvalError::bad_file(
-            &other_dir.join(TASK_FILE),
-            format!(
-                "classes {:?} (positive {:?}) differ from {:?} (positive {:?}) in {}",
-                other.class_names,
-                other.task.positive_class,
-                first.class_names,
-                first.task.positive_class,
-                first_dir.display()
-            ),
-        ));
-    }
-    let missing = |a: &BTreeMap<String, PredictionRow>, b: &BTreeMap<String, PredictionRow>| {
-        a.keys().find(|id| !b.contains_key(*id)).cloned()
-    };
-    if let Some(id) = missing(&first.rows, &other.rows) {
-        return Err(bad(format!(
-            "test image {id:?} of {} is not a test image here: an ensemble's runs must test the same images",
-            first_dir.display()
-        )));
-    }
-    if let Some(id) = missing(&other.rows, &first.rows) {
-        return Err(bad(format!(
-            "test image {id:?} is not a test image of {}: an ensemble's runs must test the same images",
-            first_dir.display()
-        )));
-    }
-    match first
-        .rows
-        .iter()
-        .find(|(id, row)| other.rows[*id].label != row.label)
-    {
-        Some((id, row)) => Err(bad(format!(
-            "test image {id:?} is labelled {:?} here but {:?} in {}",
-            other.rows[id].label,
-            row.label,
-            first_dir.display()
-        ))),
-        None => Ok(()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
+    use crate::report::{PREDICTIONS_FILE, TASK_FILE};
 
     const TASK: &str = r#"{"class_names": ["benign", "malignant"], "positive_class": "malignant"}"#;
 
