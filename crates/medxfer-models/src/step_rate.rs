@@ -11,13 +11,24 @@ use burn::tensor::Distribution;
 use crate::{Backbone, BackboneKind, ModelError};
 
 /// What is timed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
 pub enum StepMode {
     /// Forward + backward of the pooled features' mean with autodiff, batch norm on batch
     /// statistics.
     Train,
     /// Forward only, no autodiff, batch norm on running statistics.
     Inference,
+}
+
+impl StepMode {
+    /// The name on the command line and in the benchmark's output.
+    pub fn name(self) -> &'static str {
+        match self {
+            StepMode::Train => "train",
+            StepMode::Inference => "inference",
+        }
+    }
 }
 
 /// The shape of the timed steps.

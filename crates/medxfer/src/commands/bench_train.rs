@@ -14,32 +14,6 @@ use super::torch_reference::{find_torch_python, run_script};
 
 const REFERENCE_SCRIPT: &str = include_str!("../../bench/pytorch_train_step.py");
 
-/// What is timed (`medxfer_models::step_rate::StepMode`).
-#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ModeArg {
-    /// Forward + backward with autodiff, batch norm on batch statistics.
-    Train,
-    /// Forward only, no autodiff, batch norm on running statistics.
-    Inference,
-}
-
-impl ModeArg {
-    fn name(self) -> &'static str {
-        match self {
-            ModeArg::Train => "train",
-            ModeArg::Inference => "inference",
-        }
-    }
-
-    fn mode(self) -> StepMode {
-        match self {
-            ModeArg::Train => StepMode::Train,
-            ModeArg::Inference => StepMode::Inference,
-        }
-    }
-}
-
 #[derive(clap::Args, Debug)]
 pub struct BenchTrainArgs {
     /// Backbones to time (repeat the flag; default ResNet-18 and EfficientNet-Lite0).
@@ -58,7 +32,7 @@ pub struct BenchTrainArgs {
     threads: usize,
     /// What is timed (repeat the flag; default both).
     #[arg(long = "mode", value_enum)]
-    modes: Vec<ModeArg>,
+    modes: Vec<StepMode>,
     /// Python with torch and timm (default: see `find_torch_python`).
     #[arg(long, value_name = "PATH")]
     python: Option<PathBuf>,
@@ -70,7 +44,7 @@ pub struct BenchTrainArgs {
 #[derive(Serialize)]
 struct Row {
     backbone: BackboneKind,
-    mode: ModeArg,
+    mode: StepMode,
     size: usize,
     batch: usize,
     threads: usize,
@@ -89,7 +63,7 @@ pub fn run(args: BenchTrainArgs) -> anyhow::Result<()> {
         args.backbones.clone()
     };
     let modes = if args.modes.is_empty() {
-        vec![ModeArg::Train, ModeArg::Inference]
+        vec![StepMode::Train, StepMode::Inference]
     } else {
         args.modes.clone()
     };
@@ -118,7 +92,7 @@ pub fn run(args: BenchTrainArgs) -> anyhow::Result<()> {
 fn measure(
     args: &BenchTrainArgs,
     backbone: BackboneKind,
-    mode: ModeArg,
+    mode: StepMode,
     python: Option<&std::path::Path>,
 ) -> anyhow::Result<Row> {
     let shape = StepShape {
@@ -127,7 +101,7 @@ fn measure(
         rounds: args.rounds,
         threads: args.threads,
     };
-    let medxfer = images_per_second(backbone, mode.mode(), shape)?;
+    let medxfer = images_per_second(backbone, mode, shape)?;
     let pytorch = match python {
         Some(python) => Some(run_script(
             python,
