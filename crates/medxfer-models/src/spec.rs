@@ -25,13 +25,22 @@ pub struct BackboneSpec {
     pub first_conv_path: &'static str,
     /// Key of the first convolution's weight in the torchvision-style layout.
     pub first_conv_key: &'static str,
-    /// Keys of the ImageNet classifier in the torchvision-style layout (ignored by `file:`).
-    pub classifier_keys: [&'static str; 2],
+    /// Prefix of the ImageNet classifier's keys in the torchvision-style layout: `file:`
+    /// ignores every key under it (a full `vgg16()` state dict's fc6, fc7 and fc8 alike).
+    pub torch_head_prefix: &'static str,
     /// Registry package that ships ImageNet weights, if any.
     pub weights: Option<WeightSource>,
     /// The feature maps `Backbone::forward_stages` returns (U-Net skips), at strides
     /// `ENCODER_STRIDES`. A new backbone lists its maps here and nowhere else.
     pub encoder_stages: [EncoderStage; 5],
+}
+
+impl BackboneSpec {
+    /// The stages (stem first) an encoder runs to give its five maps: later ones, such as
+    /// EfficientNet's 1x1 head convolution, feed none of them.
+    pub fn encoder_stage_names(&self) -> &'static [&'static str] {
+        &self.stage_names[..self.encoder_stages[4].after_stage + 1]
+    }
 }
 
 /// Input pixels per feature-map pixel of each map in `BackboneSpec::encoder_stages`.

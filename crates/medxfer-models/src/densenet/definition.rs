@@ -51,7 +51,7 @@ impl BackboneDefinition for Densenet121 {
             stage_names: &STAGE_NAMES,
             first_conv_path: "conv0.weight",
             first_conv_key: "features.conv0.weight",
-            classifier_keys: ["classifier.weight", "classifier.bias"],
+            torch_head_prefix: "classifier.",
             weights: Some(WEIGHTS),
             // Stride 2: the stem after norm0 + ReLU, before max pooling; strides 4, 8, 16:
             // the outputs of denseblock1..3 (their concatenated features, before the next

@@ -47,7 +47,7 @@ impl BackboneDefinition for Lite0 {
             stage_names: &STAGE_NAMES,
             first_conv_path: "conv_stem.weight",
             first_conv_key: "_conv_stem.weight",
-            classifier_keys: ["_fc.weight", "_fc.bias"],
+            torch_head_prefix: "_fc.",
             weights: Some(WEIGHTS),
             // The last block of each resolution (stem, stage2, stage3, stage5, stage7) as
             // segmentation_models_pytorch's timm-efficientnet-lite0; the 1280-wide head

@@ -26,7 +26,7 @@ fn resnet_spec(kind: BackboneKind, feature_dim: usize, channels: [usize; 5]) -> 
         stage_names: &STAGE_NAMES,
         first_conv_path: "conv1.weight",
         first_conv_key: "conv1.weight",
-        classifier_keys: ["fc.weight", "fc.bias"],
+        torch_head_prefix: "fc.",
         weights: None,
         // The stem before max pooling, then layer1..layer4 (as segmentation_models_pytorch).
         encoder_stages: encoder_stages([0, 1, 2, 3, 4], channels),

@@ -54,10 +54,9 @@ impl BackboneDefinition for Vgg16 {
             stage_names: &STAGE_NAMES,
             first_conv_path: "block1.0.weight",
             first_conv_key: "features.0.weight",
-            // torchvision's classifier starts with fc6 (25088 -> 4096); `file:` ignores the
-            // whole `classifier.*` through its first and last keys only, so a vgg16 state dict
-            // with fc6/fc7 is refused unless stripped (see the README).
-            classifier_keys: ["classifier.6.weight", "classifier.6.bias"],
+            // torchvision's `classifier.*`: fc6 (25088 -> 4096), fc7 and fc8, none of them
+            // part of the backbone.
+            torch_head_prefix: "classifier.",
             weights: Some(WEIGHTS),
             // Each block's output after its max pooling: block1 (64 channels, stride 2) to
             // block5 (512, stride 32). The maps before pooling sit at strides 1 to 16, which

@@ -131,3 +131,40 @@ fn convolutions_start_as_torchvision_initialises_them() {
         "{variance} vs {expected}"
     );
 }
+
+/// `file:` takes a full torchvision `vgg16()` state dict: the classifier's fc6, fc7 and fc8
+/// (`classifier.0/3/6.*`) are ignored, every `features.*` tensor loads. The ignored tensors
+/// are written small: keys under the head prefix are skipped unread, whatever their shape.
+#[test]
+fn file_init_takes_a_full_torchvision_state_dict() {
+    use std::collections::BTreeMap;
+
+    use crate::Init;
+    use crate::weights::{Array, StateDict, load_init};
+
+    let device = Device::flex();
+    let source = Backbone::new(BackboneKind::Vgg16, 3, &device);
+    let values = module_state(&source);
+    let mut tensors: BTreeMap<String, Array> = values
+        .iter()
+        .map(|(path, array)| (key_layout::torch_key(path), array.clone()))
+        .collect();
+    for layer in [0, 3, 6] {
+        for (part, shape) in [("weight", vec![4, 8]), ("bias", vec![4])] {
+            let data = vec![0.5; shape.iter().product()];
+            tensors.insert(format!("classifier.{layer}.{part}"), Array { shape, data });
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vgg16_torchvision.bpk");
+    StateDict {
+        path: path.clone(),
+        tensors,
+    }
+    .write_burnpack(&path)
+    .unwrap();
+
+    let fresh = Backbone::new(BackboneKind::Vgg16, 3, &device);
+    let loaded = load_init(fresh, BackboneKind::Vgg16, &Init::File(path), dir.path()).unwrap();
+    assert_eq!(module_state(&loaded), values);
+}

@@ -24,7 +24,8 @@ pub(crate) const CLASSIFIER_PREFIX: &str = "fc.";
 /// - `pretrained`: the registry weights whatever their domain (`<kind>-<domain>.bpk`, e.g.
 ///   `xception-ham10000.bpk`).
 /// - `file:PATH`: a torchvision-layout state dict (`.pth` zip or legacy, or `.safetensors`);
-///   the ImageNet classifier (`fc.*`, `_fc.*`) is ignored, every other tensor must match.
+///   the ImageNet classifier (`BackboneSpec::torch_head_prefix`: `fc.*`, `classifier.*`, ...)
+///   is ignored, every other tensor must match.
 /// - `ssl:PATH`: a burnpack of the `Backbone` as `backbone.save_into(&mut
 ///   BurnpackStore::from_file(PATH))` writes it: burn module paths, optionally led by the
 ///   variant name (`EfficientnetLite0.conv_stem.weight`, `Resnet18.layer1.0.bn1.gamma`,
@@ -75,7 +76,9 @@ pub fn load_init(
                 &state,
                 &model_name,
                 |path| torch_key(kind, path),
-                |key| spec.classifier_keys.contains(&key) || key.ends_with("num_batches_tracked"),
+                |key| {
+                    key.starts_with(spec.torch_head_prefix) || key.ends_with("num_batches_tracked")
+                },
             )
         }
         Init::Ssl(path) => {

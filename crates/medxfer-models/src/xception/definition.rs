@@ -74,7 +74,7 @@ impl BackboneDefinition for XceptionDefinition {
             first_conv_key: "conv1.weight",
             // No torchvision Xception: a `file:` state dict in medxfer's layout has no
             // classifier, and these keys match nothing.
-            classifier_keys: ["fc.weight", "fc.bias"],
+            torch_head_prefix: "fc.",
             weights: Some(WEIGHTS),
             // Stride 2: the stem after block1_conv2's ReLU (64); strides 4 and 8: blocks 2
             // and 3 (their sums, before the next block's ReLU; 128, 256); stride 16: the
