@@ -1,5 +1,6 @@
 //! What every `Backbone` (the enum `registry.rs` generates) offers beyond its dispatch.
 
+use burn::module::{ModuleVisitor, Param, ParamId};
 use burn::prelude::*;
 
 pub use crate::registry::Backbone;
@@ -30,7 +31,7 @@ impl Backbone {
     /// Stages (from the stem) a decoder needs: later ones, such as EfficientNet's 1x1 head
     /// convolution, do not feed any map `forward_stages` returns.
     pub fn num_encoder_stages(&self) -> usize {
-        self.encoder_stages()[4].after_stage + 1
+        spec(self.kind()).encoder_stage_names().len()
     }
 
     /// Feature maps at strides 2, 4, 8, 16 and 32 for skip connections (channels in
@@ -69,6 +70,26 @@ impl Backbone {
         })
     }
 
+    /// Each stage's parameters (stem first), with the stages `set_stage_trainable` defines:
+    /// the groups of per-stage learning rates. On an autodiff device (off it no parameter
+    /// takes gradients, so every list is empty).
+    pub fn stage_param_ids(&self) -> Vec<Vec<ParamId>> {
+        // A lazily initialised parameter shares its pending initialisation with clones, so
+        // freezing a clone first would initialise this backbone's frozen too: read every
+        // parameter here first (initialising it as this backbone configured it).
+        self.visit(&mut TrainableParamIds::default());
+        (0..self.num_stages())
+            .map(|stage| {
+                // The stage's own freezing decides what belongs to it, so no second list of
+                // each backbone's stage members can drift from the first.
+                let only_this_stage = self.clone().freeze().set_stage_trainable(stage, true);
+                let mut trainable = TrainableParamIds::default();
+                only_this_stage.visit(&mut trainable);
+                trainable.ids
+            })
+            .collect()
+    }
+
     /// Freeze every stage (linear probing).
     pub fn freeze(self) -> Self {
         <Self as Module>::freeze(self)
@@ -77,6 +98,20 @@ impl Backbone {
     /// Make every stage trainable again (full fine-tuning).
     pub fn unfreeze(self) -> Self {
         <Self as Module>::unfreeze(self)
+    }
+}
+
+/// Collects the parameters that take gradients.
+#[derive(Default)]
+struct TrainableParamIds {
+    ids: Vec<ParamId>,
+}
+
+impl ModuleVisitor for TrainableParamIds {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        if param.val().is_require_grad() {
+            self.ids.push(param.id);
+        }
     }
 }
 
@@ -210,6 +245,34 @@ mod tests {
                 .zip(&after[last].data)
                 .any(|(a, b)| (a - b).abs() > 1e-7);
             assert!(moved, "{kind}: trainable stage did not move");
+        }
+    }
+
+    /// The stage groups partition the trainable parameters: every parameter of the backbone
+    /// is in exactly one stage, and the stem's group holds the first convolution.
+    #[test]
+    fn stage_param_ids_partition_every_backbone() {
+        let device = Device::flex().autodiff();
+        for kind in BackboneKind::ALL {
+            let backbone = Backbone::new(kind, 3, &device);
+            let groups = backbone.stage_param_ids();
+            assert_eq!(groups.len(), backbone.num_stages(), "{kind}");
+            assert!(groups.iter().all(|g| !g.is_empty()), "{kind}: empty stage");
+            let mut all = TrainableParamIds::default();
+            backbone.visit(&mut all);
+            let mut grouped: Vec<ParamId> = groups.concat();
+            assert_eq!(grouped.len(), all.ids.len(), "{kind}: overlap or gap");
+            grouped.sort_by_key(|id| id.val());
+            grouped.dedup();
+            assert_eq!(
+                grouped.len(),
+                all.ids.len(),
+                "{kind}: a parameter in two stages"
+            );
+            assert!(
+                groups[0].contains(&backbone.first_conv().weight.id),
+                "{kind}"
+            );
         }
     }
 

@@ -67,7 +67,7 @@ impl Pretraining<'_> {
     /// The single phase of a pretraining run.
     pub fn phase(&self) -> Phase {
         Phase {
-            name: "pretrain",
+            name: "pretrain".into(),
             epochs: self.config.train.epochs,
             lr: self.config.train.lr,
             trainable: medxfer_train::strategy::Trainable::All,

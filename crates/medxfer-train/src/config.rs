@@ -162,6 +162,11 @@ pub struct OptimConfig {
     /// Where evaluation-mode batch-norm statistics come from.
     #[serde(default)]
     pub batch_norm_stats: BatchNormStats,
+    /// Discriminative learning rates (timm's `layer_decay`): the head (a U-Net's decoder)
+    /// learns at the phase's rate, the backbone stage nearest it at `layer_decay` times that,
+    /// the next at `layer_decay`^2, and so on down to the stem. Unset: one rate for all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer_decay: Option<f64>,
 }
 
 /// The running statistics a model is validated, selected and saved with.
@@ -197,6 +202,15 @@ pub enum Strategy {
     /// Head alone first (`head_epochs` at `head_lr`, on cached features), then everything at
     /// the main `lr` for `epochs`.
     TwoPhase { head_epochs: usize, head_lr: f64 },
+    /// ULMFiT's gradual unfreezing: the head alone first (as `two_phase`), then one more
+    /// backbone stage from the top every `epochs_per_stage` epochs at the main `lr`, then
+    /// everything for `epochs`. Each step is a phase with fresh optimizer state and its own
+    /// schedule.
+    GradualUnfreezing {
+        head_epochs: usize,
+        head_lr: f64,
+        epochs_per_stage: usize,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -366,7 +380,10 @@ impl TrainConfig {
                     "strategy `scratch` trains from random weights: set init = \"scratch\" or choose strategy `full`",
                 ));
             }
-            Strategy::LinearProbe | Strategy::Partial { .. } | Strategy::TwoPhase { .. }
+            Strategy::LinearProbe
+            | Strategy::Partial { .. }
+            | Strategy::TwoPhase { .. }
+            | Strategy::GradualUnfreezing { .. }
                 if self.model.init == Init::Scratch =>
             {
                 return Err(TrainError::invalid(
@@ -380,15 +397,55 @@ impl TrainConfig {
                     "must be at least 1 (use linear_probe to freeze the whole backbone)",
                 ));
             }
-            Strategy::TwoPhase { head_lr, .. } if !(*head_lr > 0.0 && head_lr.is_finite()) => {
+            Strategy::TwoPhase { head_lr, .. } | Strategy::GradualUnfreezing { head_lr, .. }
+                if !(*head_lr > 0.0 && head_lr.is_finite()) =>
+            {
                 return Err(TrainError::invalid(
                     "train.strategy.head_lr",
                     "must be a positive number",
                 ));
             }
+            Strategy::GradualUnfreezing {
+                epochs_per_stage: 0,
+                ..
+            } => {
+                return Err(TrainError::invalid(
+                    "train.strategy.epochs_per_stage",
+                    "must be at least 1 (use two_phase to unfreeze everything at once)",
+                ));
+            }
             _ => {}
         }
+        self.validate_layer_decay()
+    }
+
+    fn validate_layer_decay(&self) -> Result<(), TrainError> {
+        let Some(decay) = self.train.layer_decay else {
+            return Ok(());
+        };
+        if !(decay > 0.0 && decay <= 1.0) {
+            return Err(TrainError::invalid(
+                "train.layer_decay",
+                "must be in (0, 1]: each stage nearer the stem learns at this fraction of the rate of the one above it",
+            ));
+        }
+        if self.train.strategy == Strategy::LinearProbe {
+            return Err(TrainError::invalid(
+                "train.layer_decay",
+                "has no effect with strategy `linear_probe` (no backbone stage learns)",
+            ));
+        }
         Ok(())
+    }
+
+    /// The backbone stages (stem first) the task's model runs and can unfreeze: all of a
+    /// classifier's; a U-Net encoder's up to its deepest skip.
+    pub fn trained_stage_names(&self) -> &'static [&'static str] {
+        let spec = medxfer_models::spec(self.model.backbone);
+        match self.task {
+            TaskChoice::Classification => spec.stage_names,
+            TaskChoice::Segmentation => spec.encoder_stage_names(),
+        }
     }
 
     /// The parsed `device` setting.

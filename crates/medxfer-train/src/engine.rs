@@ -212,7 +212,12 @@ impl<'a> LoopSettings<'a> {
             schedule: &train.schedule,
             new_optimizer: Box::new(|| new_optimizer(&train.optimizer)),
             patience: train.early_stopping_patience,
-            phases: phases(&train.strategy, train.epochs, train.lr),
+            phases: phases(
+                &train.strategy,
+                train.epochs,
+                train.lr,
+                config.trained_stage_names(),
+            ),
             events,
             device,
             start_from: None,

@@ -21,6 +21,7 @@ use crate::config::{BatchNormStats, ClassWeights, OptimizerConfig, TrainConfig};
 use crate::engine::{self, FoldTask, LoopSettings, Step, StepResult, TrainedEpoch, Validation};
 use crate::model_setup::{Architecture, save_model, set_trainable};
 use crate::scoring::score;
+use crate::stage_rates::StageRates;
 use crate::strategy::Phase;
 use medxfer_events::{Reporter, TaskKind};
 use medxfer_models::weights::default_cache_dir;
@@ -79,6 +80,13 @@ pub fn train_fold(
     Ok(predict_outcome(ctx, &trained.output, fold, trained.seconds))
 }
 
+/// What a classification phase computes once: the backbone features of a frozen-backbone
+/// phase, and the learning rate of each backbone stage.
+struct ClassifierPhase {
+    features: Option<FeatureCache>,
+    rates: StageRates,
+}
+
 /// Classification on the run engine: cross-entropy on images or cached features, validation
 /// by AUC (the loss when AUC is undefined).
 struct Classification<'a> {
@@ -88,7 +96,7 @@ struct Classification<'a> {
 
 impl FoldTask for Classification<'_> {
     type Model = Classifier;
-    type PhaseData = Option<FeatureCache>;
+    type PhaseData = ClassifierPhase;
     type Output = Classifier;
 
     fn curve_columns(&self) -> &'static [&'static str] {
@@ -136,18 +144,20 @@ impl FoldTask for Classification<'_> {
         model: Classifier,
         phase: &Phase,
         fold: &FoldIndices,
-    ) -> (Classifier, Option<FeatureCache>) {
+    ) -> (Classifier, ClassifierPhase) {
         let model = set_trainable(model, phase.trainable);
         let features = phase
             .on_cached_features
             .then(|| FeatureCache::compute(self.ctx, &model, &[&fold.train, &fold.val]));
-        (model, features)
+        let stages = model.backbone.num_stages();
+        let rates = StageRates::new(&model.backbone, stages, self.ctx.config.train.layer_decay);
+        (model, ClassifierPhase { features, rates })
     }
 
     fn train_step(
         &self,
         mut model: Classifier,
-        features: &Option<FeatureCache>,
+        phase: &ClassifierPhase,
         step: &Step,
         optimizer: &mut ModuleOptimizer,
     ) -> (Classifier, StepResult) {
@@ -156,7 +166,7 @@ impl FoldTask for Classification<'_> {
             .with_weights(self.class_weights.clone())
             .init(&ctx.device);
         let targets = label_tensor(ctx.labels, step.batch, &ctx.device);
-        if let Some(features) = features {
+        if let Some(features) = &phase.features {
             let logits = model.head.forward(features.batch(step.batch, &ctx.device));
             let loss = loss_fn.forward(logits, targets);
             let value = loss.clone().into_scalar::<f32>() as f64;
@@ -174,19 +184,14 @@ impl FoldTask for Classification<'_> {
         let value = loss.clone().into_scalar::<f32>() as f64;
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         (
-            optimizer.step(step.lr, model, grads),
+            optimizer.step(phase.rates.at(step.lr), model, grads),
             StepResult::loss(value),
         )
     }
 
-    fn end_epoch(
-        &self,
-        model: &mut Classifier,
-        features: &Option<FeatureCache>,
-        fold: &FoldIndices,
-    ) {
+    fn end_epoch(&self, model: &mut Classifier, phase: &ClassifierPhase, fold: &FoldIndices) {
         if let (None, BatchNormStats::Precise { images }) =
-            (features, self.ctx.config.train.batch_norm_stats)
+            (&phase.features, self.ctx.config.train.batch_norm_stats)
         {
             recompute_statistics(self.ctx, model, &fold.train, images);
         }
@@ -195,12 +200,12 @@ impl FoldTask for Classification<'_> {
     fn validate(
         &self,
         model: &Classifier,
-        features: &Option<FeatureCache>,
+        phase: &ClassifierPhase,
         fold: &FoldIndices,
         _: &TrainedEpoch,
     ) -> Validation {
         let ctx = self.ctx;
-        let probs = match features {
+        let probs = match &phase.features {
             Some(features) => features.predict(model, &fold.val, ctx),
             None => predict_images(ctx, model, &fold.val),
         };

@@ -21,6 +21,7 @@ pub mod schedule;
 pub mod scoring;
 pub mod segmentation;
 mod split_config;
+pub mod stage_rates;
 pub mod strategy;
 
 pub use config::TrainConfig;

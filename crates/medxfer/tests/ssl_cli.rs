@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 mod support;
-use support::{assert_success, medxfer, run_until_committed_then_kill, write_toy_dataset};
+use support::{
+    assert_success, medxfer, one_line_error, run_until_committed_then_kill, write_toy_dataset,
+};
 
 /// A `medxfer train` config over the toy data with a 1-channel ResNet-18 at 16 px.
 fn write_train_config(dir: &Path, data: &Path, out: &Path, init: &str) -> PathBuf {
@@ -622,4 +624,68 @@ fn pretraining_continues_from_an_encoder_and_refuses_a_missing_one() {
     let stderr = String::from_utf8_lossy(&result.stderr);
     assert!(stderr.contains("encoder starts from ssl:"), "{stderr}");
     assert!(continued.join("encoder.bpk").exists());
+}
+
+/// An SSL encoder fine-tuned with ULMFiT's gradual unfreezing under timm's layer-wise rate
+/// decay: the curves show the head phase, one phase per newly unfrozen stage from the top
+/// (ResNet-18: layer4 first), then the whole network; bad settings are one-line errors naming
+/// the key.
+#[test]
+fn gradual_unfreezing_with_layer_decay_fine_tunes_an_encoder() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    write_toy_dataset(&data, 12);
+    let out = dir.path().join("simclr");
+    let ssl = write_ssl_config(dir.path(), &data, &out, "simclr", 1, "");
+    assert_success(&pretrain(&ssl));
+    let run = dir.path().join("gradual");
+    let init = format!("ssl:{}", out.join("encoder.bpk").display());
+    let train = write_train_config(dir.path(), &data, &run, &init);
+    let gradual = r#"train.strategy={ kind = "gradual_unfreezing", head_epochs = 1, head_lr = 1e-3, epochs_per_stage = 1 }"#;
+    let train_with = |decay: &str, strategy: &str| {
+        medxfer()
+            .args(["train", "--no-progress", "--config"])
+            .arg(&train)
+            .args([
+                "--set",
+                strategy,
+                "--set",
+                &format!("train.layer_decay={decay}"),
+            ])
+            .output()
+            .unwrap()
+    };
+
+    let error = one_line_error(&train_with("1.5", gradual));
+    assert!(error.contains("train.layer_decay"), "{error}");
+    let no_stage = gradual.replace("epochs_per_stage = 1", "epochs_per_stage = 0");
+    let error = one_line_error(&train_with("0.5", &no_stage));
+    assert!(error.contains("epochs_per_stage"), "{error}");
+    assert!(!run.exists(), "a refused config left {}", run.display());
+
+    assert_success(&train_with("0.5", gradual));
+    let curves = std::fs::read_to_string(run.join("fold_0").join("curves.csv")).unwrap();
+    let mut phases: Vec<&str> = curves
+        .lines()
+        .skip(1)
+        .map(|row| row.split(',').next().unwrap())
+        .collect();
+    phases.dedup();
+    assert_eq!(
+        phases,
+        [
+            "head",
+            "unfreeze_layer4",
+            "unfreeze_layer3",
+            "unfreeze_layer2",
+            "unfreeze_layer1",
+            "unfrozen"
+        ],
+        "{curves}"
+    );
+    let predictions = std::fs::read_to_string(run.join("predictions.csv")).unwrap();
+    assert_eq!(
+        predictions.lines().filter(|l| l.contains(",test,")).count(),
+        24
+    );
 }

@@ -129,7 +129,13 @@ fn conv3x3(channels: [usize; 2], device: &Device) -> Conv2d {
             fan_out_only: true,
         })
         .init(device);
-    conv.bias = conv.bias.map(|bias| bias.map(|values| values.zeros_like()));
+    // `zeros_like` makes a fresh tensor: keep the bias trainable as the initialiser made it.
+    conv.bias = conv.bias.map(|bias| {
+        bias.map(|values| {
+            let trainable = values.is_require_grad();
+            values.zeros_like().set_require_grad(trainable)
+        })
+    });
     conv
 }
 

@@ -24,6 +24,7 @@ use crate::engine::{FoldTask, Step, StepResult, TrainedEpoch, Validation};
 use crate::fold::FoldIndices;
 use crate::segmentation::config::SegmentationConfig;
 use crate::segmentation::loss::segmentation_loss;
+use crate::stage_rates::StageRates;
 use crate::strategy::{Phase, Trainable};
 
 /// Everything the folds of a segmentation run share.
@@ -67,7 +68,8 @@ impl Segmentation<'_> {
 
 impl FoldTask for Segmentation<'_> {
     type Model = UNet;
-    type PhaseData = ();
+    /// The learning rate of each encoder stage.
+    type PhaseData = StageRates;
     type Output = UNet;
 
     fn curve_columns(&self) -> &'static [&'static str] {
@@ -107,7 +109,7 @@ impl FoldTask for Segmentation<'_> {
         path.exists().then(|| self.load_model(&path)).transpose()
     }
 
-    fn begin_phase(&self, model: UNet, phase: &Phase, _: &FoldIndices) -> (UNet, ()) {
+    fn begin_phase(&self, model: UNet, phase: &Phase, _: &FoldIndices) -> (UNet, StageRates) {
         // A head-only phase of a classifier is a decoder-only phase here; the decoder needs
         // every encoder map, so there are no cached features.
         let trainable = match phase.trainable {
@@ -115,13 +117,17 @@ impl FoldTask for Segmentation<'_> {
             Trainable::LastStages(n) => UNetTrainable::LastEncoderStages(n),
             Trainable::All => UNetTrainable::All,
         };
-        (model.set_trainable(trainable), ())
+        let model = model.set_trainable(trainable);
+        let stages = model.num_encoder_stages();
+        let decay = self.ctx.config.train.layer_decay;
+        let rates = StageRates::new(&model.encoder, stages, decay);
+        (model, rates)
     }
 
     fn train_step(
         &self,
         model: UNet,
-        _: &(),
+        rates: &StageRates,
         step: &Step,
         optimizer: &mut ModuleOptimizer,
     ) -> (UNet, StepResult) {
@@ -135,12 +141,12 @@ impl FoldTask for Segmentation<'_> {
         let value = loss.clone().into_scalar::<f32>() as f64;
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         (
-            optimizer.step(step.lr, model, grads),
+            optimizer.step(rates.at(step.lr), model, grads),
             StepResult::loss(value),
         )
     }
 
-    fn end_epoch(&self, model: &mut UNet, _: &(), fold: &FoldIndices) {
+    fn end_epoch(&self, model: &mut UNet, _: &StageRates, fold: &FoldIndices) {
         let ctx = self.ctx;
         if let BatchNormStats::Precise { images } = ctx.config.train.batch_norm_stats {
             let count = images.min(fold.train.len());
@@ -157,7 +163,13 @@ impl FoldTask for Segmentation<'_> {
         }
     }
 
-    fn validate(&self, model: &UNet, _: &(), fold: &FoldIndices, _: &TrainedEpoch) -> Validation {
+    fn validate(
+        &self,
+        model: &UNet,
+        _: &StageRates,
+        fold: &FoldIndices,
+        _: &TrainedEpoch,
+    ) -> Validation {
         let ctx = self.ctx;
         let valid = model.valid();
         let device = ctx.device.clone().without_autodiff();
