@@ -365,7 +365,8 @@ mod tests {
             let model = Classifier::new(kind, 3, &HeadConfig::Linear, 2, &device).valid();
             let x = Tensor::random([1, 3, 32, 32], Distribution::Normal(0.0, 1.0), &device);
             // A random deep network can put its class probability at exactly 0 or 1 in f32;
-            // occlusion (a change of that probability) is then legitimately zero everywhere.
+            // occlusion and LIME (changes of that probability) are then legitimately zero
+            // everywhere.
             let p: f32 = softmax(model.forward(x.clone()), 1)
                 .slice([0..1, 1..2])
                 .into_scalar();
@@ -383,7 +384,11 @@ mod tests {
                     let signal = map.iter().any(|&v| v != 0.0);
                     // A CAM may be all negative (then zero after its ReLU); gradients are not.
                     let may_be_empty = matches!(method, ExplainMethod::Cam(_))
-                        || (saturated && matches!(method, ExplainMethod::Occlusion { .. }));
+                        || (saturated
+                            && matches!(
+                                method,
+                                ExplainMethod::Occlusion { .. } | ExplainMethod::Lime { .. }
+                            ));
                     assert!(signal || may_be_empty, "{kind} {method} {stage}: zero map");
                 }
             }

@@ -49,7 +49,7 @@ fn add_classifier(builder: &mut GraphBuilder, model: &Classifier) -> String {
         Backbone::Resnet50(net) => resnet(builder, net, bottleneck),
         Backbone::EfficientnetLite0(net) => efficientnet_lite0(builder, net),
         Backbone::Densenet121(net) => densenet(builder, net),
-        Backbone::Vgg16(net) => vgg(builder, net),
+        Backbone::Vgg16(net) | Backbone::Vgg16Bn(net) => vgg(builder, net),
         Backbone::Xception(net) => xception(builder, net),
     };
     let logits = head(builder, &model.head, &features);
@@ -213,7 +213,8 @@ fn densenet(builder: &mut GraphBuilder, net: &DenseNet) -> String {
     builder.global_average_pool("avgpool", &x)
 }
 
-/// Five blocks of 3x3 convolutions with bias and ReLU, each ending with its max pooling
+/// Five blocks of 3x3 convolutions with bias (`vgg16_bn`: its batch norm folded in) and ReLU,
+/// each ending with its max pooling
 /// (ceil mode, as burn's), then global average pooling.
 fn vgg(builder: &mut GraphBuilder, net: &Vgg) -> String {
     let blocks = [
@@ -226,8 +227,13 @@ fn vgg(builder: &mut GraphBuilder, net: &Vgg) -> String {
     let mut x = INPUT_NAME.to_string();
     for (block_index, convs) in blocks.into_iter().enumerate() {
         let block = format!("block{}", block_index + 1);
+        let norms = net.block_norms(block_index);
         for (index, conv) in convs.iter().enumerate() {
-            x = builder.conv(&format!("{block}.{index}"), conv, &x);
+            let name = format!("{block}.{index}");
+            x = match norms.get(index) {
+                Some(norm) => builder.conv_bn(&name, conv, norm, &x),
+                None => builder.conv(&name, conv, &x),
+            };
             x = builder.relu(&format!("{block}.{index}.relu"), &x);
         }
         x = builder.max_pool(&format!("{block}.pool"), &net.pool, &x);
@@ -420,6 +426,7 @@ mod tests {
             (BackboneKind::EfficientnetLite0, 49, 9, 33),
             (BackboneKind::Densenet121, 120, 62, 0),
             (BackboneKind::Vgg16, 13, 0, 0),
+            (BackboneKind::Vgg16Bn, 13, 0, 0),
             (BackboneKind::Xception, 74, 12, 0),
         ];
         for (kind, convs, adds, clips) in expected {

@@ -216,5 +216,6 @@ backbone_registry! {
     EfficientnetLite0 = "efficientnet_lite0" => crate::efficientnet::Lite0,
     Densenet121 = "densenet121" => crate::densenet::Densenet121,
     Vgg16 = "vgg16" => crate::vgg::Vgg16,
+    Vgg16Bn = "vgg16_bn" => crate::vgg::Vgg16Bn,
     Xception = "xception" => crate::xception::XceptionDefinition,
 }

