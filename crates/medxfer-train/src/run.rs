@@ -173,6 +173,15 @@ pub fn run(
     }
 }
 
+/// The folds a config's split makes (file lists only: no image is decoded), e.g. to hand
+/// them to separate `--fold` processes.
+pub fn fold_numbers(config: &TrainConfig) -> Result<Vec<usize>, TrainError> {
+    let dataset = load_dataset(config)?;
+    let labels = dataset.labels();
+    let folds = make_folds(config, &dataset, &labels)?;
+    Ok(folds.iter().map(|fold| fold.fold).collect())
+}
+
 /// What every task's run needs, loaded and checked before the run folder is claimed.
 pub struct PreparedRun {
     pub dataset: Dataset,

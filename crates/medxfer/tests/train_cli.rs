@@ -118,8 +118,8 @@ fn killed_run_resumes_to_the_same_result() {
     assert!((total - 1.0).abs() < 1e-5);
 }
 
-/// One process per fold (`--fold K`), then a plain run that only assembles: the same
-/// predictions as one process training every fold. Precise batch-norm statistics are on, so
+/// One process per fold (`--fold K`, or `--jobs 2` starting them), then a plain run that only
+/// assembles: the same predictions as one process training every fold. Precise batch-norm statistics are on, so
 /// their re-estimation is covered by the same determinism check.
 #[test]
 fn folds_trained_in_separate_processes_assemble_to_the_same_run() {
@@ -155,6 +155,15 @@ fn folds_trained_in_separate_processes_assemble_to_the_same_run() {
 
     let message = one_line_error(&train(&apart, &["--fold", "2"]));
     assert!(message.contains("fold 2 does not exist"), "{message}");
+
+    // `--jobs 2`: the same folds by two worker processes at once, then assembled.
+    let workers = dir.path().join("workers");
+    let out = train(&workers, &["--jobs", "2"]);
+    assert_success(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("in 2 worker processes"), "{stderr}");
+    let got = std::fs::read_to_string(workers.join("predictions.csv")).unwrap();
+    assert_eq!(got, expected, "worker processes differ from one process");
 }
 
 #[test]

@@ -166,8 +166,9 @@ fn run_stats(args: BenchStatsArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The size of the rayon pool medxfer-eval uses: RAYON_NUM_THREADS or the available cores.
-fn rayon_threads() -> usize {
+/// The size of a rayon pool (medxfer-eval's, the training kernels'): RAYON_NUM_THREADS or the
+/// available cores.
+pub(crate) fn rayon_threads() -> usize {
     std::env::var("RAYON_NUM_THREADS")
         .ok()
         .and_then(|v| v.parse().ok())

@@ -12,6 +12,7 @@ pub mod ensemble;
 pub mod evaluate;
 pub mod explain;
 pub mod export;
+pub mod fold_workers;
 pub mod output_folder;
 pub mod predict;
 pub mod pretrain;
