@@ -242,20 +242,7 @@ fn densenet121_imagenet_weights_train_with_partial_unfreezing() {
         .output()
         .unwrap();
     support::assert_success(&output);
-    let predictions = dir.path().join("run").join("predictions.csv");
-    let text = std::fs::read_to_string(&predictions).unwrap();
-    // image,fold,split,label,p_left,p_right: each of the 12 images tested once, probabilities
-    // summing to one.
-    let tested: Vec<&str> = text.lines().filter(|l| l.contains(",test,")).collect();
-    assert_eq!(tested.len(), 12, "{text}");
-    for row in tested {
-        let p: Vec<f64> = row
-            .rsplitn(3, ',')
-            .take(2)
-            .map(|v| v.parse().unwrap())
-            .collect();
-        assert!((p[0] + p[1] - 1.0).abs() < 1e-5, "{row}");
-    }
+    support::assert_each_image_tested_once(&dir.path().join("run"), 12);
 }
 
 /// A user's machine with no Python that has h5py (no `MEDXFER_PYTHON`, no `$MEDXFER_CACHE/venv`,

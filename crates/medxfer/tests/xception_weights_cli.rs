@@ -100,18 +100,7 @@ fn xception_ham10000_weights_train_with_partial_unfreezing() {
     );
 
     support::assert_success(&run("pretrained"));
-    let predictions = dir.path().join("run").join("predictions.csv");
-    let text = std::fs::read_to_string(&predictions).unwrap();
-    let tested: Vec<&str> = text.lines().filter(|l| l.contains(",test,")).collect();
-    assert_eq!(tested.len(), 12, "{text}");
-    for row in tested {
-        let p: Vec<f64> = row
-            .rsplitn(3, ',')
-            .take(2)
-            .map(|v| v.parse().unwrap())
-            .collect();
-        assert!((p[0] + p[1] - 1.0).abs() < 1e-5, "{row}");
-    }
+    support::assert_each_image_tested_once(&dir.path().join("run"), 12);
 }
 
 /// A U-Net on the Xception encoder (skips at strides 2-32) trains and predicts on 40 x 32

@@ -288,3 +288,20 @@ pub fn missing_browser() -> Option<String> {
     }
     None
 }
+
+/// `RUN/predictions.csv` of a two-class run (`image,fold,split,label,p_left,p_right`): each of
+/// the `images` images tested once, probabilities summing to one.
+#[allow(dead_code)]
+pub fn assert_each_image_tested_once(run: &Path, images: usize) {
+    let text = std::fs::read_to_string(run.join("predictions.csv")).unwrap();
+    let tested: Vec<&str> = text.lines().filter(|l| l.contains(",test,")).collect();
+    assert_eq!(tested.len(), images, "{text}");
+    for row in tested {
+        let p: Vec<f64> = row
+            .rsplitn(3, ',')
+            .take(2)
+            .map(|v| v.parse().unwrap())
+            .collect();
+        assert!((p[0] + p[1] - 1.0).abs() < 1e-5, "{row}");
+    }
+}
