@@ -5,7 +5,8 @@
 //! keeps every core busy in every layer, where one process's threads leave cores idle in the
 //! small products of a step (README, "Training speed"). The run folder's fold locks already let
 //! `--fold` processes share a run, and every fold is seeded by its number, so the predictions
-//! are the ones a single process writes.
+//! are the ones a single process writes at the workers' thread count (a different count may
+//! round sums differently).
 
 use std::collections::VecDeque;
 use std::path::PathBuf;

@@ -20,7 +20,7 @@ pub struct TrainArgs {
     folds: Vec<usize>,
     /// Train up to N folds at once, each in its own worker process (`train --fold K`) with an
     /// equal share of the threads (RAYON_NUM_THREADS or all cores), then assemble the run: the
-    /// same predictions as one process, faster on a few cores (README, "Training speed").
+    /// same predictions as one process with the workers' thread count, faster on a few cores.
     #[arg(long, value_name = "N", default_value_t = 1, conflicts_with = "folds")]
     jobs: usize,
     /// Do not draw progress bars (one line per epoch is still printed).
