@@ -14,6 +14,16 @@ pub use lock::{FolderLock, LockError};
 use std::io::{self, Write};
 use std::path::Path;
 
+/// The name prefix of a file being written atomically (renamed over its destination when
+/// complete).
+pub const TEMPORARY_PREFIX: &str = ".medxfer-tmp-";
+
+/// Whether a folder entry named `name` is one of medxfer's atomic writes in flight (or left by
+/// a killed process): never a user's file.
+pub fn is_temporary(name: &str) -> bool {
+    name.starts_with(TEMPORARY_PREFIX)
+}
+
 /// Write `bytes` to `path` atomically. The parent folder must exist.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     write_atomic_with(path, |writer| writer.write_all(bytes))
@@ -30,7 +40,7 @@ pub fn write_atomic_with(
         _ => Path::new("."),
     };
     let mut tmp = tempfile::Builder::new()
-        .prefix(".medxfer-tmp-")
+        .prefix(TEMPORARY_PREFIX)
         .tempfile_in(dir)?;
     {
         let mut writer = io::BufWriter::new(tmp.as_file_mut());

@@ -151,7 +151,7 @@ impl StudyFolder {
                 || name == EXTERNAL
                 || name == MANIFEST
                 || name.starts_with(STORE)
-                || name.starts_with(".medxfer-tmp-");
+                || medxfer_atomic::is_temporary(&name);
             if !ours {
                 return Ok(Some(name));
             }

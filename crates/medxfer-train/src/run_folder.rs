@@ -158,7 +158,9 @@ pub(crate) fn lock_error(dir: &Path, error: LockError) -> TrainError {
 }
 
 /// A folder that exists, is not empty and has no `config.toml` belongs to someone else: a run
-/// would overwrite their files.
+/// would overwrite their files. Our lock and atomic writes in flight are not someone else's: a
+/// folder holding only those is a run another process is claiming this instant (`--fold`
+/// processes started together), and the claim's lock then waits for it.
 fn refuse_foreign_folder(dir: &Path) -> Result<(), TrainError> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
@@ -177,7 +179,7 @@ fn refuse_foreign_folder(dir: &Path) -> Result<(), TrainError> {
     let foreign: Vec<String> = entries
         .flatten()
         .map(|entry| entry.file_name().to_string_lossy().into_owned())
-        .filter(|name| name != LOCK)
+        .filter(|name| name != LOCK && !medxfer_atomic::is_temporary(name))
         .collect();
     if foreign.is_empty() {
         return Ok(());
@@ -427,6 +429,20 @@ mod tests {
             err.contains(CONFIG) && err.contains("different configuration"),
             "{err}"
         );
+    }
+
+    /// Two `--fold` processes started together: the second finds the first's lock and its
+    /// `config.toml` still being written (a temporary file), and claims the same run.
+    #[test]
+    fn a_folder_another_process_is_claiming_is_not_foreign() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(LOCK), "").unwrap();
+        let in_flight = format!("{}config", medxfer_atomic::TEMPORARY_PREFIX);
+        std::fs::write(dir.path().join(in_flight), "a = ").unwrap();
+        let d = data("aa");
+        let run = RunFolder::claim(dir.path(), &request("a = 1\n", &d), |_| Ok(true), &Silent);
+        assert!(run.is_ok(), "{:?}", run.err());
+        assert!(dir.path().join(CONFIG).is_file());
     }
 
     #[test]
