@@ -1,9 +1,10 @@
 //! `medxfer train --jobs N`: the folds trained by N worker processes of this same binary
 //! (`train --fold K`), each with an equal share of the threads, before the run is assembled.
 //!
-//! Why processes rather than more threads in one: on a few cores a 1-thread process per fold
-//! keeps every core busy in every layer, where one process's threads leave cores idle in the
-//! small products of a step (README, "Training speed"). The run folder's fold locks already let
+//! Why processes rather than more threads in one: a 1-thread process per fold keeps its core
+//! busy in every layer, where one process's threads leave cores idle in the small products of
+//! a step (measured: 1.10x for five BUSI folds on two cores, where the fifth fold runs alone;
+//! README, "Training speed"). The run folder's fold locks already let
 //! `--fold` processes share a run, and every fold is seeded by its number, so the predictions
 //! are the ones a single process writes at the workers' thread count (a different count may
 //! round sums differently).
