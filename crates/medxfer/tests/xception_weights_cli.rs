@@ -36,16 +36,7 @@ fn xception_from_the_sklesion_wheel_converts_and_lists_its_domain() {
     assert!(cache.join("xception-ham10000.bpk").is_file());
     let entries: Vec<_> = std::fs::read_dir(&cache).unwrap().collect();
     assert_eq!(entries.len(), 1, "{entries:?}");
-    let output = support::medxfer()
-        .args(["weights", "list", "--cache-dir"])
-        .arg(&cache)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let line = stdout
-        .lines()
-        .find(|l| l.starts_with("xception"))
-        .unwrap_or_default();
+    let (line, stdout) = support::weights_list_line(&cache, "xception");
     for expected in ["cached", "sklesion==0.2.2", "MIT", "ham10000 weights"] {
         assert!(line.contains(expected), "{expected} missing: {stdout}");
     }

@@ -305,3 +305,22 @@ pub fn assert_each_image_tested_once(run: &Path, images: usize) {
         assert!((p[0] + p[1] - 1.0).abs() < 1e-5, "{row}");
     }
 }
+
+/// The line `medxfer weights list --cache-dir CACHE` prints for `backbone` (its first column
+/// equal to the name, so `vgg16` is not `vgg16_bn`), and the whole listing for messages.
+#[allow(dead_code)]
+pub fn weights_list_line(cache: &Path, backbone: &str) -> (String, String) {
+    let output = medxfer()
+        .args(["weights", "list", "--cache-dir"])
+        .arg(cache)
+        .output()
+        .unwrap();
+    assert_success(&output);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let line = stdout
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(backbone))
+        .unwrap_or_default()
+        .to_string();
+    (line, stdout)
+}
