@@ -8,6 +8,8 @@ use medxfer_eval::benchmark::{
     synthetic_binary_scores,
 };
 
+use super::rayon_threads;
+
 #[derive(clap::Subcommand, Debug)]
 pub enum BenchCommand {
     /// AUC + DeLong CI + stratified bootstrap CI on synthetic binary scores, ours vs
@@ -164,14 +166,4 @@ fn run_stats(args: BenchStatsArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// The size of a rayon pool (medxfer-eval's, the training kernels'): RAYON_NUM_THREADS or the
-/// available cores.
-pub(crate) fn rayon_threads() -> usize {
-    std::env::var("RAYON_NUM_THREADS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|&n: &usize| n > 0)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }

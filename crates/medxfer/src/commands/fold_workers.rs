@@ -16,7 +16,7 @@ use std::sync::Mutex;
 
 use medxfer_events::Reporter;
 
-use super::bench::rayon_threads;
+use super::rayon_threads;
 
 /// What a worker is started with: the parent's own configuration and options.
 pub struct FoldWorkers {

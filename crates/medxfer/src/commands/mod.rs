@@ -26,3 +26,13 @@ pub mod torch_reference;
 pub mod train;
 pub mod validate;
 pub mod weights;
+
+/// The size of a rayon pool (medxfer-eval's, the training kernels'): RAYON_NUM_THREADS or the
+/// available cores.
+pub(crate) fn rayon_threads() -> usize {
+    std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n: &usize| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
