@@ -2,7 +2,7 @@
 //! the backbone's stages, learn at fractions of the phase's rate, as timm's layer-wise decay
 //! and fastai's discriminative rates do.
 
-use burn::module::{ParamGroup, ParamId};
+use burn::module::ParamGroup;
 use burn::optim::lr_scheduler::module_lr_scheduler::{ModuleLearningRate, ModuleLrScheduler};
 use medxfer_models::Backbone;
 
@@ -36,8 +36,9 @@ impl StageRates {
         StageRates { groups }
     }
 
-    /// The multiplier of parameter `id`.
-    pub fn multiplier(&self, id: ParamId) -> f64 {
+    /// The multiplier of parameter `id` (what `at` gives it, over the base rate).
+    #[cfg(test)]
+    fn multiplier(&self, id: burn::module::ParamId) -> f64 {
         self.groups
             .iter()
             .rev()
