@@ -153,7 +153,8 @@ fn pixel_major_to_nchw(y_t: &[f32], geo: &DenseGeometry, dst: &mut [f32]) {
 
 /// Gradient of the weight, `[channels_out, channels_in, kh, kw]` flattened.
 pub(crate) fn weight_gradient(x: &[f32], output_grad: &[f32], geo: &DenseGeometry) -> Vec<f32> {
-    weight_gradient_in_chunks(x, output_grad, geo, geo.chunk_images())
+    let pixel_major = weight_gradient_pixel_major(geo.channels_out);
+    weight_gradient_in_chunks(x, output_grad, geo, geo.chunk_images(), pixel_major)
 }
 
 fn weight_gradient_in_chunks(
@@ -161,13 +162,9 @@ fn weight_gradient_in_chunks(
     output_grad: &[f32],
     geo: &DenseGeometry,
     chunk: usize,
+    pixel_major: bool,
 ) -> Vec<f32> {
     let (patch, pixels) = (geo.patch_len(), geo.out_pixels());
-    // dW^T [patch, c_out] = cols x dY^T rather than dW = dY x cols^T: gemm orients a product
-    // by its destination, and with this one it streams cols (the large operand) in place and
-    // packs only dY. The other order made it repack cols panel by panel: with gemm 0.19 the
-    // product ran 2-3x slower with its AVX2 kernels and 5-10x with its AVX-512 ones, measured
-    // on the U-Net decoder's shapes (c_out 16-64, contraction 16k-50k pixels).
     let mut grad_t = vec![0.0f32; patch * geo.channels_out];
     for first in (0..geo.batch).step_by(chunk) {
         let images = chunk.min(geo.batch - first);
@@ -180,7 +177,7 @@ fn weight_gradient_in_chunks(
                     Operand::row_major(cols, patch, columns),
                     Operand::row_major(dy, geo.channels_out, columns),
                 );
-                if geo.channels_out <= PIXEL_MAJOR_MAX_CHANNELS {
+                if pixel_major {
                     matmul(&mut grad_t, cols, dy.transposed(), first > 0);
                 } else {
                     matmul(&mut grad_t, dy, cols.transposed(), first > 0);
@@ -188,10 +185,34 @@ fn weight_gradient_in_chunks(
             });
         });
     }
-    if geo.channels_out <= PIXEL_MAJOR_MAX_CHANNELS {
+    if pixel_major {
         transpose(&grad_t, patch, geo.channels_out)
     } else {
         grad_t
+    }
+}
+
+/// Whether the weight gradient is computed as `dW^T [patch, c_out] = cols x dY^T` rather than
+/// `dW = dY x cols^T`. gemm orients a product by its destination: the first streams cols (the
+/// large operand) in place and packs only dY; the second repacks cols, a gather across its
+/// rows, panel by panel. Measured with gemm 0.19 alone, one thread, Zen 4, contraction over a
+/// chunk's pixels (GFLOP/s, `dW^T` against `dW`): AVX-512 kernels c_out 64 86 vs 31, 128 88
+/// vs 48, 256 92 vs 63, 512 94 vs 86; AVX2 kernels 80 vs 59 at 64, 65-85 vs 72-84 at 128-256,
+/// 83 vs 100 at 512 (and 2-3x on the U-Net decoder's c_out 16-32).
+fn weight_gradient_pixel_major(channels_out: usize) -> bool {
+    channels_out <= 64 || avx512_kernels()
+}
+
+/// Whether gemm runs its AVX-512 kernels here (the workspace builds it with `x86-v4`, chosen at
+/// run time).
+fn avx512_kernels() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
     }
 }
 
@@ -324,21 +345,43 @@ fn col2im(dcols: &[f32], geo: &DenseGeometry, images: usize, planes: &mut [f32])
                 for kx in 0..kw {
                     let row = (ci * kh + ky) * kw + kx;
                     let src = &dcols[row * columns + image * pixels..][..pixels];
+                    let inside = geo.inside_columns(kx);
                     for oy in 0..geo.out_height {
                         let Some(iy) = geo.input_coordinate(0, oy, ky) else {
                             continue;
                         };
                         let src_row = &src[oy * geo.out_width..][..geo.out_width];
                         let dst_row = &mut dst[iy * geo.width..][..geo.width];
-                        for (ox, value) in src_row.iter().enumerate() {
-                            if let Some(ix) = geo.input_coordinate(1, ox, kx) {
-                                dst_row[ix] += value;
-                            }
-                        }
+                        add_patch_row(&src_row[inside.clone()], dst_row, geo, kx, inside.start);
                     }
                 }
             }
         });
+}
+
+/// Adds one row of patch columns, `src` (output columns `first_column..`, all inside the
+/// image), onto the input row they were copied from: the inverse of [`copy_patch_row`], without
+/// a bounds check per element (a plain vector add at stride 1).
+fn add_patch_row(
+    src: &[f32],
+    dst_row: &mut [f32],
+    geo: &DenseGeometry,
+    kx: usize,
+    first_column: usize,
+) {
+    if src.is_empty() {
+        return;
+    }
+    let start = first_column * geo.stride[1] + kx - geo.pad_begin[1];
+    if geo.stride[1] == 1 {
+        for (acc, value) in dst_row[start..][..src.len()].iter_mut().zip(src) {
+            *acc += value;
+        }
+    } else {
+        for (acc, value) in dst_row[start..].iter_mut().step_by(geo.stride[1]).zip(src) {
+            *acc += value;
+        }
+    }
 }
 
 /// The output gradient of images `first..first + images` as `[channels_out, images * pixels]`,
@@ -551,9 +594,15 @@ mod tests {
         let dy = values(batch * channels_out * geo.out_pixels(), 3);
         let (y_ref, dw_ref, dx_ref) = reference(&x, &w, &dy, &geo);
         let y = forward(&x, &w, &geo);
-        let dw = weight_gradient(&x, &dy, &geo);
         let dx = input_gradient(&w, &dy, &geo);
-        let pairs = y.iter().zip(&y_ref).chain(dw.iter().zip(&dw_ref));
+        // Both orientations of the weight-gradient product, whichever this CPU would choose.
+        let dw_pixel_major = weight_gradient_in_chunks(&x, &dy, &geo, geo.chunk_images(), true);
+        let dw_channel_major = weight_gradient_in_chunks(&x, &dy, &geo, geo.chunk_images(), false);
+        let pairs = y
+            .iter()
+            .zip(&y_ref)
+            .chain(dw_pixel_major.iter().zip(&dw_ref));
+        let pairs = pairs.chain(dw_channel_major.iter().zip(&dw_ref));
         for (got, want) in pairs.chain(dx.iter().zip(&dx_ref)) {
             assert!(
                 (got - want).abs() < 1e-4,
@@ -583,7 +632,7 @@ mod tests {
         let (y_ref, dw_ref, dx_ref) = reference(&x, &w, &dy, &geo);
         for chunk in [1, 2] {
             let y = forward_in_chunks(&x, &w, &geo, chunk);
-            let dw = weight_gradient_in_chunks(&x, &dy, &geo, chunk);
+            let dw = weight_gradient_in_chunks(&x, &dy, &geo, chunk, chunk == 1);
             let dx = input_gradient_in_chunks(&w, &dy, &geo, chunk);
             let pairs = y.iter().zip(&y_ref).chain(dw.iter().zip(&dw_ref));
             for (got, want) in pairs.chain(dx.iter().zip(&dx_ref)) {
