@@ -47,10 +47,16 @@ impl DenseGeometry {
         self.out_height * self.out_width
     }
 
-    /// Images per chunk so that the chunk's im2col buffer stays near `CHUNK_FLOATS`.
+    /// Images per chunk: the chunk's im2col buffer stays near `CHUNK_FLOATS`, and the batch
+    /// splits into an even number of chunks (when it has two images or more) so that two
+    /// threads take equal shares. The split does not depend on the thread count, so neither
+    /// do the sums.
     fn chunk_images(&self) -> usize {
+        let batch = self.batch.max(1);
         let per_image = (self.patch_len() * self.out_pixels()).max(1);
-        (CHUNK_FLOATS / per_image).clamp(1, self.batch.max(1))
+        let largest = (CHUNK_FLOATS / per_image).clamp(1, batch);
+        let chunks = batch.div_ceil(largest).next_multiple_of(2).min(batch);
+        batch.div_ceil(chunks)
     }
 
     /// The output columns whose input column at kernel offset `kx` lies inside the image (an
@@ -83,31 +89,60 @@ pub(crate) fn forward(x: &[f32], weight: &[f32], geo: &DenseGeometry) -> Vec<f32
 }
 
 fn forward_in_chunks(x: &[f32], weight: &[f32], geo: &DenseGeometry, chunk: usize) -> Vec<f32> {
-    let (patch, pixels) = (geo.patch_len(), geo.out_pixels());
-    let mut out = vec![0.0f32; geo.batch * geo.channels_out * pixels];
-    for first in (0..geo.batch).step_by(chunk) {
-        let images = chunk.min(geo.batch - first);
-        let columns = images * pixels;
-        let dst =
-            &mut out[first * geo.channels_out * pixels..][..images * geo.channels_out * pixels];
-        with_buffer(patch * columns, |cols| {
-            im2col(x, geo, first, images, cols);
-            with_buffer(geo.channels_out * columns, |y| {
-                let (cols, weight) = (
-                    Operand::row_major(cols, patch, columns),
-                    Operand::row_major(weight, geo.channels_out, patch),
-                );
-                if geo.channels_out <= PIXEL_MAJOR_MAX_CHANNELS {
-                    matmul(y, cols.transposed(), weight.transposed(), false);
-                    pixel_major_to_nchw(y, geo, dst);
-                } else {
-                    matmul(y, weight, cols, false);
-                    channel_major_to_nchw(y, geo, dst);
-                }
-            });
-        });
+    let per_image = geo.channels_out * geo.out_pixels();
+    let mut out = vec![0.0f32; geo.batch * per_image];
+    let across_chunks = split_across_chunks(geo.batch, chunk);
+    let run = |(index, dst): (usize, &mut [f32])| {
+        forward_chunk(x, weight, geo, index * chunk, dst, !across_chunks);
+    };
+    if across_chunks {
+        out.par_chunks_mut(chunk * per_image)
+            .enumerate()
+            .for_each(run);
+    } else {
+        out.chunks_mut(chunk * per_image).enumerate().for_each(run);
     }
     out
+}
+
+/// Whether a convolution's work is spread over rayon's threads across chunks of images (one
+/// fork per convolution, each chunk's im2col, product and copies on one thread), which needs
+/// at least as many chunks as threads; else each matrix product is split. Splitting every
+/// product and copy between two threads kept the second one at about half the first's load
+/// in a ResNet-18 128 px step (futex wake-ups, serial zeroing and copies between them).
+fn split_across_chunks(batch: usize, chunk: usize) -> bool {
+    let threads = rayon::current_num_threads();
+    threads > 1 && batch.div_ceil(chunk.max(1)) >= threads
+}
+
+/// The forward product of the images from `first` on that `dst` (NCHW) holds.
+fn forward_chunk(
+    x: &[f32],
+    weight: &[f32],
+    geo: &DenseGeometry,
+    first: usize,
+    dst: &mut [f32],
+    threaded: bool,
+) {
+    let (patch, pixels) = (geo.patch_len(), geo.out_pixels());
+    let images = dst.len() / (geo.channels_out * pixels);
+    let columns = images * pixels;
+    with_buffer(patch * columns, |cols| {
+        im2col(x, geo, first, images, cols);
+        with_buffer(geo.channels_out * columns, |y| {
+            let (cols, weight) = (
+                Operand::row_major(cols, patch, columns),
+                Operand::row_major(weight, geo.channels_out, patch),
+            );
+            if geo.channels_out <= PIXEL_MAJOR_MAX_CHANNELS {
+                matmul(y, cols.transposed(), weight.transposed(), threaded);
+                pixel_major_to_nchw(y, geo, dst);
+            } else {
+                matmul(y, weight, cols, threaded);
+                channel_major_to_nchw(y, geo, dst);
+            }
+        });
+    });
 }
 
 /// Output channels up to which the forward product is computed pixel-major (`Y^T = cols^T
@@ -164,32 +199,75 @@ fn weight_gradient_in_chunks(
     chunk: usize,
     pixel_major: bool,
 ) -> Vec<f32> {
-    let (patch, pixels) = (geo.patch_len(), geo.out_pixels());
-    let mut grad_t = vec![0.0f32; patch * geo.channels_out];
-    for first in (0..geo.batch).step_by(chunk) {
+    let len = geo.patch_len() * geo.channels_out;
+    let across_chunks = split_across_chunks(geo.batch, chunk);
+    let firsts: Vec<usize> = (0..geo.batch).step_by(chunk).collect();
+    let partial = |&first: &usize| {
+        let mut grad = vec![0.0f32; len];
         let images = chunk.min(geo.batch - first);
-        let columns = images * pixels;
-        with_buffer(patch * columns, |cols| {
-            im2col(x, geo, first, images, cols);
-            with_buffer(geo.channels_out * columns, |dy| {
-                channel_major(output_grad, geo, first, images, dy);
-                let (cols, dy) = (
-                    Operand::row_major(cols, patch, columns),
-                    Operand::row_major(dy, geo.channels_out, columns),
-                );
-                if pixel_major {
-                    matmul(&mut grad_t, cols, dy.transposed(), first > 0);
-                } else {
-                    matmul(&mut grad_t, dy, cols.transposed(), first > 0);
-                }
-            });
-        });
+        let threaded = !across_chunks;
+        weight_gradient_chunk(
+            x,
+            output_grad,
+            geo,
+            first,
+            images,
+            pixel_major,
+            &mut grad,
+            threaded,
+        );
+        grad
+    };
+    // One partial sum per chunk, added in chunk order whatever thread computed it, so that
+    // the result does not depend on scheduling.
+    let partials: Vec<Vec<f32>> = if across_chunks {
+        firsts.par_iter().map(partial).collect()
+    } else {
+        firsts.iter().map(partial).collect()
+    };
+    let mut partials = partials.into_iter();
+    let mut grad = partials.next().unwrap_or_else(|| vec![0.0f32; len]);
+    for other in partials {
+        grad.iter_mut()
+            .zip(&other)
+            .for_each(|(sum, value)| *sum += value);
     }
     if pixel_major {
-        transpose(&grad_t, patch, geo.channels_out)
+        transpose(&grad, geo.patch_len(), geo.channels_out)
     } else {
-        grad_t
+        grad
     }
+}
+
+/// The weight gradient of images `first..first + images` into `grad` (`dW^T`, `[patch,
+/// c_out]`, when `pixel_major`, else `dW`).
+#[allow(clippy::too_many_arguments)]
+fn weight_gradient_chunk(
+    x: &[f32],
+    output_grad: &[f32],
+    geo: &DenseGeometry,
+    first: usize,
+    images: usize,
+    pixel_major: bool,
+    grad: &mut [f32],
+    threaded: bool,
+) {
+    let (patch, columns) = (geo.patch_len(), images * geo.out_pixels());
+    with_buffer(patch * columns, |cols| {
+        im2col(x, geo, first, images, cols);
+        with_buffer(geo.channels_out * columns, |dy| {
+            channel_major(output_grad, geo, first, images, dy);
+            let (cols, dy) = (
+                Operand::row_major(cols, patch, columns),
+                Operand::row_major(dy, geo.channels_out, columns),
+            );
+            if pixel_major {
+                matmul(grad, cols, dy.transposed(), threaded);
+            } else {
+                matmul(grad, dy, cols.transposed(), threaded);
+            }
+        });
+    });
 }
 
 /// Whether the weight gradient is computed as `dW^T [patch, c_out] = cols x dY^T` rather than
@@ -238,28 +316,53 @@ fn input_gradient_in_chunks(
     geo: &DenseGeometry,
     chunk: usize,
 ) -> Vec<f32> {
-    let (patch, pixels) = (geo.patch_len(), geo.out_pixels());
-    let plane = geo.height * geo.width;
-    let mut grad = vec![0.0f32; geo.batch * geo.channels_in * plane];
-    for first in (0..geo.batch).step_by(chunk) {
-        let images = chunk.min(geo.batch - first);
-        let columns = images * pixels;
-        with_buffer(geo.channels_out * columns, |dy| {
-            channel_major(output_grad, geo, first, images, dy);
-            with_buffer(patch * columns, |dcols| {
-                matmul(
-                    dcols,
-                    Operand::row_major(weight, geo.channels_out, patch).transposed(),
-                    Operand::row_major(dy, geo.channels_out, columns),
-                    false,
-                );
-                let planes = &mut grad
-                    [first * geo.channels_in * plane..(first + images) * geo.channels_in * plane];
-                col2im(dcols, geo, images, planes);
-            });
-        });
+    let per_image = geo.channels_in * geo.height * geo.width;
+    let mut grad = vec![0.0f32; geo.batch * per_image];
+    let across_chunks = split_across_chunks(geo.batch, chunk);
+    let run = |(index, planes): (usize, &mut [f32])| {
+        input_gradient_chunk(
+            weight,
+            output_grad,
+            geo,
+            index * chunk,
+            planes,
+            !across_chunks,
+        );
+    };
+    if across_chunks {
+        grad.par_chunks_mut(chunk * per_image)
+            .enumerate()
+            .for_each(run);
+    } else {
+        grad.chunks_mut(chunk * per_image).enumerate().for_each(run);
     }
     grad
+}
+
+/// The input gradient of the images from `first` on that `planes` (NCHW, zeroed) holds.
+fn input_gradient_chunk(
+    weight: &[f32],
+    output_grad: &[f32],
+    geo: &DenseGeometry,
+    first: usize,
+    planes: &mut [f32],
+    threaded: bool,
+) {
+    let patch = geo.patch_len();
+    let images = planes.len() / (geo.channels_in * geo.height * geo.width);
+    let columns = images * geo.out_pixels();
+    with_buffer(geo.channels_out * columns, |dy| {
+        channel_major(output_grad, geo, first, images, dy);
+        with_buffer(patch * columns, |dcols| {
+            matmul(
+                dcols,
+                Operand::row_major(weight, geo.channels_out, patch).transposed(),
+                Operand::row_major(dy, geo.channels_out, columns),
+                threaded,
+            );
+            col2im(dcols, geo, images, planes);
+        });
+    });
 }
 
 /// Runs `f` on a fresh buffer of `len` floats. Every user overwrites all of them, so a
@@ -447,9 +550,9 @@ impl<'a> Operand<'a> {
     }
 }
 
-/// `dst = lhs x rhs` (or `dst += lhs x rhs` when `accumulate`), `dst` row-major with the rows
-/// of `lhs` and the columns of `rhs`; one GEMM, split across rayon's threads when it is large.
-fn matmul(dst: &mut [f32], lhs: Operand, rhs: Operand, accumulate: bool) {
+/// `dst = lhs x rhs`, `dst` row-major with the rows of `lhs` and the columns of `rhs`; one
+/// GEMM, split across rayon's threads when it is large and `threaded`.
+fn matmul(dst: &mut [f32], lhs: Operand, rhs: Operand, threaded: bool) {
     let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
     assert!(
         rhs.rows == k && m * n <= dst.len() && lhs.fits() && rhs.fits(),
@@ -465,7 +568,7 @@ fn matmul(dst: &mut [f32], lhs: Operand, rhs: Operand, accumulate: bool) {
             dst.as_mut_ptr(),
             1,
             n as isize,
-            accumulate,
+            false, // dst is written, not read
             lhs.data.as_ptr(),
             lhs.col_stride as isize,
             lhs.row_stride as isize,
@@ -477,13 +580,13 @@ fn matmul(dst: &mut [f32], lhs: Operand, rhs: Operand, accumulate: bool) {
             false,
             false,
             false,
-            parallelism(m * n * k),
+            parallelism(m * n * k, threaded),
         );
     }
 }
 
-fn parallelism(work: usize) -> gemm::Parallelism {
-    if work >= PARALLEL_GEMM_WORK && rayon::current_num_threads() > 1 {
+fn parallelism(work: usize, threaded: bool) -> gemm::Parallelism {
+    if threaded && work >= PARALLEL_GEMM_WORK && rayon::current_num_threads() > 1 {
         gemm::Parallelism::Rayon(0)
     } else {
         gemm::Parallelism::None
@@ -609,6 +712,43 @@ mod tests {
                 "{kernel:?} {stride:?} c_out {channels_out}: {got} vs {want}"
             );
         }
+    }
+
+    #[test]
+    fn results_do_not_depend_on_the_thread_count() {
+        // 2 threads split across chunks (8 images, several chunks); 1 thread runs them in turn.
+        let geo = DenseGeometry {
+            batch: 8,
+            channels_in: 3,
+            height: 9,
+            width: 7,
+            channels_out: 70,
+            kernel: [3, 3],
+            stride: [1, 1],
+            pad_begin: [1, 1],
+            out_height: 9,
+            out_width: 7,
+        };
+        let x = values(8 * 3 * 63, 7);
+        let w = values(70 * geo.patch_len(), 8);
+        let dy = values(8 * 70 * 63, 9);
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .expect("thread pool");
+            pool.install(|| {
+                assert_eq!(split_across_chunks(geo.batch, 2), threads > 1);
+                let dw =
+                    [true, false].map(|major| weight_gradient_in_chunks(&x, &dy, &geo, 2, major));
+                (
+                    forward_in_chunks(&x, &w, &geo, 2),
+                    dw,
+                    input_gradient_in_chunks(&w, &dy, &geo, 2),
+                )
+            })
+        };
+        assert_eq!(run(1), run(2), "bitwise the same on 1 and 2 threads");
     }
 
     #[test]
