@@ -19,7 +19,7 @@ use burn::prelude::*;
 use burn::tensor::activation::relu;
 
 use crate::conv_bn::{conv_fan_in as conv, global_average_pool, set_trainable};
-use crate::fast_cpu::{forward_batch_norm, forward_conv2d};
+use crate::fast_cpu::{forward_batch_norm, forward_conv2d, forward_max_pool2d};
 use crate::registry::BackboneNetwork;
 use layers::{batch_norm, forward_dense_block};
 
@@ -95,7 +95,7 @@ impl DenseNet {
                 &self.norm0,
                 forward_conv2d(&self.conv0, x),
             )),
-            1 => forward_dense_block(&self.denseblock1, self.pool0.forward(x)),
+            1 => forward_dense_block(&self.denseblock1, forward_max_pool2d(&self.pool0, x)),
             2 => forward_dense_block(&self.denseblock2, self.transition1.forward(x)),
             3 => forward_dense_block(&self.denseblock3, self.transition2.forward(x)),
             4 => {

@@ -68,6 +68,55 @@ where
         }
     }
 
+    fn max_pool2d(
+        x: FloatTensor<Self>,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: [usize; 2],
+    ) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct MaxPoolBackward;
+
+        impl<B: Backend + FastCpuGradients> Backward<B, 1> for MaxPoolBackward {
+            type State = (NodeId, [usize; 2], [usize; 2], [usize; 2]);
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 1>,
+                grads: &mut Gradients,
+                checkpointer: &mut Checkpointer,
+            ) {
+                let [node_x] = ops.parents;
+                let output_grad = grads.consume::<B>(&ops.node);
+                let (x_state, kernel, stride, padding) = ops.state;
+                let x = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(x_state);
+                if let Some(node) = node_x {
+                    let grad = B::max_pool2d_x_grad(x, output_grad, kernel, stride, padding);
+                    grads.register::<B>(node.id, grad);
+                }
+            }
+        }
+
+        match MaxPoolBackward
+            .prepare::<C>([x.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(mut prep) => {
+                let x_state = prep.checkpoint(&x);
+                let output =
+                    <B as FastCpuOps>::max_pool2d(x.into_primitive(), kernel, stride, padding);
+                prep.finish((x_state, kernel, stride, padding), output)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(<B as FastCpuOps>::max_pool2d(
+                x.into_primitive(),
+                kernel,
+                stride,
+                padding,
+            )),
+        }
+    }
+
     fn channel_affine(
         x: FloatTensor<Self>,
         scale: FloatTensor<Self>,

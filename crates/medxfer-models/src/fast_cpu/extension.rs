@@ -29,6 +29,15 @@ pub trait FastCpuOps: Backend {
     /// `min(max(x, 0), 6)`, with PyTorch's gradient (1 strictly inside (0, 6), else 0).
     fn relu6(x: FloatTensor<Self>) -> FloatTensor<Self>;
 
+    /// 2-D max pooling of `[batch, channels, h, w]`, dilation 1, floor mode, symmetric
+    /// `padding` (which never wins a window); PyTorch's rule for ties and NaN.
+    fn max_pool2d(
+        x: FloatTensor<Self>,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: [usize; 2],
+    ) -> FloatTensor<Self>;
+
     /// `x * scale[c] + shift[c]` per channel of `[batch, channels, ...]` (batch norm with known
     /// statistics), clamped to [0, 6] in the same pass when `relu6`.
     fn channel_affine(
@@ -80,6 +89,16 @@ pub trait FastCpuGradients: Backend {
         weight: FloatTensor<Self>,
         output_grad: FloatTensor<Self>,
         options: ConvOptions<2>,
+    ) -> FloatTensor<Self>;
+
+    /// Gradient of [`FastCpuOps::max_pool2d`] with respect to `x` (each window's maximum found
+    /// again from `x`).
+    fn max_pool2d_x_grad(
+        x: FloatTensor<Self>,
+        output_grad: FloatTensor<Self>,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: [usize; 2],
     ) -> FloatTensor<Self>;
 
     /// Gradient of [`FastCpuOps::relu6`] with respect to its input `x`.

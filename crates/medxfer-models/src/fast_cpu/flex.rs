@@ -5,7 +5,7 @@ use burn::backend::Flex;
 use burn::backend::ops::{ConvOptions, FloatTensorOps, ModuleOps};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{TensorMetadata, get_or_init_device_settings};
-use burn::tensor::{DType, Shape, TensorData};
+use burn::tensor::{DType, IntDType, Shape, TensorData};
 use burn_flex::FlexTensor;
 
 use super::batch_norm_kernels::{
@@ -15,6 +15,7 @@ use super::batch_norm_kernels::{
 use super::dense_conv_kernels::{self, DenseGeometry};
 use super::depthwise_kernels::{DepthwiseGeometry, input_gradient, weight_gradient};
 use super::extension::{FastCpuGradients, FastCpuOps};
+use super::max_pool_kernels::{self, PoolGeometry};
 use super::relu6_kernels::relu6_gradient;
 
 impl FastCpuOps for Flex {
@@ -54,6 +55,25 @@ impl FastCpuOps for Flex {
 
     fn relu6(x: FloatTensor<Self>) -> FloatTensor<Self> {
         <Flex as FloatTensorOps<Flex>>::float_clamp(x, 0.0f32.into(), 6.0f32.into())
+    }
+
+    fn max_pool2d(
+        x: FloatTensor<Self>,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: [usize; 2],
+    ) -> FloatTensor<Self> {
+        match pool_geometry(&x, kernel, stride, padding) {
+            Some(geo) => {
+                let [batch, channels, _, _] = x.shape().dims();
+                let shape = Shape::new([batch, channels, geo.out_height, geo.out_width]);
+                let x = x.to_contiguous();
+                tensor(max_pool_kernels::forward(f32s(&x), &geo), shape)
+            }
+            None => {
+                <Flex as ModuleOps<Flex>>::max_pool2d(x, kernel, stride, padding, [1, 1], false)
+            }
+        }
     }
 
     fn channel_affine(
@@ -182,6 +202,49 @@ impl FastCpuGradients for Flex {
         }
     }
 
+    fn max_pool2d_x_grad(
+        x: FloatTensor<Self>,
+        output_grad: FloatTensor<Self>,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: [usize; 2],
+    ) -> FloatTensor<Self> {
+        let geo = pool_geometry(&x, kernel, stride, padding).filter(|geo| {
+            all_f32(&[&output_grad])
+                && output_grad.shape().dims::<4>()[2..] == [geo.out_height, geo.out_width]
+        });
+        match geo {
+            Some(geo) => {
+                let shape = x.shape();
+                on_data(x, output_grad, shape, |x, dy| {
+                    max_pool_kernels::input_gradient(x, dy, &geo)
+                })
+            }
+            None => {
+                let pooled = <Flex as ModuleOps<Flex>>::max_pool2d_with_indices(
+                    x.clone(),
+                    kernel,
+                    stride,
+                    padding,
+                    [1, 1],
+                    false,
+                    IntDType::I64,
+                );
+                <Flex as ModuleOps<Flex>>::max_pool2d_with_indices_backward(
+                    x,
+                    kernel,
+                    stride,
+                    padding,
+                    [1, 1],
+                    false,
+                    output_grad,
+                    pooled.indices,
+                )
+                .x_grad
+            }
+        }
+    }
+
     fn relu6_grad(x: FloatTensor<Self>, output_grad: FloatTensor<Self>) -> FloatTensor<Self> {
         let shape = x.shape();
         if all_f32(&[&x, &output_grad]) && output_grad.shape() == shape {
@@ -296,6 +359,28 @@ fn channel_layout(shape: &Shape) -> ChannelLayout {
         channels: dims[1],
         spatial: dims[2..].iter().product(),
     }
+}
+
+/// The geometry when the max-pooling kernels apply: f32, a 4-D input the window fits.
+fn pool_geometry(
+    x: &FlexTensor,
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    padding: [usize; 2],
+) -> Option<PoolGeometry> {
+    let [batch, channels, height, width] = x.shape().dims();
+    let out_height = PoolGeometry::out_size(height, kernel[0], stride[0], padding[0])?;
+    let out_width = PoolGeometry::out_size(width, kernel[1], stride[1], padding[1])?;
+    all_f32(&[x]).then_some(PoolGeometry {
+        planes: batch * channels,
+        height,
+        width,
+        kernel,
+        stride,
+        pad: padding,
+        out_height,
+        out_width,
+    })
 }
 
 /// The geometry when the depthwise kernels apply: f32, one filter per channel, dilation 1.

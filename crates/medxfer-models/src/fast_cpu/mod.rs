@@ -15,6 +15,7 @@ mod depthwise_kernels;
 mod extension;
 mod flex;
 mod lanes;
+mod max_pool_kernels;
 mod relu6_kernels;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,6 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use burn::backend::ops::ConvOptions;
 use burn::backend::{Dispatch, DispatchDevice};
 use burn::nn::conv::Conv2d;
+use burn::nn::pool::MaxPool2d;
 use burn::nn::{BatchNorm, PaddingConfig2d};
 use burn::prelude::*;
 
@@ -82,6 +84,33 @@ pub fn forward_conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
         }
         None => out,
     }
+}
+
+/// `pool.forward(x)`, with medxfer's max-pooling kernels on Flex when the pooling has dilation 1,
+/// floor mode and explicit symmetric padding (ResNet's and DenseNet's); else burn's module
+/// (VGG's ceil mode, Xception's `Same` padding, whose split burn decides).
+pub fn forward_max_pool2d(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
+    match max_pool_fast_padding(pool, &x) {
+        Some(padding) => Tensor::from_dispatch(<Dispatch as FastCpuOps>::max_pool2d(
+            x.into_dispatch(),
+            pool.kernel_size,
+            pool.stride,
+            padding,
+        )),
+        None => pool.forward(x),
+    }
+}
+
+/// The padding per axis when `pool` on `x` takes the fast path.
+fn max_pool_fast_padding(pool: &MaxPool2d, x: &Tensor<4>) -> Option<[usize; 2]> {
+    let padding = match pool.padding {
+        PaddingConfig2d::Valid => Some([0, 0]),
+        PaddingConfig2d::Explicit(top, left, bottom, right) => {
+            (top == bottom && left == right).then_some([top, left])
+        }
+        PaddingConfig2d::Same => None,
+    };
+    padding.filter(|_| on_flex(&x.device()) && pool.dilation == [1, 1] && !pool.ceil_mode)
 }
 
 fn dense_takes_fast_path(conv: &Conv2d, x: &Tensor<4>) -> bool {
@@ -360,6 +389,40 @@ mod tests {
         fast.0.assert_eq(&generic.0, true);
         // Random normal inputs never hit exactly 0 or 6, where the conventions differ.
         fast.1.assert_eq(&generic.1, true);
+    }
+
+    #[test]
+    fn max_pool_matches_burn_forward_and_gradient() {
+        let device = Device::flex().autodiff();
+        device.seed(4);
+        // ResNet's 3x3 stride-2 pooling with padding 1 on odd and even sizes, and 2x2 stride 2.
+        for (kernel, stride, pad, size) in [(3, 2, 1, [9, 8]), (3, 2, 1, [8, 8]), (2, 2, 0, [6, 7])]
+        {
+            let pool = burn::nn::pool::MaxPool2dConfig::new([kernel, kernel])
+                .with_strides([stride, stride])
+                .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
+                .init();
+            let x = random([2, 3, size[0], size[1]], &device);
+            assert!(
+                max_pool_fast_padding(&pool, &x).is_some(),
+                "must exercise the fast path"
+            );
+            let probe = random(pool.forward(x.clone()).dims(), &device);
+            let [fast, generic] = both_paths(&x, &probe, |x, fast| {
+                if fast {
+                    forward_max_pool2d(&pool, x)
+                } else {
+                    pool.forward(x)
+                }
+            });
+            // Random normal inputs have no ties, where the two may pick another maximum.
+            fast.0.assert_eq(&generic.0, true);
+            fast.1.assert_eq(&generic.1, true);
+            // Inference: Flex without autodiff.
+            let x = x.inner();
+            let fast = forward_max_pool2d(&pool, x.clone()).into_data();
+            fast.assert_eq(&pool.forward(x).into_data(), true);
+        }
     }
 
     #[test]

@@ -19,7 +19,7 @@ use burn::prelude::*;
 use burn::tensor::activation::relu;
 
 use crate::conv_bn::{batch_norm, conv, global_average_pool, set_trainable};
-use crate::fast_cpu::{forward_batch_norm, forward_conv2d};
+use crate::fast_cpu::{forward_batch_norm, forward_conv2d, forward_max_pool2d};
 
 /// A residual block type (basic or bottleneck).
 pub trait ResidualUnit: Module {
@@ -83,7 +83,7 @@ impl<B: ResidualUnit> ResNet<B> {
             &self.bn1,
             forward_conv2d(&self.conv1, x),
         ));
-        x = self.maxpool.forward(x);
+        x = forward_max_pool2d(&self.maxpool, x);
         for layer in [&self.layer1, &self.layer2, &self.layer3, &self.layer4] {
             for block in layer {
                 x = block.forward(x);
@@ -103,7 +103,7 @@ impl<B: ResidualUnit> ResNet<B> {
                     forward_conv2d(&self.conv1, x),
                 ));
             }
-            1 => return run_blocks(&self.layer1, self.maxpool.forward(x)),
+            1 => return run_blocks(&self.layer1, forward_max_pool2d(&self.maxpool, x)),
             2 => &self.layer2,
             3 => &self.layer3,
             4 => &self.layer4,
