@@ -5,7 +5,8 @@
 //! is a transposed convolution. Here each gradient is one GEMM per chunk of images, with the
 //! contraction running over every output pixel of the chunk:
 //!
-//! - weight: `dW [c_out, c_in*kh*kw] += dY [c_out, pixels] x cols [c_in*kh*kw, pixels]^T`
+//! - weight: `dW^T [c_in*kh*kw, c_out] = cols [c_in*kh*kw, pixels] x dY [c_out, pixels]^T` per
+//!   chunk (or `dW = dY x cols^T`, see `weight_gradient_pixel_major`), chunks added in order.
 //! - input: `dcols = W^T dY`, then col2im adds each patch column back onto the image.
 //! - forward: `Y = W x cols`, one GEMM per chunk where Flex runs one per tile of output pixels.
 //!
@@ -14,12 +15,11 @@
 
 use rayon::prelude::*;
 
+use super::gemm_products::{Operand, avx512_kernels, matmul};
+
 /// Floats of im2col buffer per chunk: 32 MiB, large enough that every GEMM's contraction is
 /// hundreds of pixels long, small enough for a 224 px batch.
 const CHUNK_FLOATS: usize = 1 << 23;
-
-/// Work (multiply-adds) above which a GEMM is split across rayon's threads.
-const PARALLEL_GEMM_WORK: usize = 1 << 20;
 
 /// Shapes of one convolution: input `[batch, channels_in, height, width]`, weight
 /// `[channels_out, channels_in, kernel_h, kernel_w]`, output `[batch, channels_out, out_h, out_w]`.
@@ -281,19 +281,6 @@ fn weight_gradient_pixel_major(channels_out: usize) -> bool {
     channels_out <= 64 || avx512_kernels()
 }
 
-/// Whether gemm runs its AVX-512 kernels here (the workspace builds it with `x86-v4`, chosen at
-/// run time).
-fn avx512_kernels() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx512f")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
 /// The `cols x rows` transpose of a row-major `rows x cols` matrix.
 fn transpose(data: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     let mut out = vec![0.0f32; rows * cols];
@@ -507,90 +494,6 @@ fn channel_major(
                 row[image * pixels..][..pixels].copy_from_slice(src);
             }
         });
-}
-
-/// One operand of a matrix product: element `(r, c)` of a `rows x cols` matrix is
-/// `data[r * row_stride + c * col_stride]`, so a transposed read only swaps the strides.
-#[derive(Debug, Clone, Copy)]
-struct Operand<'a> {
-    data: &'a [f32],
-    rows: usize,
-    cols: usize,
-    row_stride: usize,
-    col_stride: usize,
-}
-
-impl<'a> Operand<'a> {
-    fn row_major(data: &'a [f32], rows: usize, cols: usize) -> Self {
-        Operand {
-            data,
-            rows,
-            cols,
-            row_stride: cols,
-            col_stride: 1,
-        }
-    }
-
-    fn transposed(self) -> Self {
-        Operand {
-            rows: self.cols,
-            cols: self.rows,
-            row_stride: self.col_stride,
-            col_stride: self.row_stride,
-            ..self
-        }
-    }
-
-    /// Whether every element lies inside `data`.
-    fn fits(&self) -> bool {
-        self.rows == 0
-            || self.cols == 0
-            || (self.rows - 1) * self.row_stride + (self.cols - 1) * self.col_stride
-                < self.data.len()
-    }
-}
-
-/// `dst = lhs x rhs`, `dst` row-major with the rows of `lhs` and the columns of `rhs`; one
-/// GEMM, split across rayon's threads when it is large and `threaded`.
-fn matmul(dst: &mut [f32], lhs: Operand, rhs: Operand, threaded: bool) {
-    let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
-    assert!(
-        rhs.rows == k && m * n <= dst.len() && lhs.fits() && rhs.fits(),
-        "matrix product operands out of bounds"
-    );
-    // SAFETY: the assert keeps every element gemm reads or writes inside its slice: dst is
-    // m x n with row stride n, lhs and rhs are read through their checked strides.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            n as isize,
-            false, // dst is written, not read
-            lhs.data.as_ptr(),
-            lhs.col_stride as isize,
-            lhs.row_stride as isize,
-            rhs.data.as_ptr(),
-            rhs.col_stride as isize,
-            rhs.row_stride as isize,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            parallelism(m * n * k, threaded),
-        );
-    }
-}
-
-fn parallelism(work: usize, threaded: bool) -> gemm::Parallelism {
-    if threaded && work >= PARALLEL_GEMM_WORK && rayon::current_num_threads() > 1 {
-        gemm::Parallelism::Rayon(0)
-    } else {
-        gemm::Parallelism::None
-    }
 }
 
 #[cfg(test)]

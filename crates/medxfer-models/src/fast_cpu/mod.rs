@@ -14,6 +14,7 @@ mod dense_conv_kernels;
 mod depthwise_kernels;
 mod extension;
 mod flex;
+mod gemm_products;
 mod lanes;
 mod max_pool_kernels;
 mod relu6_kernels;
