@@ -206,11 +206,11 @@ fn weight_gradient_in_chunks(
         let mut grad = vec![0.0f32; len];
         let images = chunk.min(geo.batch - first);
         let threaded = !across_chunks;
+        let images = first..first + images;
         weight_gradient_chunk(
             x,
             output_grad,
             geo,
-            first,
             images,
             pixel_major,
             &mut grad,
@@ -239,19 +239,18 @@ fn weight_gradient_in_chunks(
     }
 }
 
-/// The weight gradient of images `first..first + images` into `grad` (`dW^T`, `[patch,
-/// c_out]`, when `pixel_major`, else `dW`).
-#[allow(clippy::too_many_arguments)]
+/// The weight gradient of `images` into `grad` (`dW^T`, `[patch, c_out]`, when
+/// `pixel_major`, else `dW`).
 fn weight_gradient_chunk(
     x: &[f32],
     output_grad: &[f32],
     geo: &DenseGeometry,
-    first: usize,
-    images: usize,
+    images: std::ops::Range<usize>,
     pixel_major: bool,
     grad: &mut [f32],
     threaded: bool,
 ) {
+    let (first, images) = (images.start, images.len());
     let (patch, columns) = (geo.patch_len(), images * geo.out_pixels());
     with_buffer(patch * columns, |cols| {
         im2col(x, geo, first, images, cols);
