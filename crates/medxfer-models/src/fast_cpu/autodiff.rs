@@ -34,38 +34,7 @@ where
     }
 
     fn relu6(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        #[derive(Debug)]
-        struct Relu6Backward;
-
-        impl<B: Backend + FastCpuGradients> Backward<B, 1> for Relu6Backward {
-            type State = NodeId;
-
-            fn backward(
-                self,
-                ops: Ops<Self::State, 1>,
-                grads: &mut Gradients,
-                checkpointer: &mut Checkpointer,
-            ) {
-                let [node_x] = ops.parents;
-                let output_grad = grads.consume::<B>(&ops.node);
-                let x = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(ops.state);
-                if let Some(node) = node_x {
-                    grads.register::<B>(node.id, B::relu6_grad(x, output_grad));
-                }
-            }
-        }
-
-        match Relu6Backward
-            .prepare::<C>([x.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(mut prep) => {
-                let x_state = prep.checkpoint(&x);
-                prep.finish(x_state, B::relu6(x.into_primitive()))
-            }
-            OpsKind::UnTracked(prep) => prep.finish(B::relu6(x.into_primitive())),
-        }
+        input_node::<B, C>(InputOp::Relu6, x)
     }
 
     fn max_pool2d(
@@ -74,47 +43,12 @@ where
         stride: [usize; 2],
         padding: [usize; 2],
     ) -> FloatTensor<Self> {
-        #[derive(Debug)]
-        struct MaxPoolBackward;
-
-        impl<B: Backend + FastCpuGradients> Backward<B, 1> for MaxPoolBackward {
-            type State = (NodeId, [usize; 2], [usize; 2], [usize; 2]);
-
-            fn backward(
-                self,
-                ops: Ops<Self::State, 1>,
-                grads: &mut Gradients,
-                checkpointer: &mut Checkpointer,
-            ) {
-                let [node_x] = ops.parents;
-                let output_grad = grads.consume::<B>(&ops.node);
-                let (x_state, kernel, stride, padding) = ops.state;
-                let x = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(x_state);
-                if let Some(node) = node_x {
-                    let grad = B::max_pool2d_x_grad(x, output_grad, kernel, stride, padding);
-                    grads.register::<B>(node.id, grad);
-                }
-            }
-        }
-
-        match MaxPoolBackward
-            .prepare::<C>([x.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(mut prep) => {
-                let x_state = prep.checkpoint(&x);
-                let output =
-                    <B as FastCpuOps>::max_pool2d(x.into_primitive(), kernel, stride, padding);
-                prep.finish((x_state, kernel, stride, padding), output)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(<B as FastCpuOps>::max_pool2d(
-                x.into_primitive(),
-                kernel,
-                stride,
-                padding,
-            )),
-        }
+        let op = InputOp::MaxPool {
+            kernel,
+            stride,
+            padding,
+        };
+        input_node::<B, C>(op, x)
     }
 
     fn channel_affine(
@@ -214,6 +148,86 @@ where
                 )
             }
         }
+    }
+}
+
+/// The one-input operations whose gradient needs only their input (checkpointed) and the
+/// output gradient; all record the same kind of graph node.
+#[derive(Debug, Clone, Copy)]
+enum InputOp {
+    Relu6,
+    MaxPool {
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: [usize; 2],
+    },
+}
+
+impl InputOp {
+    fn forward<B: FastCpuOps>(self, x: B::FloatTensorPrimitive) -> B::FloatTensorPrimitive {
+        match self {
+            InputOp::Relu6 => B::relu6(x),
+            InputOp::MaxPool {
+                kernel,
+                stride,
+                padding,
+            } => <B as FastCpuOps>::max_pool2d(x, kernel, stride, padding),
+        }
+    }
+
+    fn input_grad<B: FastCpuGradients>(
+        self,
+        x: B::FloatTensorPrimitive,
+        output_grad: B::FloatTensorPrimitive,
+    ) -> B::FloatTensorPrimitive {
+        match self {
+            InputOp::Relu6 => B::relu6_grad(x, output_grad),
+            InputOp::MaxPool {
+                kernel,
+                stride,
+                padding,
+            } => B::max_pool2d_x_grad(x, output_grad, kernel, stride, padding),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct InputOpBackward;
+
+impl<B: Backend + FastCpuGradients> Backward<B, 1> for InputOpBackward {
+    type State = (NodeId, InputOp);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 1>,
+        grads: &mut Gradients,
+        checkpointer: &mut Checkpointer,
+    ) {
+        let [node_x] = ops.parents;
+        let output_grad = grads.consume::<B>(&ops.node);
+        let (x_state, op) = ops.state;
+        let x = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(x_state);
+        if let Some(node) = node_x {
+            grads.register::<B>(node.id, op.input_grad::<B>(x, output_grad));
+        }
+    }
+}
+
+fn input_node<B, C>(op: InputOp, x: FloatTensor<Autodiff<B, C>>) -> FloatTensor<Autodiff<B, C>>
+where
+    B: Backend + FastCpuOps + FastCpuGradients,
+    C: CheckpointStrategy,
+{
+    match InputOpBackward
+        .prepare::<C>([x.node()])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(mut prep) => {
+            let x_state = prep.checkpoint(&x);
+            prep.finish((x_state, op), op.forward::<B>(x.into_primitive()))
+        }
+        OpsKind::UnTracked(prep) => prep.finish(op.forward::<B>(x.into_primitive())),
     }
 }
 

@@ -616,21 +616,31 @@ mod tests {
         }
     }
 
-    #[test]
-    fn results_do_not_depend_on_the_thread_count() {
-        // 2 threads split across chunks (8 images, several chunks); 1 thread runs them in turn.
-        let geo = DenseGeometry {
-            batch: 8,
-            channels_in: 3,
-            height: 9,
-            width: 7,
-            channels_out: 70,
+    /// A 3x3, stride-1, padding-1 convolution (output as large as the input).
+    fn same_size_3x3(
+        batch: usize,
+        channels_in: usize,
+        [height, width]: [usize; 2],
+        channels_out: usize,
+    ) -> DenseGeometry {
+        DenseGeometry {
+            batch,
+            channels_in,
+            height,
+            width,
+            channels_out,
             kernel: [3, 3],
             stride: [1, 1],
             pad_begin: [1, 1],
-            out_height: 9,
-            out_width: 7,
-        };
+            out_height: height,
+            out_width: width,
+        }
+    }
+
+    #[test]
+    fn results_do_not_depend_on_the_thread_count() {
+        // 2 threads split across chunks (8 images, several chunks); 1 thread runs them in turn.
+        let geo = same_size_3x3(8, 3, [9, 7], 70);
         let x = values(8 * 3 * 63, 7);
         let w = values(70 * geo.patch_len(), 8);
         let dy = values(8 * 70 * 63, 9);
@@ -656,18 +666,7 @@ mod tests {
     #[test]
     fn chunks_accumulate_over_the_whole_batch() {
         // One image per chunk (as for large inputs) must give the same sums as one chunk.
-        let geo = DenseGeometry {
-            batch: 3,
-            channels_in: 2,
-            height: 5,
-            width: 4,
-            channels_out: 3,
-            kernel: [3, 3],
-            stride: [1, 1],
-            pad_begin: [1, 1],
-            out_height: 5,
-            out_width: 4,
-        };
+        let geo = same_size_3x3(3, 2, [5, 4], 3);
         let x = values(3 * 2 * 20, 4);
         let w = values(3 * geo.patch_len(), 6);
         let dy = values(3 * 3 * 20, 5);
