@@ -6,10 +6,9 @@ use burn::nn::BatchNorm;
 use burn::nn::conv::Conv2d;
 use burn::nn::pool::{AvgPool2d, AvgPool2dConfig};
 use burn::prelude::*;
-use burn::tensor::activation::relu;
 
 use crate::conv_bn::{batch_norm_with_epsilon, conv_fan_in as conv};
-use crate::fast_cpu::{forward_batch_norm, forward_conv2d};
+use crate::fast_cpu::{Activation, forward_batch_norm_act, forward_conv2d};
 
 /// Batch-norm epsilon of Keras's DenseNet (`keras.applications.densenet`), whose ImageNet
 /// weights medxfer imports; torchvision uses 1e-5, a difference far below f32 rounding of the
@@ -45,9 +44,9 @@ impl DenseLayer {
 
     /// B x C x H x W -> B x growth x H x W (the new features only).
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = relu(forward_batch_norm(&self.norm1, x));
+        let x = forward_batch_norm_act(&self.norm1, x, Activation::Relu);
         let x = forward_conv2d(&self.conv1, x);
-        let x = relu(forward_batch_norm(&self.norm2, x));
+        let x = forward_batch_norm_act(&self.norm2, x, Activation::Relu);
         forward_conv2d(&self.conv2, x)
     }
 }
@@ -87,7 +86,7 @@ impl Transition {
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = relu(forward_batch_norm(&self.norm, x));
+        let x = forward_batch_norm_act(&self.norm, x, Activation::Relu);
         self.pool.forward(forward_conv2d(&self.conv, x))
     }
 }

@@ -16,10 +16,9 @@ use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::prelude::*;
-use burn::tensor::activation::relu;
 
 use crate::conv_bn::{conv_fan_in as conv, global_average_pool, set_trainable};
-use crate::fast_cpu::{forward_batch_norm, forward_conv2d, forward_max_pool2d};
+use crate::fast_cpu::{Activation, forward_batch_norm_act, forward_conv_bn, forward_max_pool2d};
 use crate::registry::BackboneNetwork;
 use layers::{batch_norm, forward_dense_block};
 
@@ -91,16 +90,13 @@ impl DenseNet {
     /// indices from the registry; any other index returns `x` unchanged.
     pub fn forward_stage(&self, stage: usize, x: Tensor<4>) -> Tensor<4> {
         match stage {
-            0 => relu(forward_batch_norm(
-                &self.norm0,
-                forward_conv2d(&self.conv0, x),
-            )),
+            0 => forward_conv_bn(&self.conv0, &self.norm0, x, Activation::Relu),
             1 => forward_dense_block(&self.denseblock1, forward_max_pool2d(&self.pool0, x)),
             2 => forward_dense_block(&self.denseblock2, self.transition1.forward(x)),
             3 => forward_dense_block(&self.denseblock3, self.transition2.forward(x)),
             4 => {
                 let x = forward_dense_block(&self.denseblock4, self.transition3.forward(x));
-                relu(forward_batch_norm(&self.norm5, x))
+                forward_batch_norm_act(&self.norm5, x, Activation::Relu)
             }
             _ => x,
         }

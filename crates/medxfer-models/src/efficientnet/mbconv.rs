@@ -6,7 +6,7 @@ use burn::nn::conv::Conv2d;
 use burn::prelude::*;
 
 use crate::conv_bn::{batch_norm_tf, conv_same};
-use crate::fast_cpu::{forward_batch_norm, forward_batch_norm_relu6, forward_conv2d};
+use crate::fast_cpu::{Activation, forward_conv_bn};
 
 /// Shape of one block: kernel, stride, expansion ratio, input and output channels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,10 +56,10 @@ impl MbConvBlock {
     pub fn forward(&self, input: Tensor<4>) -> Tensor<4> {
         let mut x = input.clone();
         if let (Some(expand), Some(bn)) = (&self.expand_conv, &self.bn0) {
-            x = forward_batch_norm_relu6(bn, forward_conv2d(expand, x));
+            x = forward_conv_bn(expand, bn, x, Activation::Relu6);
         }
-        x = forward_batch_norm_relu6(&self.bn1, forward_conv2d(&self.depthwise_conv, x));
-        x = forward_batch_norm(&self.bn2, forward_conv2d(&self.project_conv, x));
+        x = forward_conv_bn(&self.depthwise_conv, &self.bn1, x, Activation::Relu6);
+        x = forward_conv_bn(&self.project_conv, &self.bn2, x, Activation::Identity);
         if self.skip { x + input } else { x }
     }
 

@@ -14,7 +14,7 @@ use burn::nn::conv::Conv2d;
 use burn::prelude::*;
 
 use crate::conv_bn::{batch_norm_tf, conv_same, global_average_pool, set_trainable};
-use crate::fast_cpu::{forward_batch_norm_relu6, forward_conv2d};
+use crate::fast_cpu::{Activation, forward_conv_bn};
 
 /// Stages: (kernel, stride, expansion, output channels, repeats), from the Lite0 definition.
 const STAGES: [(usize, usize, usize, usize, usize); 7] = [
@@ -82,11 +82,11 @@ impl EfficientNetLite0 {
 
     /// B x C x H x W -> B x 1280.
     pub fn forward_features(&self, x: Tensor<4>) -> Tensor<2> {
-        let mut x = forward_batch_norm_relu6(&self.bn0, forward_conv2d(&self.conv_stem, x));
+        let mut x = forward_conv_bn(&self.conv_stem, &self.bn0, x, Activation::Relu6);
         for block in &self.blocks {
             x = block.forward(x);
         }
-        x = forward_batch_norm_relu6(&self.bn1, forward_conv2d(&self.conv_head, x));
+        x = forward_conv_bn(&self.conv_head, &self.bn1, x, Activation::Relu6);
         global_average_pool(x)
     }
 
@@ -94,8 +94,8 @@ impl EfficientNetLite0 {
     /// indices from the registry; any other index returns `x` unchanged.
     pub(crate) fn forward_stage(&self, stage: usize, x: Tensor<4>) -> Tensor<4> {
         match stage {
-            0 => forward_batch_norm_relu6(&self.bn0, forward_conv2d(&self.conv_stem, x)),
-            8 => forward_batch_norm_relu6(&self.bn1, forward_conv2d(&self.conv_head, x)),
+            0 => forward_conv_bn(&self.conv_stem, &self.bn0, x, Activation::Relu6),
+            8 => forward_conv_bn(&self.conv_head, &self.bn1, x, Activation::Relu6),
             _ => self
                 .blocks
                 .iter()

@@ -10,6 +10,7 @@ use burn_autodiff::grads::Gradients;
 use burn_autodiff::ops::{Backward, Ops, OpsKind};
 use burn_autodiff::{Autodiff, NodeId};
 
+use super::Activation;
 use super::extension::{FastCpuGradients, FastCpuOps};
 
 impl<B, C> FastCpuOps for Autodiff<B, C>
@@ -55,11 +56,24 @@ where
         x: FloatTensor<Self>,
         scale: FloatTensor<Self>,
         shift: FloatTensor<Self>,
-        relu6: bool,
+        activation: Activation,
     ) -> FloatTensor<Self> {
         // Only inference calls the fused kernel; with autodiff, burn's own ops keep it
         // differentiable.
-        super::flex::generic_channel_affine::<Self>(x, scale, shift, relu6)
+        super::flex::generic_channel_affine::<Self>(x, scale, shift, activation)
+    }
+
+    fn dense_conv2d_affine(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        scale: FloatTensor<Self>,
+        shift: FloatTensor<Self>,
+        activation: Activation,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        // As `channel_affine`: the recorded convolution, then burn's differentiable ops.
+        let y = Self::dense_conv2d(x, weight, options);
+        super::flex::generic_channel_affine::<Self>(y, scale, shift, activation)
     }
 
     fn fused_batch_norm_train(

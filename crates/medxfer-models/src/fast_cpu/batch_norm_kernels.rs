@@ -68,17 +68,20 @@ pub(crate) fn batch_norm_forward(
     (output, mean, variance)
 }
 
-/// What [`channel_affine`] applies after the affine map, in the same pass.
+/// The activation applied after a per-channel affine map (batch norm at inference) in the
+/// same pass over the activation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Activation {
+pub enum Activation {
     Identity,
+    /// `max(y, 0)` (NaN stays NaN, as burn's `relu`).
+    Relu,
     /// `min(max(y, 0), 6)`.
     Relu6,
 }
 
 /// `y = activation(x * scale + shift)` with each channel's `(scale, shift)`, one pass over
 /// the activation, in parallel over (image, channel) planes: batch norm with known statistics
-/// (inference), optionally fused with the ReLU6 after it.
+/// (inference), optionally fused with the activation after it.
 pub(crate) fn channel_affine(
     x: &[f32],
     affine: &[(f32, f32)],
@@ -119,9 +122,16 @@ pub(crate) fn channel_affine_in_place(
 
 impl Activation {
     #[inline(always)]
-    fn apply(self, y: f32) -> f32 {
+    pub(crate) fn apply(self, y: f32) -> f32 {
         match self {
             Activation::Identity => y,
+            Activation::Relu => {
+                if y <= 0.0 {
+                    0.0
+                } else {
+                    y
+                }
+            }
             Activation::Relu6 => y.clamp(0.0, 6.0),
         }
     }

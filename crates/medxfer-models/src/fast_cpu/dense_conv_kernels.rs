@@ -15,6 +15,7 @@
 
 use rayon::prelude::*;
 
+use super::Activation;
 use super::gemm_products::{Operand, avx512_kernels, matmul};
 
 /// Floats of im2col buffer per chunk: 32 MiB, large enough that every GEMM's contraction is
@@ -83,17 +84,54 @@ impl DenseGeometry {
     }
 }
 
-/// The convolution itself, `[batch, channels_out, out_h, out_w]` flattened (no bias).
-pub(crate) fn forward(x: &[f32], weight: &[f32], geo: &DenseGeometry) -> Vec<f32> {
-    forward_in_chunks(x, weight, geo, geo.chunk_images())
+/// What the forward pass applies to each output value as it copies the product into NCHW: a
+/// per-output-channel `(scale, shift)` (batch norm with known statistics) and an activation.
+/// One pass over the output instead of two or three at inference.
+pub(crate) struct Epilogue {
+    pub affine: Vec<(f32, f32)>,
+    pub activation: Activation,
 }
 
-fn forward_in_chunks(x: &[f32], weight: &[f32], geo: &DenseGeometry, chunk: usize) -> Vec<f32> {
+impl Epilogue {
+    /// `dst[i] = activation(values[i] * scale + shift)` with `channel`'s affine map; one loop
+    /// per activation so that each vectorises.
+    fn write(&self, channel: usize, values: impl Iterator<Item = f32>, dst: &mut [f32]) {
+        let (scale, shift) = self.affine[channel];
+        let pairs = dst.iter_mut().zip(values);
+        match self.activation {
+            Activation::Identity => pairs.for_each(|(d, v)| *d = v * scale + shift),
+            Activation::Relu => pairs.for_each(|(d, v)| {
+                *d = Activation::Relu.apply(v * scale + shift);
+            }),
+            Activation::Relu6 => pairs.for_each(|(d, v)| *d = (v * scale + shift).clamp(0.0, 6.0)),
+        }
+    }
+}
+
+/// The convolution itself, `[batch, channels_out, out_h, out_w]` flattened (no bias), with
+/// `epilogue` applied to every output value when given.
+pub(crate) fn forward(
+    x: &[f32],
+    weight: &[f32],
+    geo: &DenseGeometry,
+    epilogue: Option<&Epilogue>,
+) -> Vec<f32> {
+    forward_in_chunks(x, weight, geo, geo.chunk_images(), epilogue)
+}
+
+fn forward_in_chunks(
+    x: &[f32],
+    weight: &[f32],
+    geo: &DenseGeometry,
+    chunk: usize,
+    epilogue: Option<&Epilogue>,
+) -> Vec<f32> {
     let per_image = geo.channels_out * geo.out_pixels();
     let mut out = vec![0.0f32; geo.batch * per_image];
     let across_chunks = split_across_chunks(geo.batch, chunk);
     let run = |(index, dst): (usize, &mut [f32])| {
-        forward_chunk(x, weight, geo, index * chunk, dst, !across_chunks);
+        let first = index * chunk;
+        forward_chunk(x, weight, geo, first, dst, !across_chunks, epilogue);
     };
     if across_chunks {
         out.par_chunks_mut(chunk * per_image)
@@ -123,6 +161,7 @@ fn forward_chunk(
     first: usize,
     dst: &mut [f32],
     threaded: bool,
+    epilogue: Option<&Epilogue>,
 ) {
     let (patch, pixels) = (geo.patch_len(), geo.out_pixels());
     let images = dst.len() / (geo.channels_out * pixels);
@@ -136,10 +175,10 @@ fn forward_chunk(
             );
             if geo.channels_out <= PIXEL_MAJOR_MAX_CHANNELS {
                 matmul(y, cols.transposed(), weight.transposed(), threaded);
-                pixel_major_to_nchw(y, geo, dst);
+                pixel_major_to_nchw(y, geo, dst, epilogue);
             } else {
                 matmul(y, weight, cols, threaded);
-                channel_major_to_nchw(y, geo, dst);
+                channel_major_to_nchw(y, geo, dst, epilogue);
             }
         });
     });
@@ -153,21 +192,37 @@ fn forward_chunk(
 /// at 64 channels channel-major was the faster (47-55 against 34-43).
 const PIXEL_MAJOR_MAX_CHANNELS: usize = 32;
 
-/// Copies a chunk's output `y`, `[c_out, images * pixels]`, into NCHW `dst`.
-fn channel_major_to_nchw(y: &[f32], geo: &DenseGeometry, dst: &mut [f32]) {
+/// Copies a chunk's output `y`, `[c_out, images * pixels]`, into NCHW `dst` (through
+/// `epilogue` when given).
+fn channel_major_to_nchw(
+    y: &[f32],
+    geo: &DenseGeometry,
+    dst: &mut [f32],
+    epilogue: Option<&Epilogue>,
+) {
     let pixels = geo.out_pixels();
     let columns = dst.len() / geo.channels_out;
     dst.par_chunks_mut(pixels)
         .enumerate()
         .for_each(|(index, plane)| {
             let (image, co) = (index / geo.channels_out, index % geo.channels_out);
-            plane.copy_from_slice(&y[co * columns + image * pixels..][..pixels]);
+            let src = &y[co * columns + image * pixels..][..pixels];
+            match epilogue {
+                None => plane.copy_from_slice(src),
+                Some(epilogue) => epilogue.write(co, src.iter().copied(), plane),
+            }
         });
 }
 
-/// Transposes a chunk's output `y_t`, `[images * pixels, c_out]`, into NCHW `dst`, a block of
-/// pixels at a time so that the block's rows of `y_t` stay in L1 while each channel is copied.
-fn pixel_major_to_nchw(y_t: &[f32], geo: &DenseGeometry, dst: &mut [f32]) {
+/// Transposes a chunk's output `y_t`, `[images * pixels, c_out]`, into NCHW `dst` (through
+/// `epilogue` when given), a block of pixels at a time so that the block's rows of `y_t` stay
+/// in L1 while each channel is copied.
+fn pixel_major_to_nchw(
+    y_t: &[f32],
+    geo: &DenseGeometry,
+    dst: &mut [f32],
+    epilogue: Option<&Epilogue>,
+) {
     const BLOCK: usize = 64;
     let (pixels, channels) = (geo.out_pixels(), geo.channels_out);
     dst.par_chunks_mut(channels * pixels)
@@ -178,8 +233,11 @@ fn pixel_major_to_nchw(y_t: &[f32], geo: &DenseGeometry, dst: &mut [f32]) {
                 let rows = &image_y[start * channels..][..len * channels];
                 for (co, plane) in image_out.chunks_exact_mut(pixels).enumerate() {
                     let out = &mut plane[start..][..len];
-                    for (value, row) in out.iter_mut().zip(rows.chunks_exact(channels)) {
-                        *value = row[co];
+                    let rows = rows.chunks_exact(channels);
+                    let column = rows.map(|row| row[co]);
+                    match epilogue {
+                        None => out.iter_mut().zip(column).for_each(|(v, c)| *v = c),
+                        Some(epilogue) => epilogue.write(co, column, out),
                     }
                 }
             }
@@ -598,7 +656,7 @@ mod tests {
         let w = values(channels_out * geo.patch_len(), 2);
         let dy = values(batch * channels_out * geo.out_pixels(), 3);
         let (y_ref, dw_ref, dx_ref) = reference(&x, &w, &dy, &geo);
-        let y = forward(&x, &w, &geo);
+        let y = forward(&x, &w, &geo, None);
         let dx = input_gradient(&w, &dy, &geo);
         // Both orientations of the weight-gradient product, whichever this CPU would choose.
         let dw_pixel_major = weight_gradient_in_chunks(&x, &dy, &geo, geo.chunk_images(), true);
@@ -638,6 +696,36 @@ mod tests {
     }
 
     #[test]
+    fn epilogue_applies_the_affine_map_and_activation_to_every_output() {
+        // 8 output channels take the pixel-major product, 40 the channel-major one.
+        for channels_out in [8, 40] {
+            let geo = same_size_3x3(3, 2, [6, 5], channels_out);
+            let x = values(3 * 2 * 30, 11);
+            let w = values(channels_out * geo.patch_len(), 12);
+            let plain = forward(&x, &w, &geo, None);
+            let affine: Vec<(f32, f32)> = (0..channels_out)
+                .map(|c| (0.5 + c as f32 * 0.25, c as f32 * 0.1 - 1.0))
+                .collect();
+            for activation in [Activation::Identity, Activation::Relu, Activation::Relu6] {
+                let epilogue = Epilogue {
+                    affine: affine.clone(),
+                    activation,
+                };
+                let fused = forward(&x, &w, &geo, Some(&epilogue));
+                for (index, (&got, &y)) in fused.iter().zip(&plain).enumerate() {
+                    let channel = (index / geo.out_pixels()) % channels_out;
+                    let (scale, shift) = affine[channel];
+                    let want = activation.apply(y * scale + shift);
+                    assert!(
+                        (got - want).abs() < 1e-5,
+                        "c_out {channels_out} {activation:?}: {got} vs {want}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
     fn results_do_not_depend_on_the_thread_count() {
         // 2 threads split across chunks (8 images, several chunks); 1 thread runs them in turn.
         let geo = same_size_3x3(8, 3, [9, 7], 70);
@@ -654,7 +742,7 @@ mod tests {
                 let dw =
                     [true, false].map(|major| weight_gradient_in_chunks(&x, &dy, &geo, 2, major));
                 (
-                    forward_in_chunks(&x, &w, &geo, 2),
+                    forward_in_chunks(&x, &w, &geo, 2, None),
                     dw,
                     input_gradient_in_chunks(&w, &dy, &geo, 2),
                 )
@@ -672,7 +760,7 @@ mod tests {
         let dy = values(3 * 3 * 20, 5);
         let (y_ref, dw_ref, dx_ref) = reference(&x, &w, &dy, &geo);
         for chunk in [1, 2] {
-            let y = forward_in_chunks(&x, &w, &geo, chunk);
+            let y = forward_in_chunks(&x, &w, &geo, chunk, None);
             let dw = weight_gradient_in_chunks(&x, &dy, &geo, chunk, chunk == 1);
             let dx = input_gradient_in_chunks(&w, &dy, &geo, chunk);
             let pairs = y.iter().zip(&y_ref).chain(dw.iter().zip(&dw_ref));

@@ -8,6 +8,8 @@ use burn::backend::ops::ConvOptions;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, backend_extension};
 
+use super::Activation;
+
 #[backend_extension(Flex, Autodiff)]
 pub trait FastCpuOps: Backend {
     /// Depthwise 2-D convolution: `x` is `[batch, channels, h, w]`, `weight` is
@@ -38,13 +40,26 @@ pub trait FastCpuOps: Backend {
         padding: [usize; 2],
     ) -> FloatTensor<Self>;
 
-    /// `x * scale[c] + shift[c]` per channel of `[batch, channels, ...]` (batch norm with known
-    /// statistics), clamped to [0, 6] in the same pass when `relu6`.
+    /// `activation(x * scale[c] + shift[c])` per channel of `[batch, channels, ...]` (batch
+    /// norm with known statistics), in one pass.
     fn channel_affine(
         x: FloatTensor<Self>,
         scale: FloatTensor<Self>,
         shift: FloatTensor<Self>,
-        relu6: bool,
+        activation: Activation,
+    ) -> FloatTensor<Self>;
+
+    /// `activation(conv(x, weight) * scale[c] + shift[c])`: [`FastCpuOps::dense_conv2d`]
+    /// followed by [`FastCpuOps::channel_affine`], the affine map and the activation applied
+    /// as the convolution's output is written (batch norm folded into the convolution at
+    /// inference).
+    fn dense_conv2d_affine(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        scale: FloatTensor<Self>,
+        shift: FloatTensor<Self>,
+        activation: Activation,
+        options: ConvOptions<2>,
     ) -> FloatTensor<Self>;
 
     /// Training-mode batch norm over `[batch, channels, ...]` with the batch's own statistics:

@@ -8,11 +8,11 @@ use burn::backend::{TensorMetadata, get_or_init_device_settings};
 use burn::tensor::{DType, IntDType, Shape, TensorData};
 use burn_flex::FlexTensor;
 
+use super::Activation;
 use super::batch_norm_kernels::{
-    Activation, ChannelLayout, batch_norm_backward, batch_norm_forward, channel_affine,
-    channel_affine_in_place,
+    ChannelLayout, batch_norm_backward, batch_norm_forward, channel_affine, channel_affine_in_place,
 };
-use super::dense_conv_kernels::{self, DenseGeometry};
+use super::dense_conv_kernels::{self, DenseGeometry, Epilogue};
 use super::depthwise_kernels::{DepthwiseGeometry, input_gradient, weight_gradient};
 use super::extension::{FastCpuGradients, FastCpuOps};
 use super::max_pool_kernels::{self, PoolGeometry};
@@ -33,20 +33,12 @@ impl FastCpuOps for Flex {
         weight: FloatTensor<Self>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Self> {
-        let [batch, _, height, width] = x.shape().dims();
-        let [channels_out, _, kernel_h, kernel_w] = weight.shape().dims();
-        let out_size = |axis: usize, size: usize, kernel: usize| {
-            let (begin, end) = options.padding[axis];
-            (size + begin + end)
-                .checked_sub(kernel)
-                .map(|span| span / options.stride[axis] + 1)
-        };
-        let out_sizes = out_size(0, height, kernel_h).zip(out_size(1, width, kernel_w));
-        match out_sizes.and_then(|(h, w)| dense_geometry(&x, &weight, [h, w], &options)) {
+        match dense_forward_geometry(&x, &weight, &options) {
             Some(geo) => {
-                let shape = Shape::new([batch, channels_out, geo.out_height, geo.out_width]);
+                let shape =
+                    Shape::new([geo.batch, geo.channels_out, geo.out_height, geo.out_width]);
                 on_data(x, weight, shape, |x, w| {
-                    dense_conv_kernels::forward(x, w, &geo)
+                    dense_conv_kernels::forward(x, w, &geo, None)
                 })
             }
             None => <Flex as ModuleOps<Flex>>::conv2d(x, weight, None, options),
@@ -80,28 +72,15 @@ impl FastCpuOps for Flex {
         x: FloatTensor<Self>,
         scale: FloatTensor<Self>,
         shift: FloatTensor<Self>,
-        relu6: bool,
+        activation: Activation,
     ) -> FloatTensor<Self> {
         if !all_f32(&[&x, &scale, &shift]) {
-            return generic_channel_affine::<Flex>(x, scale, shift, relu6);
+            return generic_channel_affine::<Flex>(x, scale, shift, activation);
         }
         let shape = x.shape();
         let layout = channel_layout(&shape);
-        let (mut x, scale, shift) = (
-            x.to_contiguous(),
-            scale.to_contiguous(),
-            shift.to_contiguous(),
-        );
-        let affine: Vec<(f32, f32)> = f32s(&scale)
-            .iter()
-            .copied()
-            .zip(f32s(&shift).iter().copied())
-            .collect();
-        let activation = if relu6 {
-            Activation::Relu6
-        } else {
-            Activation::Identity
-        };
+        let mut x = x.to_contiguous();
+        let affine = affine_pairs(scale, shift);
         let elements = shape.num_elements();
         if let Some(data) = x.try_storage_mut::<f32>().filter(|d| d.len() == elements) {
             channel_affine_in_place(data, &affine, &layout, activation);
@@ -111,6 +90,32 @@ impl FastCpuOps for Flex {
             channel_affine(f32s(&x), &affine, &layout, activation),
             shape,
         )
+    }
+
+    fn dense_conv2d_affine(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        scale: FloatTensor<Self>,
+        shift: FloatTensor<Self>,
+        activation: Activation,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        let geometry = dense_forward_geometry(&x, &weight, &options).filter(|_| {
+            all_f32(&[&scale, &shift])
+                && scale.shape().num_elements() == weight.shape().dims::<4>()[0]
+        });
+        let Some(geo) = geometry else {
+            let y = Self::dense_conv2d(x, weight, options);
+            return Self::channel_affine(y, scale, shift, activation);
+        };
+        let epilogue = Epilogue {
+            affine: affine_pairs(scale, shift),
+            activation,
+        };
+        let shape = Shape::new([geo.batch, geo.channels_out, geo.out_height, geo.out_width]);
+        on_data(x, weight, shape, |x, w| {
+            dense_conv_kernels::forward(x, w, &geo, Some(&epilogue))
+        })
     }
 
     fn fused_batch_norm_train(
@@ -304,13 +309,41 @@ impl FastCpuGradients for Flex {
     }
 }
 
-/// `x * scale + shift` per channel with a backend's own (broadcasting) ops, then ReLU6's clamp:
-/// the fallback for other dtypes, and the differentiable version under autodiff.
+/// The geometry of a dense convolution's forward pass when the kernels take it.
+fn dense_forward_geometry(
+    x: &FlexTensor,
+    weight: &FlexTensor,
+    options: &ConvOptions<2>,
+) -> Option<DenseGeometry> {
+    let [_, _, height, width] = x.shape().dims();
+    let [_, _, kernel_h, kernel_w] = weight.shape().dims();
+    let out_size = |axis: usize, size: usize, kernel: usize| {
+        let (begin, end) = options.padding[axis];
+        (size + begin + end)
+            .checked_sub(kernel)
+            .map(|span| span / options.stride[axis] + 1)
+    };
+    let out_sizes = out_size(0, height, kernel_h).zip(out_size(1, width, kernel_w));
+    out_sizes.and_then(|(h, w)| dense_geometry(x, weight, [h, w], options))
+}
+
+/// Each channel's `(scale, shift)` of two f32 `[channels]` tensors.
+fn affine_pairs(scale: FlexTensor, shift: FlexTensor) -> Vec<(f32, f32)> {
+    let (scale, shift) = (scale.to_contiguous(), shift.to_contiguous());
+    f32s(&scale)
+        .iter()
+        .copied()
+        .zip(f32s(&shift).iter().copied())
+        .collect()
+}
+
+/// `activation(x * scale + shift)` per channel with a backend's own (broadcasting) ops: the
+/// fallback for other dtypes, and the differentiable version under autodiff.
 pub(crate) fn generic_channel_affine<B: burn::backend::Backend>(
     x: FloatTensor<B>,
     scale: FloatTensor<B>,
     shift: FloatTensor<B>,
-    relu6: bool,
+    activation: Activation,
 ) -> FloatTensor<B> {
     let dims = x.shape().num_dims();
     let mut channel_shape = vec![1; dims];
@@ -318,10 +351,10 @@ pub(crate) fn generic_channel_affine<B: burn::backend::Backend>(
     let scale = B::float_reshape(scale, Shape::from(channel_shape.clone()));
     let shift = B::float_reshape(shift, Shape::from(channel_shape));
     let y = B::float_add(B::float_mul(x, scale), shift);
-    if relu6 {
-        B::float_clamp(y, 0.0f32.into(), 6.0f32.into())
-    } else {
-        y
+    match activation {
+        Activation::Identity => y,
+        Activation::Relu => B::relu(y),
+        Activation::Relu6 => B::float_clamp(y, 0.0f32.into(), 6.0f32.into()),
     }
 }
 

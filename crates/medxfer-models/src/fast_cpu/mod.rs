@@ -28,6 +28,7 @@ use burn::nn::pool::MaxPool2d;
 use burn::nn::{BatchNorm, PaddingConfig2d};
 use burn::prelude::*;
 
+pub use batch_norm_kernels::Activation;
 pub use extension::{FastCpuGradients, FastCpuOps};
 
 static FAST_PATHS: AtomicBool = AtomicBool::new(true);
@@ -181,7 +182,7 @@ pub fn relu6<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 /// statistics and updates the running statistics exactly as burn's `BatchNorm` does.
 pub fn forward_batch_norm(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
     if batch_norm_is_inference_on_flex(&x) {
-        return batch_norm_inference(bn, x, false);
+        return batch_norm_inference(bn, x, Activation::Identity);
     }
     if !batch_norm_takes_fast_path(bn, &x) {
         return bn.forward(x);
@@ -205,12 +206,47 @@ pub fn forward_batch_norm(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
     Tensor::from_dispatch(output)
 }
 
-/// `relu6(forward_batch_norm(bn, x))`, in one pass over the activation at inference.
-pub fn forward_batch_norm_relu6(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
+/// `activation(forward_batch_norm(bn, x))`, in one pass over the activation at inference.
+pub fn forward_batch_norm_act(bn: &BatchNorm, x: Tensor<4>, activation: Activation) -> Tensor<4> {
     if batch_norm_is_inference_on_flex(&x) {
-        return batch_norm_inference(bn, x, true);
+        return batch_norm_inference(bn, x, activation);
     }
-    relu6(forward_batch_norm(bn, x))
+    let y = forward_batch_norm(bn, x);
+    match activation {
+        Activation::Identity => y,
+        Activation::Relu => burn::tensor::activation::relu(y),
+        Activation::Relu6 => relu6(y),
+    }
+}
+
+/// `activation(bn(conv(x)))`, the convolution + batch norm (+ activation) unit every backbone is
+/// made of. At inference on Flex a bias-free dense convolution applies the batch norm (its
+/// running statistics as a per-channel affine map, i.e. folded into the convolution) and the
+/// activation as it writes its output: one pass over the activation instead of two or three.
+/// Elsewhere (training, other devices, 1x1 and depthwise convolutions) the layers run in turn.
+pub fn forward_conv_bn(
+    conv: &Conv2d,
+    bn: &BatchNorm,
+    x: Tensor<4>,
+    activation: Activation,
+) -> Tensor<4> {
+    let fused = batch_norm_is_inference_on_flex(&x)
+        && conv.bias.is_none()
+        && dense_takes_fast_path(conv, &x)
+        && !pointwise_takes_fast_path(conv, &x);
+    if !fused {
+        return forward_batch_norm_act(bn, forward_conv2d(conv, x), activation);
+    }
+    let options = conv_options(conv, &x);
+    let (scale, shift) = inference_affine(bn, &x.device());
+    Tensor::from_dispatch(<Dispatch as FastCpuOps>::dense_conv2d_affine(
+        x.into_dispatch(),
+        conv.weight.val().into_dispatch(),
+        scale.into_dispatch(),
+        shift.into_dispatch(),
+        activation,
+        options,
+    ))
 }
 
 /// Inference (no autodiff: burn's `BatchNorm` then uses its running statistics) on Flex.
@@ -220,20 +256,25 @@ fn batch_norm_is_inference_on_flex(x: &Tensor<4>) -> bool {
 }
 
 /// Batch norm on the running statistics as one per-channel affine map, `x * scale + shift`
-/// with `scale = gamma / sqrt(var + eps)` and `shift = beta - mean * scale` (burn's version
-/// makes four passes over the activation), optionally fused with ReLU6.
-fn batch_norm_inference(bn: &BatchNorm, x: Tensor<4>, relu6: bool) -> Tensor<4> {
-    let device = x.device();
-    let mean = bn.running_mean.value_sync().to_device(&device);
-    let variance = bn.running_var.value_sync().to_device(&device);
-    let scale = bn.gamma.val() / variance.add_scalar(bn.epsilon).sqrt();
-    let shift = bn.beta.val() - mean * scale.clone();
+/// (burn's version makes four passes over the activation), fused with `activation`.
+fn batch_norm_inference(bn: &BatchNorm, x: Tensor<4>, activation: Activation) -> Tensor<4> {
+    let (scale, shift) = inference_affine(bn, &x.device());
     Tensor::from_dispatch(<Dispatch as FastCpuOps>::channel_affine(
         x.into_dispatch(),
         scale.into_dispatch(),
         shift.into_dispatch(),
-        relu6,
+        activation,
     ))
+}
+
+/// `(scale, shift)` of batch norm on its running statistics: `scale = gamma / sqrt(var + eps)`,
+/// `shift = beta - mean * scale`.
+fn inference_affine(bn: &BatchNorm, device: &Device) -> (Tensor<1>, Tensor<1>) {
+    let mean = bn.running_mean.value_sync().to_device(device);
+    let variance = bn.running_var.value_sync().to_device(device);
+    let scale = bn.gamma.val() / variance.add_scalar(bn.epsilon).sqrt();
+    let shift = bn.beta.val() - mean * scale.clone();
+    (scale, shift)
 }
 
 /// The training path of burn's `BatchNorm::forward`, on Flex.
@@ -466,22 +507,42 @@ mod tests {
             .assert_approx_eq(&generic_bn.running_var.value().into_data(), tolerance);
     }
 
-    /// At inference the running statistics give one affine map per channel; with ReLU6 fused
-    /// it equals burn's BatchNorm then a clamp. The statistics are made non-trivial first.
+    /// A batch norm whose running statistics, scale and shift differ per channel.
+    fn batch_norm_with_statistics(channels: usize, device: &Device) -> BatchNorm {
+        let mut bn = batch_norm_tf(channels, device);
+        let vector = |scale: f32, offset: f32| {
+            let values: Vec<f32> = (0..channels)
+                .map(|c| offset + scale * (c as f32 - 2.0))
+                .collect();
+            Tensor::<1>::from_floats(values.as_slice(), device)
+        };
+        bn.running_mean = burn::module::RunningState::new(vector(0.7, 0.3));
+        bn.running_var = burn::module::RunningState::new(vector(0.2, 1.1).abs());
+        bn.gamma = burn::module::Param::from_tensor(vector(-0.4, 1.2));
+        bn.beta = burn::module::Param::from_tensor(vector(0.5, -0.2));
+        bn
+    }
+
+    /// burn's activation of `y`, the reference for every fused one.
+    fn reference_activation(y: Tensor<4>, activation: Activation) -> Tensor<4> {
+        match activation {
+            Activation::Identity => y,
+            Activation::Relu => burn::tensor::activation::relu(y),
+            Activation::Relu6 => y.clamp(0.0, 6.0),
+        }
+    }
+
+    const ACTIVATIONS: [Activation; 3] =
+        [Activation::Identity, Activation::Relu, Activation::Relu6];
+
+    /// At inference the running statistics give one affine map per channel; with an activation
+    /// fused it equals burn's BatchNorm then the activation.
     #[test]
-    fn inference_batch_norm_and_its_relu6_fusion_match_burn() {
+    fn inference_batch_norm_and_its_activation_fusion_match_burn() {
         let device = Device::flex();
         device.seed(12);
         let tolerance = Tolerance::<f32>::absolute(1e-5);
-        let mut bn = batch_norm_tf(5, &device);
-        let vector = |scale: f32, offset: f32| {
-            let values: Vec<f32> = (0..5).map(|c| offset + scale * (c as f32 - 2.0)).collect();
-            Tensor::<1>::from_floats(values.as_slice(), &device)
-        };
-        bn.running_mean = burn::module::RunningState::new(vector(0.7, 0.3));
-        bn.running_var = burn::module::RunningState::new(vector(0.2, 1.1));
-        bn.gamma = burn::module::Param::from_tensor(vector(-0.4, 1.2));
-        bn.beta = burn::module::Param::from_tensor(vector(0.5, -0.2));
+        let bn = batch_norm_with_statistics(5, &device);
         let x = random([3, 5, 7, 4], &device) * 3.0;
         assert!(
             batch_norm_is_inference_on_flex(&x),
@@ -491,9 +552,43 @@ mod tests {
         forward_batch_norm(&bn, x.clone())
             .into_data()
             .assert_approx_eq(&generic.clone().into_data(), tolerance);
-        forward_batch_norm_relu6(&bn, x)
-            .into_data()
-            .assert_approx_eq(&generic.clamp(0.0, 6.0).into_data(), tolerance);
+        for activation in ACTIVATIONS {
+            forward_batch_norm_act(&bn, x.clone(), activation)
+                .into_data()
+                .assert_approx_eq(
+                    &reference_activation(generic.clone(), activation).into_data(),
+                    tolerance,
+                );
+        }
+    }
+
+    /// Convolution, batch norm and activation in one kernel at inference equal burn's three
+    /// layers, for a stride-1 and a stride-2 dense convolution (SAME and explicit padding), on
+    /// both product orientations (8 and 40 output channels); on an autodiff device (training:
+    /// batch statistics) the unit runs the layers in turn and agrees too.
+    #[test]
+    fn inference_conv_bn_fusion_matches_burn_layers() {
+        let tolerance = Tolerance::<f32>::absolute(1e-4);
+        for device in [Device::flex(), Device::flex().autodiff()] {
+            device.seed(13);
+            for (channels_out, stride) in [(8, 1), (40, 2)] {
+                let same = conv_same([3, channels_out], 3, stride, 1, &device);
+                let explicit = crate::conv_bn::conv([3, channels_out], 3, stride, 1, &device);
+                let bn = batch_norm_with_statistics(channels_out, &device);
+                let x = random([2, 3, 9, 8], &device);
+                for conv in [&same, &explicit] {
+                    // Training-mode batch norm (batch statistics) on the autodiff device.
+                    let generic = bn.forward(conv.forward(x.clone()));
+                    for activation in ACTIVATIONS {
+                        let fused = forward_conv_bn(conv, &bn, x.clone(), activation);
+                        fused.into_data().assert_approx_eq(
+                            &reference_activation(generic.clone(), activation).into_data(),
+                            tolerance,
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

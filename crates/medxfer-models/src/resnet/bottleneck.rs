@@ -7,7 +7,7 @@ use burn::tensor::activation::relu;
 
 use super::{Downsample, ResidualUnit};
 use crate::conv_bn::{batch_norm, conv};
-use crate::fast_cpu::{forward_batch_norm, forward_conv2d};
+use crate::fast_cpu::{Activation, forward_conv_bn};
 
 #[derive(Module, Debug)]
 pub struct Bottleneck {
@@ -43,15 +43,9 @@ impl ResidualUnit for Bottleneck {
             Some(downsample) => downsample.forward(x.clone()),
             None => x.clone(),
         };
-        let out = relu(forward_batch_norm(
-            &self.bn1,
-            forward_conv2d(&self.conv1, x),
-        ));
-        let out = relu(forward_batch_norm(
-            &self.bn2,
-            forward_conv2d(&self.conv2, out),
-        ));
-        let out = forward_batch_norm(&self.bn3, forward_conv2d(&self.conv3, out));
+        let out = forward_conv_bn(&self.conv1, &self.bn1, x, Activation::Relu);
+        let out = forward_conv_bn(&self.conv2, &self.bn2, out, Activation::Relu);
+        let out = forward_conv_bn(&self.conv3, &self.bn3, out, Activation::Identity);
         relu(out + identity)
     }
 

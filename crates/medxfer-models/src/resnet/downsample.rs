@@ -5,7 +5,7 @@ use burn::nn::conv::Conv2d;
 use burn::prelude::*;
 
 use crate::conv_bn::{batch_norm, conv};
-use crate::fast_cpu::{forward_batch_norm, forward_conv2d};
+use crate::fast_cpu::{Activation, forward_conv_bn};
 
 #[derive(Module, Debug)]
 pub struct Downsample {
@@ -24,6 +24,6 @@ impl Downsample {
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        forward_batch_norm(&self.bn, forward_conv2d(&self.conv, x))
+        forward_conv_bn(&self.conv, &self.bn, x, Activation::Identity)
     }
 }

@@ -16,10 +16,9 @@ use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::prelude::*;
-use burn::tensor::activation::relu;
 
 use crate::conv_bn::{batch_norm, conv, global_average_pool, set_trainable};
-use crate::fast_cpu::{forward_batch_norm, forward_conv2d, forward_max_pool2d};
+use crate::fast_cpu::{Activation, forward_conv_bn, forward_max_pool2d};
 
 /// A residual block type (basic or bottleneck).
 pub trait ResidualUnit: Module {
@@ -79,10 +78,7 @@ impl<B: ResidualUnit> ResNet<B> {
 
     /// B x C x H x W -> B x (512 * expansion).
     pub fn forward_features(&self, x: Tensor<4>) -> Tensor<2> {
-        let mut x = relu(forward_batch_norm(
-            &self.bn1,
-            forward_conv2d(&self.conv1, x),
-        ));
+        let mut x = forward_conv_bn(&self.conv1, &self.bn1, x, Activation::Relu);
         x = forward_max_pool2d(&self.maxpool, x);
         for layer in [&self.layer1, &self.layer2, &self.layer3, &self.layer4] {
             for block in layer {
@@ -98,10 +94,7 @@ impl<B: ResidualUnit> ResNet<B> {
     pub(crate) fn forward_stage(&self, stage: usize, x: Tensor<4>) -> Tensor<4> {
         let layer = match stage {
             0 => {
-                return relu(forward_batch_norm(
-                    &self.bn1,
-                    forward_conv2d(&self.conv1, x),
-                ));
+                return forward_conv_bn(&self.conv1, &self.bn1, x, Activation::Relu);
             }
             1 => return run_blocks(&self.layer1, forward_max_pool2d(&self.maxpool, x)),
             2 => &self.layer2,

@@ -5,12 +5,11 @@
 use burn::nn::BatchNorm;
 use burn::nn::conv::Conv2d;
 use burn::prelude::*;
-use burn::tensor::activation::relu;
 use burn::tensor::module::interpolate;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 
 use crate::conv_bn::{batch_norm, conv};
-use crate::fast_cpu::{forward_batch_norm, forward_conv2d};
+use crate::fast_cpu::{Activation, forward_conv_bn};
 
 /// smp `Conv2dReLU`: a bias-free 3x3 convolution (`.0`) and its batch norm (`.1`); ReLU after.
 pub type ConvBnRelu = (Conv2d, BatchNorm);
@@ -23,7 +22,7 @@ fn conv_bn_relu(channels: [usize; 2], device: &Device) -> ConvBnRelu {
 }
 
 fn forward_conv_bn_relu(layer: &ConvBnRelu, x: Tensor<4>) -> Tensor<4> {
-    relu(forward_batch_norm(&layer.1, forward_conv2d(&layer.0, x)))
+    forward_conv_bn(&layer.0, &layer.1, x, Activation::Relu)
 }
 
 /// Nearest-neighbour upsampling by 2 (burn's Flex backend has its backward pass).

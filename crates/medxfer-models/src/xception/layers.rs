@@ -11,7 +11,7 @@ use burn::prelude::*;
 use burn::tensor::activation::relu;
 
 use crate::conv_bn::{batch_norm_tf, conv_same};
-use crate::fast_cpu::{forward_batch_norm, forward_conv2d};
+use crate::fast_cpu::{Activation, forward_conv_bn, forward_conv2d};
 
 /// He normal on fan-in: a depthwise filter reads 9 values, a pointwise one all input channels.
 fn he_fan_in() -> Initializer {
@@ -54,7 +54,7 @@ impl SeparableConvBn {
     /// Both convolutions on `fast_cpu`'s depthwise and pointwise paths, then the batch norm.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let x = forward_conv2d(&self.depthwise, x);
-        forward_batch_norm(&self.bn, forward_conv2d(&self.pointwise, x))
+        forward_conv_bn(&self.pointwise, &self.bn, x, Activation::Identity)
     }
 }
 
@@ -91,7 +91,7 @@ impl ReductionBlock {
 
     /// `activate_input`: false for block 2, whose input is the stem's already-ReLU'd map.
     pub fn forward(&self, x: Tensor<4>, activate_input: bool) -> Tensor<4> {
-        let residual = forward_batch_norm(&self.skip_bn, forward_conv2d(&self.skip, x.clone()));
+        let residual = forward_conv_bn(&self.skip, &self.skip_bn, x.clone(), Activation::Identity);
         let x = if activate_input { relu(x) } else { x };
         let x = relu(self.sepconv1.forward(x));
         let x = self.pool.forward(self.sepconv2.forward(x));

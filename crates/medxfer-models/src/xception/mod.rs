@@ -25,7 +25,7 @@ use burn::prelude::*;
 use burn::tensor::activation::relu;
 
 use crate::conv_bn::{batch_norm_tf, conv_fan_in, global_average_pool, set_trainable};
-use crate::fast_cpu::{forward_batch_norm, forward_conv2d};
+use crate::fast_cpu::{Activation, forward_conv_bn};
 use crate::registry::BackboneNetwork;
 
 /// Channels of the middle flow.
@@ -83,14 +83,8 @@ impl Xception {
     pub fn forward_stage(&self, stage: usize, x: Tensor<4>) -> Tensor<4> {
         match stage {
             0 => {
-                let x = relu(forward_batch_norm(
-                    &self.bn1,
-                    forward_conv2d(&self.conv1, x),
-                ));
-                relu(forward_batch_norm(
-                    &self.bn2,
-                    forward_conv2d(&self.conv2, x),
-                ))
+                let x = forward_conv_bn(&self.conv1, &self.bn1, x, Activation::Relu);
+                forward_conv_bn(&self.conv2, &self.bn2, x, Activation::Relu)
             }
             1 => self.block2.forward(x, false),
             2 => self.block3.forward(x, true),

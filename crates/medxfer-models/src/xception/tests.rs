@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use burn::tensor::Distribution;
 
 use super::*;
+use crate::fast_cpu::forward_conv2d;
 use crate::weights::module_shapes;
 
 fn xception(device: &Device) -> Xception {
