@@ -13,10 +13,12 @@
 //! `cols` is im2col of the input (zero where a patch reaches into the padding); `pixels` runs
 //! over the chunk's images and their output positions.
 
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
 
 use super::Activation;
-use super::gemm_products::{Operand, avx512_kernels, matmul};
+use super::gemm_products::{Operand, avx512_kernels, matmul, matmul_uninit};
 
 /// Floats of im2col buffer per chunk: 32 MiB, large enough that every GEMM's contraction is
 /// hundreds of pixels long, small enough for a 224 px batch.
@@ -167,17 +169,17 @@ fn forward_chunk(
     let images = dst.len() / (geo.channels_out * pixels);
     let columns = images * pixels;
     with_buffer(patch * columns, |cols| {
-        im2col(x, geo, first, images, cols);
+        let cols = im2col(x, geo, first, images, cols);
         with_buffer(geo.channels_out * columns, |y| {
             let (cols, weight) = (
                 Operand::row_major(cols, patch, columns),
                 Operand::row_major(weight, geo.channels_out, patch),
             );
             if geo.channels_out <= PIXEL_MAJOR_MAX_CHANNELS {
-                matmul(y, cols.transposed(), weight.transposed(), threaded);
+                let y = matmul_uninit(y, cols.transposed(), weight.transposed(), threaded);
                 pixel_major_to_nchw(y, geo, dst, epilogue);
             } else {
-                matmul(y, weight, cols, threaded);
+                let y = matmul_uninit(y, weight, cols, threaded);
                 channel_major_to_nchw(y, geo, dst, epilogue);
             }
         });
@@ -311,9 +313,9 @@ fn weight_gradient_chunk(
     let (first, images) = (images.start, images.len());
     let (patch, columns) = (geo.patch_len(), images * geo.out_pixels());
     with_buffer(patch * columns, |cols| {
-        im2col(x, geo, first, images, cols);
+        let cols = im2col(x, geo, first, images, cols);
         with_buffer(geo.channels_out * columns, |dy| {
-            channel_major(output_grad, geo, first, images, dy);
+            let dy = channel_major(output_grad, geo, first, images, dy);
             let (cols, dy) = (
                 Operand::row_major(cols, patch, columns),
                 Operand::row_major(dy, geo.channels_out, columns),
@@ -396,9 +398,9 @@ fn input_gradient_chunk(
     let images = planes.len() / (geo.channels_in * geo.height * geo.width);
     let columns = images * geo.out_pixels();
     with_buffer(geo.channels_out * columns, |dy| {
-        channel_major(output_grad, geo, first, images, dy);
+        let dy = channel_major(output_grad, geo, first, images, dy);
         with_buffer(patch * columns, |dcols| {
-            matmul(
+            let dcols = matmul_uninit(
                 dcols,
                 Operand::row_major(weight, geo.channels_out, patch).transposed(),
                 Operand::row_major(dy, geo.channels_out, columns),
@@ -409,17 +411,35 @@ fn input_gradient_chunk(
     });
 }
 
-/// Runs `f` on a fresh buffer of `len` floats. Every user overwrites all of them, so a
-/// buffer kept per thread and reused would do; it was tried and measured no faster: a
-/// ResNet-18 128 px batch 32 training step (1 thread, alternated runs) took 0-20% longer with
-/// the reused buffers, a U-Net one about the same.
-fn with_buffer<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
-    f(&mut vec![0.0f32; len])
+/// Runs `f` on a fresh buffer of `len` floats left uninitialised: each user writes every
+/// element before reading it ([`im2col`], [`channel_major`], [`matmul_uninit`] return the
+/// initialised slice), so zeroing it was a wasted pass over memory (9.5% of a ResNet-18
+/// inference pass in `memset`). A buffer kept per thread and reused was tried earlier and
+/// measured no faster in training (it was zeroed on reuse).
+fn with_buffer<R>(len: usize, f: impl FnOnce(&mut [MaybeUninit<f32>]) -> R) -> R {
+    let mut buffer = Vec::with_capacity(len);
+    buffer.resize_with(len, MaybeUninit::uninit);
+    f(&mut buffer)
+}
+
+/// `slice`, every element of which the caller has written, as initialised floats.
+///
+/// # Safety
+/// Every element of `slice` must have been written.
+unsafe fn assume_init(slice: &mut [MaybeUninit<f32>]) -> &mut [f32] {
+    // SAFETY: MaybeUninit<f32> has f32's layout, and the caller guarantees initialisation.
+    unsafe { &mut *(slice as *mut [MaybeUninit<f32>] as *mut [f32]) }
 }
 
 /// im2col of images `first..first + images` into `cols` (every element written): row
 /// `(ci, ky, kx)`, column `(image, oy, ox)`.
-fn im2col(x: &[f32], geo: &DenseGeometry, first: usize, images: usize, cols: &mut [f32]) {
+fn im2col<'a>(
+    x: &[f32],
+    geo: &DenseGeometry,
+    first: usize,
+    images: usize,
+    cols: &'a mut [MaybeUninit<f32>],
+) -> &'a mut [f32] {
     let [kh, kw] = geo.kernel;
     let pixels = geo.out_pixels();
     let columns = images * pixels;
@@ -441,11 +461,14 @@ fn im2col(x: &[f32], geo: &DenseGeometry, first: usize, images: usize, cols: &mu
                             kx,
                             &inside,
                         ),
-                        None => dst_row.fill(0.0), // padding
+                        None => dst_row.fill(MaybeUninit::new(0.0)), // padding
                     }
                 }
             }
         });
+    // SAFETY: each row's chunk is `images` planes of `out_height` rows of `out_width` columns,
+    // and each of those rows is filled with zeros or by `copy_patch_row`, which writes all of it.
+    unsafe { assume_init(cols) }
 }
 
 /// One output row of im2col at kernel column `kx`: zeros where the patch reaches into the
@@ -453,26 +476,26 @@ fn im2col(x: &[f32], geo: &DenseGeometry, first: usize, images: usize, cols: &mu
 /// per element (a plain copy at stride 1).
 fn copy_patch_row(
     src_row: &[f32],
-    dst_row: &mut [f32],
+    dst_row: &mut [MaybeUninit<f32>],
     geo: &DenseGeometry,
     kx: usize,
     inside: &std::ops::Range<usize>,
 ) {
-    dst_row[..inside.start].fill(0.0);
-    dst_row[inside.end..].fill(0.0);
+    dst_row[..inside.start].fill(MaybeUninit::new(0.0));
+    dst_row[inside.end..].fill(MaybeUninit::new(0.0));
     let dst = &mut dst_row[inside.clone()];
     if dst.is_empty() {
         return;
     }
     let start = inside.start * geo.stride[1] + kx - geo.pad_begin[1];
-    if geo.stride[1] == 1 {
-        dst.copy_from_slice(&src_row[start..][..dst.len()]);
+    let step = geo.stride[1];
+    // Every element of `dst` must be written: the last one reads inside the row (else panic).
+    let sources = &src_row[start..=start + (dst.len() - 1) * step];
+    if step == 1 {
+        dst.write_copy_of_slice(sources);
     } else {
-        for (value, source) in dst
-            .iter_mut()
-            .zip(src_row[start..].iter().step_by(geo.stride[1]))
-        {
-            *value = *source;
+        for (value, &source) in dst.iter_mut().zip(sources.iter().step_by(step)) {
+            value.write(source);
         }
     }
 }
@@ -533,13 +556,13 @@ fn add_patch_row(
 
 /// The output gradient of images `first..first + images` as `[channels_out, images * pixels]`,
 /// written into `dy` (every element).
-fn channel_major(
+fn channel_major<'a>(
     output_grad: &[f32],
     geo: &DenseGeometry,
     first: usize,
     images: usize,
-    dy: &mut [f32],
-) {
+    dy: &'a mut [MaybeUninit<f32>],
+) -> &'a mut [f32] {
     let pixels = geo.out_pixels();
     let columns = images * pixels;
     dy.par_chunks_mut(columns)
@@ -548,9 +571,12 @@ fn channel_major(
             for image in 0..images {
                 let src =
                     &output_grad[((first + image) * geo.channels_out + co) * pixels..][..pixels];
-                row[image * pixels..][..pixels].copy_from_slice(src);
+                row[image * pixels..][..pixels].write_copy_of_slice(src);
             }
         });
+    // SAFETY: `dy` is `channels_out` rows of `images * pixels`, and each row's images were
+    // copied in full above.
+    unsafe { assume_init(dy) }
 }
 
 #[cfg(test)]
