@@ -100,9 +100,11 @@ impl FastCpuOps for Flex {
         activation: Activation,
         options: ConvOptions<2>,
     ) -> FloatTensor<Self> {
+        let channels = weight.shape().dims::<4>()[0];
         let geometry = dense_forward_geometry(&x, &weight, &options).filter(|_| {
             all_f32(&[&scale, &shift])
-                && scale.shape().num_elements() == weight.shape().dims::<4>()[0]
+                && scale.shape().num_elements() == channels
+                && shift.shape().num_elements() == channels
         });
         let Some(geo) = geometry else {
             let y = Self::dense_conv2d(x, weight, options);
