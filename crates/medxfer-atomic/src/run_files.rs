@@ -40,6 +40,15 @@ pub const EXTERNAL: &str = "external.json";
 pub const EXPLANATIONS: &str = "explanations";
 /// `medxfer explain`'s contact sheet of a batch is `contact_sheet_<method>.png`.
 pub const CONTACT_SHEET_PREFIX: &str = "contact_sheet_";
+/// A run folder's subfolder for `medxfer embed RUN`: a t-SNE of each fold model's features
+/// of its own test images (`tsne.csv`, `tsne.png`) and a summary (`embedding.json`); the
+/// study report draws what it finds there.
+pub const EMBEDDING: &str = "embedding";
+pub const EMBEDDING_SUMMARY: &str = "embedding.json";
+/// t-SNE coordinates, one row per image, and their picture (`medxfer embed`, and a
+/// `medxfer pretrain` run's encoder).
+pub const TSNE_CSV: &str = "tsne.csv";
+pub const TSNE_PNG: &str = "tsne.png";
 /// In a `medxfer baseline` folder: the model, features, and per fold the hyperparameters
 /// nested CV chose with every grid point's inner-CV scores.
 pub const BASELINE: &str = "baseline.json";

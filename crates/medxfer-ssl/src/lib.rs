@@ -18,7 +18,7 @@ pub mod eval;
 pub mod exclusion;
 pub mod method;
 pub mod moco;
-pub mod plot;
+pub use medxfer_report::plot;
 pub mod pool;
 pub mod pretrain;
 pub mod probe;

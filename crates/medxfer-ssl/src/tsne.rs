@@ -1,15 +1,13 @@
-//! t-SNE of encoder embeddings (the `bhtsne` crate's Barnes-Hut t-SNE, seeded initial
-//! layout), drawn twice side by side: coloured by class and by source.
+//! t-SNE of encoder embeddings (`medxfer_report::tsne`), drawn twice side by side: coloured
+//! by class and by source.
 
 use std::path::Path;
 
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, Normal};
-
 use burn::prelude::Device;
+use medxfer_atomic::run_files::{TSNE_CSV, TSNE_PNG};
 use medxfer_events::Reporter;
 use medxfer_models::Backbone;
+use medxfer_report::tsne::tsne_2d;
 use medxfer_train::batches::mix_seed;
 
 use crate::SslError;
@@ -18,52 +16,6 @@ use crate::embed::{EncoderInput, embed_images};
 use crate::error::write_atomic;
 use crate::plot::{Area, Canvas, scatter_chart};
 use crate::pool::{Pool, split_key};
-
-/// 2-D t-SNE coordinates of the L2-normalised rows of `features` (n x dim), or `None` when
-/// there are too few points for a perplexity of at least 2.
-pub fn tsne_2d(
-    features: &[f32],
-    dim: usize,
-    perplexity: f64,
-    iterations: usize,
-    seed: u64,
-) -> Option<Vec<(f64, f64)>> {
-    let n = if dim == 0 { 0 } else { features.len() / dim };
-    // bhtsne requires n - 1 >= 3 * perplexity.
-    let perplexity = perplexity.min(((n.saturating_sub(1)) / 3) as f64).floor();
-    if perplexity < 2.0 {
-        return None;
-    }
-    let rows: Vec<Vec<f32>> = features
-        .chunks_exact(dim)
-        .map(|row| {
-            let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
-            row.iter().map(|v| v / norm).collect()
-        })
-        .collect();
-    let samples: Vec<&[f32]> = rows.iter().map(Vec::as_slice).collect();
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let normal = Normal::new(0.0f32, 1e-4).ok()?;
-    let init: Vec<f32> = (0..n * 2).map(|_| normal.sample(&mut rng)).collect();
-    let embedding = bhtsne::tSNE::<f32, &[f32], 2>::new(&samples)
-        .perplexity(perplexity as f32)
-        .epochs(iterations)
-        .initial_embedding(init)
-        .barnes_hut(0.5, |a, b| {
-            a.iter()
-                .zip(b.iter())
-                .map(|(x, y)| (x - y).powi(2))
-                .sum::<f32>()
-                .sqrt()
-        })
-        .embedding();
-    Some(
-        embedding
-            .chunks_exact(2)
-            .map(|p| (p[0] as f64, p[1] as f64))
-            .collect(),
-    )
-}
 
 /// What each plotted point is.
 pub struct PointLabels<'a> {
@@ -105,7 +57,7 @@ pub fn write_tsne(
         labels.sources,
         labels.source_names,
     );
-    canvas.save_png(&dir.join("tsne.png"))?;
+    canvas.save_png(&dir.join(TSNE_PNG))?;
     let mut csv = String::from("image_id,source,class,x,y\n");
     for (i, &(x, y)) in coords.iter().enumerate() {
         let id = labels.ids[i].replace('"', "\"\"");
@@ -114,7 +66,7 @@ pub fn write_tsne(
             labels.source_names[labels.sources[i]], labels.class_names[labels.classes[i]]
         ));
     }
-    write_atomic(&dir.join("tsne.csv"), csv.as_bytes())
+    write_atomic(&dir.join(TSNE_CSV), csv.as_bytes())
 }
 
 /// The pool keys t-SNE embeds: all of them, or a seeded sample of `tsne_max_points`.
@@ -211,40 +163,4 @@ pub fn plot_tsne(
         &labels,
         &format!("{} encoder t-SNE", config.method.name()),
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn separated_clusters_stay_separated() {
-        // Two tight clusters in 8-D around orthogonal directions.
-        let mut rng = ChaCha8Rng::seed_from_u64(0);
-        let noise = Normal::new(0.0f32, 0.05).unwrap();
-        let mut features = Vec::new();
-        for i in 0..60 {
-            let axis = if i < 30 { 0 } else { 1 };
-            for j in 0..8 {
-                features.push(if j == axis { 1.0 } else { 0.0 } + noise.sample(&mut rng));
-            }
-        }
-        let coords = tsne_2d(&features, 8, 10.0, 500, 1).unwrap();
-        let centre = |r: std::ops::Range<usize>| {
-            let n = r.len() as f64;
-            let (sx, sy) = coords[r]
-                .iter()
-                .fold((0.0, 0.0), |a, p| (a.0 + p.0, a.1 + p.1));
-            (sx / n, sy / n)
-        };
-        let (a, b) = (centre(0..30), centre(30..60));
-        let between = ((a.0 - b.0).powi(2) + (a.1 - b.1).powi(2)).sqrt();
-        let within = coords[..30]
-            .iter()
-            .map(|p| ((p.0 - a.0).powi(2) + (p.1 - a.1).powi(2)).sqrt())
-            .sum::<f64>()
-            / 30.0;
-        assert!(between > 3.0 * within, "between {between} within {within}");
-        assert!(tsne_2d(&features[..8 * 5], 8, 30.0, 300, 1).is_none());
-    }
 }

@@ -11,6 +11,7 @@
 //!   cells can also be validated on external datasets (`[[external]]`, as `medxfer validate`).
 
 pub mod definition;
+mod embeddings;
 mod error;
 pub mod folder;
 pub mod grid;

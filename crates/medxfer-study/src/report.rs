@@ -219,6 +219,7 @@ fn render(
     html.push_str(&plots(task, cells)?);
     html.push_str(&crate::learning_curves::learning_curves(cells)?);
     html.push_str(&crate::learning_curves::explanation_gallery(cells)?);
+    html.push_str(&crate::embeddings::embedding_panels(cells)?);
     html.push_str(&confusion_matrices(cells));
     html.push_str("</body></html>\n");
     Ok(html)

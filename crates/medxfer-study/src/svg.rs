@@ -213,6 +213,78 @@ pub fn fold_dot_plot(title: &str, cells: &[(String, Vec<f64>)]) -> String {
     svg
 }
 
+/// One small scatter panel: a title and points (x, y, group index, whether to draw the point
+/// hollow).
+pub struct ScatterPanel {
+    pub title: String,
+    pub points: Vec<(f64, f64, usize, bool)>,
+}
+
+/// Scatter panels side by side, each fitted to its own points (t-SNE coordinates have no
+/// common scale), coloured by group, with a legend of the groups and of hollow points under
+/// them.
+pub fn scatter_panels(
+    title: &str,
+    panels: &[ScatterPanel],
+    groups: &[String],
+    hollow_means: &str,
+) -> String {
+    const PANEL: f64 = 170.0;
+    const GAP: f64 = 10.0;
+    let width = GAP + (PANEL + GAP) * panels.len().max(1) as f64;
+    let legend_y = 30.0 + PANEL + 24.0;
+    let height = legend_y + 16.0 * (groups.len() + 1) as f64;
+    let mut svg = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" aria-label="{0}"><text x="{GAP}" y="16" font-weight="bold">{0}</text>"#,
+        crate::report::escape(title)
+    );
+    for (p, panel) in panels.iter().enumerate() {
+        let left = GAP + (PANEL + GAP) * p as f64;
+        let top = 30.0;
+        let (x0, x1) = Axes::fitted(panel.points.iter().map(|q| q.0));
+        let (y0, y1) = Axes::fitted(panel.points.iter().map(|q| q.1));
+        let _ = write!(
+            svg,
+            r##"<rect x="{left}" y="{top}" width="{PANEL}" height="{PANEL}" fill="none" stroke="#333"/><text x="{}" y="{}" text-anchor="middle" font-size="11">{}</text>"##,
+            left + PANEL / 2.0,
+            top + PANEL + 14.0,
+            crate::report::escape(&panel.title)
+        );
+        for &(x, y, group, hollow) in &panel.points {
+            if !(x.is_finite() && y.is_finite()) {
+                continue;
+            }
+            let (cx, cy) = (
+                left + (x - x0) / (x1 - x0) * PANEL,
+                top + (y1 - y) / (y1 - y0) * PANEL,
+            );
+            let fill = if hollow {
+                "none".to_string()
+            } else {
+                colour(group)
+            };
+            let _ = write!(
+                svg,
+                r#"<circle cx="{cx:.1}" cy="{cy:.1}" r="2.5" fill="{fill}" stroke="{}" fill-opacity="0.8"/>"#,
+                colour(group)
+            );
+        }
+    }
+    for (i, name) in groups.iter().enumerate() {
+        legend_entry(&mut svg, i, name, legend_y + 16.0 * i as f64);
+    }
+    let y = legend_y + 16.0 * groups.len() as f64;
+    let _ = write!(
+        svg,
+        r##"<circle cx="{}" cy="{}" r="4" fill="none" stroke="#333"/><text x="{}" y="{y}" font-size="12">{}</text></svg>"##,
+        MARGIN + 5.0,
+        y - 4.0,
+        MARGIN + 14.0,
+        crate::report::escape(hollow_means)
+    );
+    svg
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,5 +316,30 @@ mod tests {
         );
         assert_eq!(dots.matches("<circle").count(), 3);
         assert_eq!(colour(0), "#1f77b4");
+    }
+
+    #[test]
+    fn scatter_panels_draw_every_finite_point_with_hollow_ones_unfilled() {
+        let panels = [
+            ScatterPanel {
+                title: "fold 0".into(),
+                points: vec![
+                    (0.0, 0.0, 0, false),
+                    (1.0, 2.0, 1, true),
+                    (f64::NAN, 1.0, 0, false),
+                ],
+            },
+            ScatterPanel {
+                title: "fold 1 <b>".into(),
+                points: vec![(5.0, 5.0, 1, false)],
+            },
+        ];
+        let groups = ["benign".to_string(), "malignant".to_string()];
+        let svg = scatter_panels("t-SNE", &panels, &groups, "misclassified");
+        assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
+        // Three finite points plus the legend's hollow marker.
+        assert_eq!(svg.matches("<circle").count(), 4);
+        assert_eq!(svg.matches(r#"r="2.5" fill="none""#).count(), 1);
+        assert!(svg.contains("fold 1 &lt;b&gt;") && svg.contains("malignant"));
     }
 }

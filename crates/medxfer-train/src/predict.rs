@@ -26,6 +26,9 @@ use medxfer_atomic::run_files::{
     CONFIG, MODEL, PREDICTIONS, SEGMENTATIONS, TASK, fold_dir_name, fold_files, fold_of,
 };
 
+/// Images per forward pass when taking features.
+const FEATURE_BATCH: usize = 32;
+
 /// The ensemble's class probabilities for one image.
 #[derive(Debug, Clone)]
 pub struct ImagePrediction {
@@ -308,6 +311,28 @@ impl RunPredictor {
             Ensemble::Classifiers(models) => models,
             Ensemble::Segmenters { .. } => &[],
         }
+    }
+
+    /// Pooled backbone features (row-major, the backbone's feature width per image; what the
+    /// head reads) of fold classifier `model` (an index into [`RunPredictor::classifiers`]) for
+    /// the images of `cache` at `indices`, which must be preprocessed at the run's size.
+    pub fn classifier_features(
+        &self,
+        model: usize,
+        cache: &ImageCache,
+        indices: &[usize],
+    ) -> Result<Vec<f32>, TrainError> {
+        let classifier = self
+            .classifiers()
+            .get(model)
+            .ok_or_else(|| self.wrong_task("no classification model to take features from"))?;
+        let mut features = Vec::with_capacity(indices.len() * classifier.backbone.feature_dim());
+        for batch in indices.chunks(FEATURE_BATCH) {
+            let x = image_batch(cache, batch, &self.input, None, &self.device);
+            let pooled = classifier.backbone.forward_features(x).into_data();
+            features.extend(pooled.iter::<f32>());
+        }
+        Ok(features)
     }
 
     /// The device the models are on.

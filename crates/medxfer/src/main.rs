@@ -35,6 +35,9 @@ enum Command {
     Predict(commands::predict::PredictArgs),
     /// Where a classification run looks: Grad-CAM family, occlusion, saliency, integrated gradients.
     Explain(commands::explain::ExplainArgs),
+    /// What a classification run's fold models learnt: t-SNE of their features of their own
+    /// test images, with the classes' k-NN agreement (into RUN_DIR/embedding for study reports).
+    Embed(commands::embed::EmbedArgs),
     /// Perturbation robustness of a binary run: AUC per strength with DeLong CIs (bbox, corruptions).
     Robustness(commands::robustness::RobustnessArgs),
     /// External validation: a finished run's fold models on another dataset (then `evaluate`).
@@ -83,6 +86,7 @@ fn main() -> std::process::ExitCode {
         Command::Predict(args) => commands::predict::run(args),
         Command::Validate(args) => commands::validate::run(args),
         Command::Explain(args) => commands::explain::run(args),
+        Command::Embed(args) => commands::embed::run(args),
         Command::Robustness(args) => commands::robustness::run(args),
         Command::Pretrain(args) => commands::pretrain::run(args),
         Command::SslEval(args) => commands::ssl_eval::run(args),

@@ -250,6 +250,50 @@ fn a_sharded_grid_runs_merges_queries_reports_and_skips_on_rerun() {
         "{gallery}"
     );
 
+    // `medxfer embed` over every cell: each fold model's features of its own test images,
+    // laid out by t-SNE into the cell's embedding/ folder, drawn by the report.
+    let cell_dirs: Vec<PathBuf> = cells
+        .iter()
+        .map(|c| study_dir.join("cells").join(c))
+        .collect();
+    let output = medxfer()
+        .args(["embed", "--no-progress", "--iterations", "300"])
+        .args(&cell_dirs)
+        .output()
+        .unwrap();
+    assert_success(&output);
+    for cell_dir in &cell_dirs {
+        let csv = std::fs::read_to_string(cell_dir.join("embedding/tsne.csv")).unwrap();
+        // Every image once (16 images, two folds of 8 test images).
+        assert_eq!(csv.lines().count(), 1 + 16, "{csv}");
+        assert!(csv.starts_with("fold,image_id,source,class,predicted,x,y\n"));
+        let summary: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(cell_dir.join("embedding/embedding.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(summary["folds"].as_array().unwrap().len(), 2, "{summary}");
+        assert!(cell_dir.join("embedding/tsne.png").exists());
+    }
+    let html = study_report(&study_dir, &report);
+    let panels = &html[html
+        .find("<h2>Feature embeddings (t-SNE)</h2>")
+        .expect("t-SNE panels")..];
+    assert_eq!(panels.matches("<figure><svg").count(), cells.len());
+    // Each panel draws its fold's 8 test images (plus one legend marker per figure).
+    assert_eq!(panels.matches("<circle").count(), cells.len() * (16 + 1));
+    let output = medxfer()
+        .arg("embed")
+        .args(&cell_dirs[..2])
+        .args(["--out", "elsewhere"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("--out takes one run folder"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
     // A re-run of the whole grid finds every cell finished.
     let output = medxfer()
         .args(["study", "run", "--no-progress"])

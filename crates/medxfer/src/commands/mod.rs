@@ -8,6 +8,7 @@ pub mod bench_train;
 pub mod compare;
 pub mod convert;
 pub mod deid;
+pub mod embed;
 pub mod ensemble;
 pub mod evaluate;
 pub mod explain;

@@ -2,7 +2,7 @@
 //! `medxfer_report`'s canvas (an RGB buffer with an embedded 8x8 bitmap font: no font files or
 //! system libraries needed, so the same picture comes out on any machine).
 
-pub use medxfer_report::canvas::{BLACK, Canvas, PALETTE};
+pub use crate::canvas::{BLACK, Canvas, PALETTE};
 
 const GRID: [u8; 3] = [225, 225, 225];
 
