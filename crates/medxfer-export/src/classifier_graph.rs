@@ -11,6 +11,7 @@ use medxfer_models::xception::{MiddleBlock, ReductionBlock, SeparableConvBn, Xce
 use medxfer_models::{Backbone, Classifier, Conv1dHead, Head};
 
 use crate::graph_builder::GraphBuilder;
+use crate::inception_graph::inception_v3;
 use crate::onnx::{Dim, Graph, ValueInfo};
 
 pub const INPUT_NAME: &str = "image";
@@ -51,6 +52,7 @@ fn add_classifier(builder: &mut GraphBuilder, model: &Classifier) -> String {
         Backbone::Densenet121(net) => densenet(builder, net),
         Backbone::Vgg16(net) | Backbone::Vgg16Bn(net) => vgg(builder, net),
         Backbone::Xception(net) => xception(builder, net),
+        Backbone::InceptionV3(net) => inception_v3(builder, net),
     };
     let logits = head(builder, &model.head, &features);
     builder.softmax(OUTPUT_NAME, &logits)
@@ -416,7 +418,8 @@ mod tests {
     /// blocks of which the first has no expansion = 2 + 47 = 49; DenseNet-121: stem, two per
     /// dense layer, three transitions = 1 + 116 + 3 = 120), no BatchNormalization node, a
     /// residual `Add` per block that keeps its shape or has a shortcut (DenseNet: one per batch
-    /// norm left unfolded, 58 norm1 + 3 transitions + norm5 = 62), and Lite0's ReLU6 as `Clip`.
+    /// norm left unfolded, 58 norm1 + 3 transitions + norm5 = 62; Inception-v3: 94 `BasicConv2d`,
+    /// concatenations and no `Add`), and Lite0's ReLU6 as `Clip`.
     #[test]
     fn every_backbone_gives_a_well_formed_graph_of_its_layers() {
         let device = Device::flex();
@@ -428,6 +431,7 @@ mod tests {
             (BackboneKind::Vgg16, 13, 0, 0),
             (BackboneKind::Vgg16Bn, 13, 0, 0),
             (BackboneKind::Xception, 74, 12, 0),
+            (BackboneKind::InceptionV3, 94, 0, 0),
         ];
         for (kind, convs, adds, clips) in expected {
             let model = Classifier::new(kind, 3, &HeadConfig::default(), 4, &device).valid();

@@ -6,6 +6,7 @@ mod classifier_graph;
 mod error;
 mod fold_batch_norm;
 mod graph_builder;
+mod inception_graph;
 pub mod onnx;
 mod protobuf;
 mod run_export;

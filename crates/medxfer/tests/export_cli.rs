@@ -246,6 +246,15 @@ fn a_vgg16_run_exports_to_onnx_matching_predict() {
     export_and_cross_check(dir.path(), &run, "vgg16", &[]);
 }
 
+/// Inception-v3's concatenated branches, 1x7 / 7x1 convolutions, average pooling that counts
+/// the padding and padded stride-2 reductions.
+#[test]
+fn an_inception_v3_run_exports_to_onnx_matching_predict() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = train_toy(dir.path(), &[r#"model.backbone="inception_v3""#]);
+    export_and_cross_check(dir.path(), &run, "inception_v3", &[]);
+}
+
 #[test]
 fn a_segmentation_run_is_a_one_line_error() {
     let dir = tempfile::tempdir().unwrap();

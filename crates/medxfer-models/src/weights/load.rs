@@ -8,7 +8,7 @@ use burn::prelude::*;
 use super::apply::load_state;
 use super::fetch::cached_weights_path;
 use super::state_dict::{Array, StateDict};
-use crate::registry::torch_key;
+use crate::registry::{is_torch_head_key, torch_key};
 use crate::{
     Backbone, BackboneKind, Classifier, Head, Init, ModelError, WeightDomain, spec, weights_domain,
 };
@@ -24,8 +24,9 @@ pub(crate) const CLASSIFIER_PREFIX: &str = "fc.";
 /// - `pretrained`: the registry weights whatever their domain (`<kind>-<domain>.bpk`, e.g.
 ///   `xception-ham10000.bpk`).
 /// - `file:PATH`: a torchvision-layout state dict (`.pth` zip or legacy, or `.safetensors`);
-///   the ImageNet classifier (`BackboneSpec::torch_head_prefix`: `fc.*`, `classifier.*`, ...)
-///   is ignored, every other tensor must match.
+///   the ImageNet classifier (`BackboneSpec::torch_head_prefix`: `fc.*`, `classifier.*`, ...;
+///   Inception-v3's `AuxLogits.*` too, `BackboneDefinition::is_torch_head_key`) is ignored,
+///   every other tensor must match.
 /// - `ssl:PATH`: a burnpack of the `Backbone` as `backbone.save_into(&mut
 ///   BurnpackStore::from_file(PATH))` writes it: burn module paths, optionally led by the
 ///   variant name (`EfficientnetLite0.conv_stem.weight`, `Resnet18.layer1.0.bn1.gamma`,
@@ -76,9 +77,7 @@ pub fn load_init(
                 &state,
                 &model_name,
                 |path| torch_key(kind, path),
-                |key| {
-                    key.starts_with(spec.torch_head_prefix) || key.ends_with("num_batches_tracked")
-                },
+                |key| is_torch_head_key(kind, key) || key.ends_with("num_batches_tracked"),
             )
         }
         Init::Ssl(path) => {
