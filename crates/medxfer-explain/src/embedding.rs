@@ -13,7 +13,7 @@ use medxfer_eval::predictions::{PredictionRow, Predictions, Split, TaskKind};
 use medxfer_events::Reporter;
 use medxfer_report::plot::{Area, Canvas, scatter_chart};
 pub use medxfer_report::tsne::{EmbedSettings, EmbeddingSummary, FoldSummary, TsnePoint};
-use medxfer_report::tsne::{knn_agreement, tsne_2d, tsne_csv};
+use medxfer_report::tsne::{Neighbours, tsne_2d, tsne_csv};
 use medxfer_train::TrainConfig;
 use medxfer_train::predict::RunPredictor;
 use medxfer_train::run::{decode_images, load_dataset};
@@ -27,9 +27,10 @@ pub struct FoldEmbedding {
     pub points: Vec<TsnePoint>,
     /// Each point's true class, as an index into the run's classes.
     pub classes: Vec<usize>,
-    /// Leave-one-out k-NN agreement of the true classes in the features; `None` when the fold
-    /// has too few images.
+    /// Leave-one-out k-NN agreement of the true classes in the features, and of shuffled
+    /// classes (chance); `None` when the fold has too few images.
     pub knn_agreement: Option<f64>,
+    pub chance_agreement: Option<f64>,
 }
 
 /// Embed every fold's test images of the classification run in `run_dir` and write
@@ -95,11 +96,11 @@ pub fn embed_run(
         let embedded = embed_fold(fold, &rows, &predictions, &features, feature_dim, settings)?;
         match &embedded {
             Some(f) => events.note(format!(
-                "fold {fold}: {} test images embedded, {}-NN agreement {}",
+                "fold {fold}: {} test images embedded, {}-NN agreement {} (chance {})",
                 f.points.len(),
                 settings.neighbours,
-                f.knn_agreement
-                    .map_or("n/a".to_string(), |a| format!("{a:.3}"))
+                three_digits(f.knn_agreement),
+                three_digits(f.chance_agreement)
             )),
             None => events.note(format!(
                 "fold {fold}: {} test images are too few for t-SNE; skipped",
@@ -119,6 +120,7 @@ pub fn embed_run(
                 fold: f.fold,
                 images: f.points.len(),
                 knn_agreement: f.knn_agreement,
+                chance_agreement: f.chance_agreement,
             })
             .collect(),
     };
@@ -168,12 +170,23 @@ fn embed_fold(
             y,
         })
         .collect();
+    let neighbours = Neighbours::new(features, dim, settings.neighbours);
     Ok(Some(FoldEmbedding {
         fold,
         points,
-        knn_agreement: knn_agreement(features, dim, &classes, settings.neighbours),
+        knn_agreement: neighbours.as_ref().map(|n| n.agreement(&classes)),
+        chance_agreement: neighbours
+            .as_ref()
+            .map(|n| n.chance_agreement(&classes, CHANCE_SHUFFLES, settings.seed)),
         classes,
     }))
+}
+
+/// Label shuffles behind a fold's chance agreement.
+const CHANCE_SHUFFLES: usize = 100;
+
+fn three_digits(value: Option<f64>) -> String {
+    value.map_or("n/a".to_string(), |v| format!("{v:.3}"))
 }
 
 fn argmax(scores: &[f64]) -> usize {
@@ -225,12 +238,12 @@ fn draw_folds(folds: &[FoldEmbedding], summary: &EmbeddingSummary) -> Canvas {
             height: PANEL,
         };
         let points: Vec<(f64, f64)> = fold.points.iter().map(|p| (p.x, p.y)).collect();
-        let title = match fold.knn_agreement {
-            Some(a) => format!(
-                "fold {}: {}-NN agreement {a:.2}",
+        let title = match (fold.knn_agreement, fold.chance_agreement) {
+            (Some(a), Some(c)) => format!(
+                "fold {}: {}-NN agreement {a:.2} (chance {c:.2})",
                 fold.fold, summary.settings.neighbours
             ),
-            None => format!("fold {}", fold.fold),
+            _ => format!("fold {}", fold.fold),
         };
         scatter_chart(
             &mut canvas,

@@ -58,47 +58,79 @@ pub fn tsne_2d(
     )
 }
 
-/// Leave-one-out k-nearest-neighbour agreement: the fraction of rows whose majority class
-/// among their `k` nearest other rows (cosine distance of the L2-normalised rows, as t-SNE
-/// sees them; ties go to the nearest neighbour's class) is their own class. `None` with fewer
-/// than `k + 1` rows.
-pub fn knn_agreement(features: &[f32], dim: usize, classes: &[usize], k: usize) -> Option<f64> {
-    let n = classes.len();
-    if dim == 0 || k == 0 || n <= k || features.len() != n * dim {
-        return None;
+/// Each row's `k` nearest other rows (cosine distance of the L2-normalised rows, as t-SNE
+/// sees them), nearest first: computed once, then scored against any labelling.
+pub struct Neighbours {
+    lists: Vec<Vec<usize>>,
+}
+
+impl Neighbours {
+    /// `None` with fewer than `k + 1` rows (or `k` = 0, or a ragged matrix).
+    pub fn new(features: &[f32], dim: usize, k: usize) -> Option<Self> {
+        let n = features.len().checked_div(dim).unwrap_or(0);
+        if k == 0 || n <= k || features.len() != n * dim {
+            return None;
+        }
+        let rows: Vec<Vec<f32>> = features
+            .chunks_exact(dim)
+            .map(|row| {
+                let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
+                row.iter().map(|v| v / norm).collect()
+            })
+            .collect();
+        let lists = (0..n)
+            .map(|i| {
+                let mut others: Vec<(f32, usize)> = (0..n)
+                    .filter(|&j| j != i)
+                    .map(|j| {
+                        let dot: f32 = rows[i].iter().zip(&rows[j]).map(|(a, b)| a * b).sum();
+                        (1.0 - dot, j)
+                    })
+                    .collect();
+                others.sort_by(|a, b| a.0.total_cmp(&b.0));
+                others[..k].iter().map(|&(_, j)| j).collect()
+            })
+            .collect();
+        Some(Neighbours { lists })
     }
-    let rows: Vec<Vec<f32>> = features
-        .chunks_exact(dim)
-        .map(|row| {
-            let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
-            row.iter().map(|v| v / norm).collect()
-        })
-        .collect();
-    let num_classes = classes.iter().max().map_or(0, |&c| c + 1);
-    let agreeing = (0..n)
-        .filter(|&i| {
-            let mut others: Vec<(f32, usize)> = (0..n)
-                .filter(|&j| j != i)
-                .map(|j| {
-                    let dot: f32 = rows[i].iter().zip(&rows[j]).map(|(a, b)| a * b).sum();
-                    (1.0 - dot, classes[j])
-                })
-                .collect();
-            others.sort_by(|a, b| a.0.total_cmp(&b.0));
-            let mut votes = vec![0usize; num_classes];
-            for &(_, class) in &others[..k] {
-                votes[class] += 1;
-            }
-            let most = *votes.iter().max().unwrap_or(&0);
-            // The nearest neighbour among the tied classes breaks a tie.
-            let winner = others[..k]
-                .iter()
-                .find(|(_, c)| votes[*c] == most)
-                .map(|&(_, c)| c);
-            winner == Some(classes[i])
-        })
-        .count();
-    Some(agreeing as f64 / n as f64)
+
+    /// Leave-one-out k-NN agreement: the fraction of rows whose majority class among their
+    /// neighbours is their own (a tie goes to the nearest neighbour among the tied classes).
+    pub fn agreement(&self, classes: &[usize]) -> f64 {
+        let num_classes = classes.iter().max().map_or(0, |&c| c + 1);
+        let agreeing = self
+            .lists
+            .iter()
+            .enumerate()
+            .filter(|&(i, list)| {
+                let mut votes = vec![0usize; num_classes];
+                for &j in list {
+                    votes[classes[j]] += 1;
+                }
+                let most = votes.iter().copied().max().unwrap_or(0);
+                let winner = list.iter().map(|&j| classes[j]).find(|&c| votes[c] == most);
+                winner == Some(classes[i])
+            })
+            .count();
+        agreeing as f64 / self.lists.len() as f64
+    }
+
+    /// The agreement the same neighbourhoods give labels that have nothing to do with the
+    /// features: the mean over `permutations` seeded shuffles of `classes` (same class
+    /// counts). With unbalanced classes this is well above 1 / classes, so it is the
+    /// reference an agreement is read against.
+    pub fn chance_agreement(&self, classes: &[usize], permutations: usize, seed: u64) -> f64 {
+        use rand::seq::SliceRandom;
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut shuffled = classes.to_vec();
+        let total: f64 = (0..permutations.max(1))
+            .map(|_| {
+                shuffled.shuffle(&mut rng);
+                self.agreement(&shuffled)
+            })
+            .sum();
+        total / permutations.max(1) as f64
+    }
 }
 
 /// How the embedding is computed; validated by [`EmbedSettings::validate`].
@@ -159,6 +191,8 @@ pub struct FoldSummary {
     pub fold: usize,
     pub images: usize,
     pub knn_agreement: Option<f64>,
+    /// The agreement of the same neighbourhoods under shuffled labels (the chance level).
+    pub chance_agreement: Option<f64>,
 }
 
 impl EmbeddingSummary {
@@ -169,9 +203,18 @@ impl EmbeddingSummary {
 
     /// The mean agreement over the folds that have one.
     pub fn mean_knn_agreement(&self) -> Option<f64> {
-        let values: Vec<f64> = self.folds.iter().filter_map(|f| f.knn_agreement).collect();
-        (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
+        mean(self.folds.iter().filter_map(|f| f.knn_agreement))
     }
+
+    /// The mean chance agreement over the folds that have one.
+    pub fn mean_chance_agreement(&self) -> Option<f64> {
+        mean(self.folds.iter().filter_map(|f| f.chance_agreement))
+    }
+}
+
+fn mean(values: impl Iterator<Item = f64>) -> Option<f64> {
+    let values: Vec<f64> = values.collect();
+    (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
 }
 
 /// One row of a `tsne.csv` written by `medxfer embed`: an image's place in its fold's t-SNE,
@@ -254,18 +297,31 @@ mod tests {
     #[test]
     fn knn_agreement_is_one_for_separated_classes_and_counts_each_disagreement() {
         let features = two_clusters();
+        let neighbours = Neighbours::new(&features, 8, 5).unwrap();
         let classes: Vec<usize> = (0..60).map(|i| usize::from(i >= 30)).collect();
-        assert_eq!(knn_agreement(&features, 8, &classes, 5), Some(1.0));
+        assert_eq!(neighbours.agreement(&classes), 1.0);
         // One row of the first cluster labelled as the second: it alone disagrees with its
         // neighbours, and it is too few to outvote any neighbour's own four of five.
         let mut flipped = classes.clone();
         flipped[0] = 1;
-        assert_eq!(knn_agreement(&features, 8, &flipped, 5), Some(59.0 / 60.0));
-        // Labels unrelated to the clusters agree about half the time.
-        let alternating: Vec<usize> = (0..60).map(|i| i % 2).collect();
-        let chance = knn_agreement(&features, 8, &alternating, 5).unwrap();
-        assert!((0.2..0.8).contains(&chance), "{chance}");
-        assert_eq!(knn_agreement(&features[..8 * 5], 8, &classes[..5], 5), None);
+        assert_eq!(neighbours.agreement(&flipped), 59.0 / 60.0);
+        // Shuffled labels agree about as often as chance: near 0.5 for two equal classes
+        // (the exact expectation for k = 5 at n = 60 is 0.5; +-0.1 covers 20 shuffles).
+        let chance = neighbours.chance_agreement(&classes, 20, 7);
+        assert!((0.4..0.6).contains(&chance), "{chance}");
+        assert!(Neighbours::new(&features[..8 * 5], 8, 5).is_none());
+        assert!(Neighbours::new(&features, 8, 0).is_none());
+    }
+
+    #[test]
+    fn chance_agreement_rises_with_class_imbalance() {
+        // 54 of one class and 6 of the other, labels unrelated to the clusters: most rows
+        // belong to the big class and most of their neighbours do too.
+        let features = two_clusters();
+        let neighbours = Neighbours::new(&features, 8, 5).unwrap();
+        let classes: Vec<usize> = (0..60).map(|i| usize::from(i % 10 == 0)).collect();
+        let chance = neighbours.chance_agreement(&classes, 20, 7);
+        assert!(chance > 0.8, "{chance}");
     }
 
     #[test]

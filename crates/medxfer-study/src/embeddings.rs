@@ -30,9 +30,9 @@ pub fn embedding_panels(cells: &[ReportCell]) -> Result<String, StudyError> {
             .folds
             .iter()
             .map(|fold| ScatterPanel {
-                title: match fold.knn_agreement {
-                    Some(a) => format!("fold {}: {a:.2}", fold.fold),
-                    None => format!("fold {}", fold.fold),
+                title: match (fold.knn_agreement, fold.chance_agreement) {
+                    (Some(a), Some(c)) => format!("fold {}: {a:.2} ({c:.2})", fold.fold),
+                    _ => format!("fold {}", fold.fold),
                 },
                 points: points
                     .iter()
@@ -48,14 +48,14 @@ pub fn embedding_panels(cells: &[ReportCell]) -> Result<String, StudyError> {
                     .collect(),
             })
             .collect();
-        let agreement = summary
-            .mean_knn_agreement()
-            .map_or("n/a".to_string(), |a| format!("{a:.3}"));
+        let three = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.3}"));
         let title = format!(
-            "{}. {}: mean {}-NN agreement {agreement}",
+            "{}. {}: mean {}-NN agreement {} (chance {})",
             i + 1,
             cell.name,
-            summary.settings.neighbours
+            summary.settings.neighbours,
+            three(summary.mean_knn_agreement()),
+            three(summary.mean_chance_agreement())
         );
         let _ = write!(
             figures,
@@ -67,7 +67,7 @@ pub fn embedding_panels(cells: &[ReportCell]) -> Result<String, StudyError> {
         return Ok(figures);
     }
     let mut html = format!(
-        "<h2>Feature embeddings (t-SNE)</h2><p class=\"note\">Each fold model's pooled backbone features of its own test images (<code>medxfer embed</code>), laid out by t-SNE per fold; under each panel the fold's leave-one-out k-NN agreement of the true classes in the features (cosine distance), the share of images whose neighbours mostly share their class.</p>{figures}"
+        "<h2>Feature embeddings (t-SNE)</h2><p class=\"note\">Each fold model's pooled backbone features of its own test images (<code>medxfer embed</code>), laid out by t-SNE per fold; under each panel the fold's leave-one-out k-NN agreement of the true classes in the features (cosine distance), the share of images whose neighbours mostly share their class, and in brackets its chance level (the same neighbourhoods with the labels shuffled, which class imbalance lifts well above one half).</p>{figures}"
     );
     if !without.is_empty() {
         let _ = write!(

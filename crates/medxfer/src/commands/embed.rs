@@ -53,15 +53,15 @@ pub fn run(args: EmbedArgs) -> anyhow::Result<()> {
     for run_dir in &args.run_dirs {
         let out = args.out.clone().unwrap_or_else(|| run_dir.join(EMBEDDING));
         let summary = embed_run(run_dir, &out, &settings, events.as_ref())?;
-        let agreement = summary
-            .mean_knn_agreement()
-            .map_or("n/a".to_string(), |a| format!("{a:.3}"));
+        let three = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.3}"));
         println!(
-            "{}: {} folds, {}-D features, mean {}-NN agreement {agreement}: {}",
+            "{}: {} folds, {}-D features, mean {}-NN agreement {} (chance {}): {}",
             run_dir.display(),
             summary.folds.len(),
             summary.feature_dim,
             settings.neighbours,
+            three(summary.mean_knn_agreement()),
+            three(summary.mean_chance_agreement()),
             out.join(TSNE_PNG).display()
         );
     }
