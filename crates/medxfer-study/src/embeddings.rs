@@ -59,8 +59,9 @@ pub fn embedding_panels(cells: &[ReportCell]) -> Result<String, StudyError> {
         );
         let _ = write!(
             figures,
-            "<figure>{}</figure>",
-            scatter_panels(&title, &panels, &summary.class_names, "misclassified")
+            "<figure>{}<figcaption>{}</figcaption></figure>",
+            scatter_panels(&title, &panels, &summary.class_names, "misclassified"),
+            escape(&title)
         );
     }
     if figures.is_empty() {

@@ -222,7 +222,8 @@ pub struct ScatterPanel {
 
 /// Scatter panels side by side, each fitted to its own points (t-SNE coordinates have no
 /// common scale), coloured by group, with a legend of the groups and of hollow points under
-/// them.
+/// them. `title` labels the picture for screen readers; the page captions it (a long caption
+/// wraps there, not in the picture).
 pub fn scatter_panels(
     title: &str,
     panels: &[ScatterPanel],
@@ -232,15 +233,16 @@ pub fn scatter_panels(
     const PANEL: f64 = 170.0;
     const GAP: f64 = 10.0;
     let width = GAP + (PANEL + GAP) * panels.len().max(1) as f64;
-    let legend_y = 30.0 + PANEL + 24.0;
+    const TOP: f64 = 8.0;
+    let legend_y = TOP + PANEL + 36.0;
     let height = legend_y + 16.0 * (groups.len() + 1) as f64;
     let mut svg = format!(
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" aria-label="{0}"><text x="{GAP}" y="16" font-weight="bold">{0}</text>"#,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" aria-label="{}">"#,
         crate::report::escape(title)
     );
     for (p, panel) in panels.iter().enumerate() {
         let left = GAP + (PANEL + GAP) * p as f64;
-        let top = 30.0;
+        let top = TOP;
         let (x0, x1) = Axes::fitted(panel.points.iter().map(|q| q.0));
         let (y0, y1) = Axes::fitted(panel.points.iter().map(|q| q.1));
         let _ = write!(
