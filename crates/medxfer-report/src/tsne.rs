@@ -27,13 +27,7 @@ pub fn tsne_2d(
     if perplexity < 2.0 {
         return None;
     }
-    let rows: Vec<Vec<f32>> = features
-        .chunks_exact(dim)
-        .map(|row| {
-            let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
-            row.iter().map(|v| v / norm).collect()
-        })
-        .collect();
+    let rows = unit_rows(features, dim);
     let samples: Vec<&[f32]> = rows.iter().map(Vec::as_slice).collect();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let normal = Normal::new(0.0f32, 1e-4).ok()?;
@@ -58,6 +52,17 @@ pub fn tsne_2d(
     )
 }
 
+/// The rows of a row-major `features` matrix scaled to unit length (a zero row stays zero).
+fn unit_rows(features: &[f32], dim: usize) -> Vec<Vec<f32>> {
+    features
+        .chunks_exact(dim)
+        .map(|row| {
+            let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
+            row.iter().map(|v| v / norm).collect()
+        })
+        .collect()
+}
+
 /// Each row's `k` nearest other rows (cosine distance of the L2-normalised rows, as t-SNE
 /// sees them), nearest first: computed once, then scored against any labelling.
 pub struct Neighbours {
@@ -71,13 +76,7 @@ impl Neighbours {
         if k == 0 || n <= k || features.len() != n * dim {
             return None;
         }
-        let rows: Vec<Vec<f32>> = features
-            .chunks_exact(dim)
-            .map(|row| {
-                let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
-                row.iter().map(|v| v / norm).collect()
-            })
-            .collect();
+        let rows = unit_rows(features, dim);
         let lists = (0..n)
             .map(|i| {
                 let mut others: Vec<(f32, usize)> = (0..n)
