@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use medxfer_atomic::run_files::{CONFIG, EMBEDDING_SUMMARY, PREDICTIONS, TSNE_CSV, TSNE_PNG};
+use medxfer_data::dataset::Dataset;
 use medxfer_eval::predictions::{PredictionRow, Predictions, Split, TaskKind};
 use medxfer_events::Reporter;
 use medxfer_report::plot::{Area, Canvas, scatter_chart};
@@ -60,12 +61,7 @@ pub fn embed_run(
     let predictions_path = run_dir.join(PREDICTIONS);
     let predictions =
         Predictions::read_csv(&predictions_path).map_err(medxfer_train::TrainError::from)?;
-    let index: HashMap<(Option<&str>, &str), usize> = dataset
-        .samples
-        .iter()
-        .enumerate()
-        .map(|(i, s)| ((s.origin.as_deref(), s.id.as_str()), i))
-        .collect();
+    let index = sample_index(&dataset);
     let mut folds = Vec::new();
     let mut feature_dim = 0;
     for (model, &fold) in predictor.fold_numbers().iter().enumerate() {
@@ -74,23 +70,7 @@ pub fn embed_run(
             .iter()
             .filter(|r| r.fold == fold && r.split == Split::Test)
             .collect();
-        let indices = rows
-            .iter()
-            .map(|r| {
-                index
-                    .get(&(r.source.as_deref(), r.image_id.as_str()))
-                    .copied()
-                    .ok_or_else(|| {
-                        ExplainError::output(
-                            &predictions_path,
-                            format!(
-                                "test image {:?} of fold {fold} is not in the run's data any more",
-                                r.image_id
-                            ),
-                        )
-                    })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let indices = test_indices(&rows, &index, &predictions_path)?;
         let features = predictor.classifier_features(model, &cache, &indices)?;
         feature_dim = features.len() / indices.len().max(1);
         let embedded = embed_fold(fold, &rows, &predictions, &features, feature_dim, settings)?;
@@ -126,6 +106,41 @@ pub fn embed_run(
     };
     write_outputs(out_dir, &folds, &summary)?;
     Ok(summary)
+}
+
+/// Each sample's position in the dataset by (source, image id), the key of a predictions row.
+fn sample_index(dataset: &Dataset) -> HashMap<(Option<&str>, &str), usize> {
+    dataset
+        .samples
+        .iter()
+        .enumerate()
+        .map(|(i, s)| ((s.origin.as_deref(), s.id.as_str()), i))
+        .collect()
+}
+
+/// The dataset positions of a fold's test rows; a row whose image the data no longer holds is
+/// an error naming the predictions file.
+fn test_indices(
+    rows: &[&PredictionRow],
+    index: &HashMap<(Option<&str>, &str), usize>,
+    predictions_path: &Path,
+) -> Result<Vec<usize>, ExplainError> {
+    rows.iter()
+        .map(|r| {
+            index
+                .get(&(r.source.as_deref(), r.image_id.as_str()))
+                .copied()
+                .ok_or_else(|| {
+                    ExplainError::output(
+                        predictions_path,
+                        format!(
+                            "test image {:?} of fold {} is not in the run's data any more",
+                            r.image_id, r.fold
+                        ),
+                    )
+                })
+        })
+        .collect()
 }
 
 /// One fold's t-SNE and k-NN agreement, or `None` when the fold is too small for t-SNE.
