@@ -18,17 +18,31 @@ TIMM_NAMES = {
     "efficientnet_lite0": "efficientnet_lite0",
     "densenet121": "densenet121",
     "inception_v3": "inception_v3",
+    "xception": "legacy_xception",
+    "vgg16": "vgg16",
+    "vgg16_bn": "vgg16_bn",
 }
 
+# timm's VGG keeps its fc6/fc7 as convolutions ("pre_logits") even without a classifier; our
+# VGG backbone ends at the last convolution, so these are timed up to their pooled features.
+FEATURES_ONLY = {"vgg16", "vgg16_bn"}
 
-def step_seconds(model, x, mode):
+
+def pooled_features(model, name):
+    """The backbone up to its global-average-pooled features, as medxfer's backbone."""
+    if name in FEATURES_ONLY:
+        return lambda x: model.forward_features(x).mean(dim=(2, 3))
+    return model
+
+
+def step_seconds(forward, x, mode):
     start = time.perf_counter()
     if mode == "train":
-        loss = model(x).mean()
+        loss = forward(x).mean()
         loss.backward()
     else:
         with torch.inference_mode():
-            model(x)
+            forward(x)
     return time.perf_counter() - start
 
 
@@ -40,8 +54,9 @@ def images_per_second(name, size, batch, rounds, mode, channels_last):
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
         x = x.to(memory_format=torch.channels_last)
-    step_seconds(model, x, mode)  # warm-up
-    total = sum(step_seconds(model, x, mode) for _ in range(rounds))
+    forward = pooled_features(model, name)
+    step_seconds(forward, x, mode)  # warm-up
+    total = sum(step_seconds(forward, x, mode) for _ in range(rounds))
     return batch * rounds / total
 
 
