@@ -80,17 +80,9 @@ fn auxiliary_and_imagenet_classifiers_are_the_ignored_heads() {
 /// batch-norm running statistics (the key fixture's shapes add up to the same).
 #[test]
 fn parameter_count_equals_torchvision_without_heads() {
-    let shapes = module_shapes(&inception(&Device::flex()));
-    let count = |keep: &dyn Fn(&str) -> bool| -> usize {
-        shapes
-            .iter()
-            .filter(|(path, _)| keep(path))
-            .map(|(_, shape)| shape.iter().product::<usize>())
-            .sum()
-    };
-    let running = |path: &str| path.ends_with("running_mean") || path.ends_with("running_var");
-    assert_eq!(count(&|path| !running(path)), 21_785_568);
-    assert_eq!(count(&|_| true), 21_820_000);
+    let (learnable, running) = crate::weights::value_counts(&inception(&Device::flex()));
+    assert_eq!(learnable, 21_785_568);
+    assert_eq!(learnable + running, 21_820_000);
 }
 
 #[test]

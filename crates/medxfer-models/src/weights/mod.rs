@@ -11,6 +11,8 @@ pub mod state_dict;
 
 #[cfg(test)]
 pub(crate) use apply::module_shapes;
+#[cfg(test)]
+pub(crate) use apply::value_counts;
 pub use apply::{module_state, set_values};
 pub use fetch::{
     WeightsEntry, cached_weights_path, default_cache_dir, fetch, list, sha256_file,
