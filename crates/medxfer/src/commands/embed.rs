@@ -48,7 +48,6 @@ pub fn run(args: EmbedArgs) -> anyhow::Result<()> {
         seed: args.seed,
         neighbours: args.neighbours,
     };
-    settings.validate().map_err(anyhow::Error::msg)?;
     let events = crate::progress::reporter(!args.no_progress);
     for run_dir in &args.run_dirs {
         let out = args.out.clone().unwrap_or_else(|| run_dir.join(EMBEDDING));
